@@ -1,0 +1,1 @@
+"""Activities: all I/O that runs on behalf of workflows."""

@@ -1,0 +1,325 @@
+"""The agent call (SPEC §7): one activity, one small interface per agent kind.
+
+Every failure the agent itself reports becomes an ``ApplicationError`` of type
+``AgentCallFailed`` that Temporal does not retry; its details say whether the job's own retry
+policy should (``retryable``) and what went wrong (``kind``). Infrastructure failures (a worker
+lost mid-call, a missed heartbeat) stay ordinary and are retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from api.settings import Settings
+from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
+
+AGENT_CALL_FAILED = "AgentCallFailed"
+# Often enough that cancellation and a dead worker are noticed within seconds.
+HEARTBEAT_EVERY = 1.0
+_SNIPPET = 300
+
+
+class AgentCallInput(BaseModel):
+    """One attempt of one run, as the agent sees it."""
+
+    run_id: str
+    job_id: str
+    agent_id: str
+    goal: str
+    attempt: int
+    scheduled_at: datetime | None = None
+    context: dict[str, Any] = {}
+    timeout_seconds: int
+
+    def request(self) -> dict[str, Any]:
+        """The JSON document http and command agents receive."""
+        return self.model_dump(mode="json", exclude={"timeout_seconds"})
+
+
+class AgentCallResult(BaseModel):
+    """What the agent answered."""
+
+    output: str
+    data: dict[str, Any] = {}
+
+
+class AgentFailure(Exception):
+    """The agent failed; ``retryable`` says whether the job's retry policy applies."""
+
+    def __init__(self, message: str, *, kind: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+class Agent(Protocol):
+    """One kind of agent."""
+
+    async def call(self, call: AgentCallInput) -> AgentCallResult:
+        """Answer one attempt, or raise ``AgentFailure``."""
+        ...
+
+
+def _snippet(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
+
+
+def parse_answer(text: str, *, where: str) -> AgentCallResult:
+    """An answer body: ``{"output": str, "data": {...}}`` JSON, or plain text as the output."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return AgentCallResult(output=text.strip())
+    if not isinstance(answer, dict) or not isinstance(answer.get("output", ""), str):
+        raise AgentFailure(
+            f'{where} answered JSON that is not {{"output": str, "data": {{...}}}}: '
+            f"{_snippet(text)}",
+            kind="bad_answer",
+            retryable=False,
+        )
+    data = answer.get("data") or {}
+    if not isinstance(data, dict):
+        raise AgentFailure(
+            f"{where} answered 'data' that is not a JSON object", kind="bad_answer", retryable=False
+        )
+    return AgentCallResult(output=answer.get("output") or "", data=data)
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """``text`` parsed as JSON when it is a JSON object, else an empty dict."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class Echo:
+    """Answers with the goal (SPEC §7 ``echo``)."""
+
+    async def call(self, call: AgentCallInput) -> AgentCallResult:
+        """The goal as output, and as data when it is a JSON object."""
+        return AgentCallResult(output=call.goal, data=json_object(call.goal))
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    timeout: float,
+    where: str,
+) -> httpx.Response:
+    """POST JSON; transport errors, timeouts, 5xx and 429 are retryable, other 4xx are not."""
+    try:
+        response = await client.post(url, json=body, headers=headers, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise AgentFailure(
+            f"{where} did not answer in time", kind="timeout", retryable=True
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise AgentFailure(
+            f"{where} could not be reached: {exc.__class__.__name__}: {exc}",
+            kind="connection",
+            retryable=True,
+        ) from exc
+    if response.status_code >= 400:
+        raise AgentFailure(
+            f"{where} answered HTTP {response.status_code}: {_snippet(response.text)}",
+            kind="http_status",
+            retryable=response.status_code >= 500 or response.status_code == 429,
+        )
+    return response
+
+
+class Http:
+    """POSTs the run as JSON to the agent's URL (SPEC §7 ``http``)."""
+
+    def __init__(self, config: HttpAgent, client: httpx.AsyncClient) -> None:
+        self._config = config
+        self._client = client
+
+    async def call(self, call: AgentCallInput) -> AgentCallResult:
+        """One POST; the answer is ``{"output", "data"}`` JSON or plain text."""
+        where = f"agent '{call.agent_id}'"
+        response = await _post(
+            self._client,
+            self._config.url,
+            body=call.request(),
+            headers=self._config.headers,
+            timeout=min(self._config.timeout, call.timeout_seconds),
+            where=where,
+        )
+        return parse_answer(response.text, where=where)
+
+
+class OpenAI:
+    """An OpenAI-compatible chat completion; ``data`` is the answer parsed when it is JSON."""
+
+    def __init__(self, config: OpenAIAgent, settings: Settings, client: httpx.AsyncClient) -> None:
+        self._config = config
+        self._settings = settings
+        self._client = client
+
+    async def call(self, call: AgentCallInput) -> AgentCallResult:
+        """One ``POST {base_url}/chat/completions`` with the goal as the user message."""
+        where = f"agent '{call.agent_id}'"
+        base_url = self._config.base_url or self._settings.llm_base_url
+        model = self._config.model or self._settings.llm_model
+        if not base_url or not model:
+            raise AgentFailure(
+                f"{where} has no base_url or model (set them in the agents file or "
+                "AGENT_SCHEDULER_LLM_BASE_URL / AGENT_SCHEDULER_LLM_MODEL)",
+                kind="config",
+                retryable=False,
+            )
+        api_key = (
+            os.environ.get(self._config.api_key_env)
+            if self._config.api_key_env
+            else self._settings.llm_api_key
+        )
+        messages = [{"role": "user", "content": call.goal}]
+        if self._config.system:
+            messages.insert(0, {"role": "system", "content": self._config.system})
+        response = await _post(
+            self._client,
+            base_url.rstrip("/") + "/chat/completions",
+            body={"model": model, "messages": messages},
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout=call.timeout_seconds,
+            where=where,
+        )
+        try:
+            text = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise AgentFailure(
+                f"{where} answered something that is not a chat completion: "
+                f"{_snippet(response.text)}",
+                kind="bad_answer",
+                retryable=False,
+            ) from exc
+        text = str(text or "")
+        return AgentCallResult(output=text, data=json_object(text))
+
+
+class Command:
+    """Runs an argv with the run as JSON on stdin (SPEC §7 ``command``).
+
+    The process gets its own process group, which is killed when the call is cancelled or
+    times out, so nothing it started outlives the run.
+    """
+
+    def __init__(self, config: CommandAgent) -> None:
+        self._config = config
+
+    async def call(self, call: AgentCallInput) -> AgentCallResult:
+        """Run the command once; stdout is the answer, a non-zero exit a (retryable) failure."""
+        where = f"agent '{call.agent_id}'"
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._config.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self._config.cwd,
+                env={**os.environ, **self._config.env},
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise AgentFailure(
+                f"{where} could not start: {exc}", kind="config", retryable=False
+            ) from exc
+        try:
+            stdout, stderr = await process.communicate(json.dumps(call.request()).encode())
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        if process.returncode != 0:
+            raise AgentFailure(
+                f"{where} exited with code {process.returncode}: "
+                f"{_snippet(stderr.decode(errors='replace')) or '(no stderr)'}",
+                kind="exit_code",
+                retryable=True,
+            )
+        return parse_answer(stdout.decode(errors="replace"), where=where)
+
+
+class AgentActivities:
+    """The ``call_agent`` activity over the configured agents."""
+
+    def __init__(
+        self,
+        agents: dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent],
+        settings: Settings,
+    ) -> None:
+        self._client = httpx.AsyncClient()
+        self._agents: dict[str, Agent] = {
+            agent_id: self._agent(config, settings) for agent_id, config in agents.items()
+        }
+
+    def _agent(
+        self, config: EchoAgent | HttpAgent | OpenAIAgent | CommandAgent, settings: Settings
+    ) -> Agent:
+        if isinstance(config, HttpAgent):
+            return Http(config, self._client)
+        if isinstance(config, OpenAIAgent):
+            return OpenAI(config, settings, self._client)
+        if isinstance(config, CommandAgent):
+            return Command(config)
+        return Echo()
+
+    @activity.defn(name="call_agent")
+    async def call_agent(self, call: AgentCallInput) -> AgentCallResult:
+        """Call the run's agent once, heartbeating, within the job's ``timeout_seconds``."""
+        agent = self._agents.get(call.agent_id)
+        try:
+            if agent is None:
+                raise AgentFailure(
+                    f"agent '{call.agent_id}' is not configured on this worker",
+                    kind="config",
+                    retryable=False,
+                )
+            heartbeat = asyncio.create_task(_heartbeat())
+            try:
+                async with asyncio.timeout(call.timeout_seconds):
+                    return await agent.call(call)
+            except TimeoutError as exc:
+                raise AgentFailure(
+                    f"agent '{call.agent_id}' did not finish within {call.timeout_seconds}s",
+                    kind="timeout",
+                    retryable=True,
+                ) from exc
+            finally:
+                heartbeat.cancel()
+        except AgentFailure as failure:
+            raise ApplicationError(
+                str(failure),
+                {"retryable": failure.retryable, "kind": failure.kind},
+                type=AGENT_CALL_FAILED,
+                non_retryable=True,
+            ) from failure
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP connection pool."""
+        await self._client.aclose()
+
+
+async def _heartbeat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)

@@ -1,0 +1,1 @@
+"""The agent-scheduler service: REST API, CLI, metadata index and Temporal plumbing."""

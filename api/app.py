@@ -1,0 +1,57 @@
+"""The FastAPI application: lifespan-held clients, routers, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import AppState
+from api.errors import add_exception_handlers
+from api.index.db import make_engine, make_sessionmaker, migrate
+from api.routes import agents, health, jobs, runs
+from api.settings import Settings, get_settings
+from api.temporal import TemporalConnection
+from domain.agents import parse_agents
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/scheduler"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; its lifespan migrates the index and connects to Temporal."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        await asyncio.to_thread(migrate, url)
+        engine = make_engine(url)
+        agents_text = settings.agents_file.read_text() if settings.agents_file else None
+        app.state.app = AppState(
+            settings=settings,
+            sessions=make_sessionmaker(engine),
+            temporal=TemporalConnection(settings),
+            agents=parse_agents(agents_text),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="agent-scheduler",
+        summary="Schedule AI-agent jobs on Temporal.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(runs.router, prefix=API_PREFIX)
+    app.include_router(agents.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,81 @@
+"""Request dependencies: index session, Temporal client, settings, the caller's owner."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.errors import Unauthorized
+from api.index.keys import owner_of
+from api.services.jobs import Agents, JobService
+from api.services.runs import RunService
+from api.settings import Settings
+from api.temporal import TemporalConnection
+
+
+@dataclass
+class AppState:
+    """What the lifespan builds once and every request reads."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: TemporalConnection
+    agents: Agents
+
+
+async def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.app
+    return state
+
+
+StateDep = Annotated[AppState, Depends(_state)]
+
+
+async def _session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_…`")
+
+
+async def _owner(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
+    owner = await owner_of(session, plaintext=credentials.credentials)
+    if owner is None:
+        raise Unauthorized("Invalid or revoked API key")
+    return owner
+
+
+OwnerDep = Annotated[str, Depends(_owner)]
+
+
+async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep) -> JobService:
+    return JobService(
+        session=session,
+        temporal=state.temporal,
+        settings=state.settings,
+        agents=state.agents,
+        owner=owner,
+    )
+
+
+JobServiceDep = Annotated[JobService, Depends(_jobs)]
+
+
+async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> RunService:
+    return RunService(jobs=jobs, session=session, temporal=state.temporal, settings=state.settings)
+
+
+RunServiceDep = Annotated[RunService, Depends(_runs)]

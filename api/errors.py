@@ -1,0 +1,174 @@
+"""The service's error hierarchy and the one place it is mapped to HTTP (SPEC §4)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    """One bad field of a 422."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Body of every error response."""
+
+    error: str
+    message: str
+    status: int
+    details: list[FieldError] | None = None
+
+
+class ServiceError(Exception):
+    """Base of the errors routes raise; each maps to one HTTP status."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str, *, details: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(ServiceError):
+    code, status = "bad_request", 400
+
+
+class Unauthorized(ServiceError):
+    code, status = "unauthorized", 401
+
+
+class Forbidden(ServiceError):
+    code, status = "forbidden", 403
+
+
+class NotFound(ServiceError):
+    code, status = "not_found", 404
+
+
+class Conflict(ServiceError):
+    code, status = "conflict", 409
+
+
+class Invalid(ServiceError):
+    """A 422 naming each bad field."""
+
+    code, status = "validation_error", 422
+
+    @classmethod
+    def field(cls, field: str, message: str) -> Invalid:
+        """A 422 about one field."""
+        return cls(f"{field}: {message}", details=[FieldError(field=field, message=message)])
+
+
+class Unavailable(ServiceError):
+    code, status = "unavailable", 503
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "unavailable",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code}
+    for status, code in (
+        (401, "unauthorized"),
+        (404, "not_found"),
+        (422, "validation_error"),
+        (503, "unavailable"),
+    )
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[FieldError] | None = None
+) -> JSONResponse:
+    """The JSON error body of SPEC §4."""
+    body = ErrorBody(error=code, message=message, status=status, details=details)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    # Discriminated unions add the tag to the path ("schedule.cron.expression"); users never
+    # wrote it, so drop it.
+    if len(parts) >= 2 and parts[0] == "schedule" and parts[1] in ("cron", "every", "at"):
+        parts.pop(1)
+    return ".".join(parts) or "body"
+
+
+def _validation_details(exc: RequestValidationError) -> list[FieldError]:
+    details = []
+    for err in exc.errors():
+        message = str(err.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        details.append(FieldError(field=_field_path(tuple(err.get("loc", ()))), message=message))
+    return details
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register the mapping of every error to the SPEC §4 body."""
+
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
+        return error_response(422, "validation_error", f"Invalid request: {summary}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(
+            exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
+        )
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RPCError)
+    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return error_response(404, "not_found", "Not found in Temporal")
+        log.warning("Temporal call failed: %s (%s)", exc.message, exc.status)
+        return error_response(503, "unavailable", "Temporal is unavailable; try again shortly")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("index database unavailable: %s", exc)
+        return error_response(503, "unavailable", "The index database is unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "Internal error")

@@ -1,0 +1,1 @@
+"""Metadata index: SQLModel tables, queries and Alembic migrations."""

@@ -1,0 +1,30 @@
+"""Alembic environment: runs the index migrations on the URL handed over by ``migrate()``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+from sqlmodel import SQLModel
+
+from api.index import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+config = context.config
+url: str = config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or ""
+
+
+def run_migrations() -> None:
+    """Run the migrations online, in one transaction."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=SQLModel.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()

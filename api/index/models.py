@@ -1,0 +1,123 @@
+"""Tables of the metadata index (SQLModel). Times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the index")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its SHA-256 hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(index=True, max_length=200)
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = _time()
+
+
+class Job(SQLModel, table=True):
+    """A job as the API shows it; its Temporal schedule has the same id."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_owner_status_created", "owner", "status", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(index=True, max_length=200)
+    name: str = Field(max_length=200)
+    goal: str = Field(sa_type=sa.Text)
+    agent_id: str = Field(max_length=200)
+    schedule: dict[str, Any] = Field(sa_type=sa.JSON)
+    timezone: str = Field(max_length=64)
+    status: str = Field(max_length=20)
+    delivery: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    condition: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    retry: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    timeout_seconds: int
+    overlap: str = Field(max_length=20)
+    max_consecutive_failures: int
+    consecutive_failures: int = 0
+    paused_reason: str | None = Field(default=None, sa_type=sa.Text)
+    next_run_at: datetime | None = _time()
+    last_run_at: datetime | None = _time()
+    run_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deleted_at: datetime | None = _time()
+
+
+class Run(SQLModel, table=True):
+    """One execution of the job-run workflow (its workflow id is the run id)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.Index("ix_runs_job_started", "job_id", "started_at"),
+        sa.Index("ix_runs_owner_started", "owner", "started_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=120)
+    job_id: str = Field(max_length=40)
+    owner: str = Field(max_length=200)
+    chain_id: str | None = Field(default=None, max_length=40)
+    trigger: str = Field(max_length=20)
+    status: str = Field(max_length=20, index=True)
+    scheduled_at: datetime | None = _time()
+    started_at: datetime | None = _time()
+    completed_at: datetime | None = _time()
+    duration_seconds: float | None = None
+    attempts: int = 0
+    attempt_errors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    output: str | None = Field(default=None, sa_type=sa.Text)
+    data: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    condition_result: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    delivery: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    temporal_run_id: str | None = Field(default=None, max_length=64)
+
+
+class ActivityEvent(SQLModel, table=True):
+    """One unit of an owner's activity (API calls, host-platform events)."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (sa.Index("ix_activity_owner_at", "owner", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(max_length=200)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=100)

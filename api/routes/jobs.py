@@ -1,0 +1,73 @@
+"""Job routes (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from api.deps import JobServiceDep
+from api.errors import ERROR_RESPONSES, ErrorBody
+from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
+async def create_job(body: JobCreate, jobs: JobServiceDep) -> JobPublic:
+    """Create a job and its Temporal schedule."""
+    return jobs.public(await jobs.create(body))
+
+
+@router.get("", response_model=JobsPublic)
+async def list_jobs(
+    jobs: JobServiceDep,
+    status_: Annotated[
+        Literal["active", "paused", "completed", "failed"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    """List the caller's jobs, newest first; `count` is the total matching the filter."""
+    return await jobs.list(status=status_, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+async def get_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+    """One job."""
+    return jobs.public(await jobs.get(job_id))
+
+
+@router.put("/{job_id}", response_model=JobPublic, responses=_CONFLICT)
+async def update_job(job_id: str, body: JobUpdate, jobs: JobServiceDep) -> JobPublic:
+    """Change only the fields sent; a new schedule applies from the next fire."""
+    return jobs.public(await jobs.update(job_id, body))
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CONFLICT)
+async def delete_job(job_id: str, jobs: JobServiceDep, cancel_running: bool = False) -> Response:
+    """Delete a job and its schedule; `cancel_running=true` also cancels its runs."""
+    await jobs.delete(job_id, cancel_running=cancel_running)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{job_id}/pause", response_model=JobPublic, responses=_CONFLICT)
+async def pause_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+    """Pause a job: its schedule stops firing."""
+    return jobs.public(await jobs.pause(job_id))
+
+
+@router.post("/{job_id}/resume", response_model=JobPublic, responses=_CONFLICT)
+async def resume_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+    """Resume a paused job."""
+    return jobs.public(await jobs.resume(job_id))
+
+
+@router.post(
+    "/{job_id}/trigger", status_code=status.HTTP_202_ACCEPTED, response_model=TriggerAccepted
+)
+async def trigger_job(job_id: str, jobs: JobServiceDep) -> TriggerAccepted:
+    """Run the job now, whatever its schedule or status."""
+    return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)

@@ -1,0 +1,43 @@
+"""Run routes (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import RunServiceDep
+from api.errors import ERROR_RESPONSES, ErrorBody
+from api.schemas.runs import CancelAccepted, RunPublic, RunsPublic, RunStatus
+
+router = APIRouter(prefix="/jobs/{job_id}/runs", tags=["runs"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=RunsPublic)
+async def list_runs(
+    job_id: str,
+    runs: RunServiceDep,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunsPublic:
+    """The job's runs, newest first; `count` is the total matching the filter."""
+    return await runs.list(job_id, status=status_, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunPublic)
+async def get_run(job_id: str, run_id: str, runs: RunServiceDep) -> RunPublic:
+    """One run."""
+    return runs.public(await runs.get(job_id, run_id))
+
+
+@router.post(
+    "/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancelAccepted,
+    responses={409: {"model": ErrorBody, "description": "conflict"}},
+)
+async def cancel_run(job_id: str, run_id: str, runs: RunServiceDep) -> CancelAccepted:
+    """Cancel a running run: the agent call stops and the run ends `cancelled`."""
+    await runs.cancel(job_id, run_id)
+    return CancelAccepted(run_id=run_id, job_id=job_id)

@@ -1,0 +1,64 @@
+"""Run models: the public view of one job-run workflow execution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
+
+
+class TemporalRef(BaseModel):
+    """Where the run lives in Temporal."""
+
+    workflow_id: str
+    run_id: str | None
+
+
+class AttemptErrorPublic(BaseModel):
+    """Why one attempt failed."""
+
+    attempt: int
+    at: datetime
+    kind: str
+    error: str
+
+
+class RunPublic(BaseModel):
+    """A run as the API shows it."""
+
+    id: str
+    job_id: str
+    chain_id: str | None
+    trigger: Literal["schedule", "manual", "chain"]
+    status: RunStatus
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    attempts: int
+    attempt_errors: list[AttemptErrorPublic]
+    output: str | None
+    data: dict[str, Any] | None
+    error: str | None
+    condition_result: dict[str, Any] | None
+    delivery: dict[str, Any] | None
+    temporal: TemporalRef
+    temporal_ui_url: str
+
+
+class RunsPublic(BaseModel):
+    """A page of runs and the total that match the filter."""
+
+    runs: list[RunPublic]
+    count: int
+
+
+class CancelAccepted(BaseModel):
+    """Answer of a run cancellation: the run ends ``cancelled`` shortly."""
+
+    run_id: str
+    job_id: str
+    status: Literal["cancelling"] = "cancelling"

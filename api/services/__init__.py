@@ -1,0 +1,1 @@
+"""Service functions: what routes call; they keep the index and Temporal in step."""

@@ -1,0 +1,333 @@
+"""Jobs: the index row and its Temporal schedule, kept in step.
+
+Order of writes, so that a crash at any point is repairable by the tick:
+- create: index row first, then the schedule; a failed schedule removes the row again.
+- update/pause/resume: change the row in an open transaction, update the schedule, commit;
+  a failed commit puts the old schedule back.
+- delete: mark the row deleted, delete the schedule, then purge the row; a failed schedule
+  delete unmarks it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import ScheduleHandle, ScheduleUpdate
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Conflict, Invalid, NotFound, Unavailable
+from api.index import jobs as store
+from api.index import runs as runs_store
+from api.index.models import Job, Run, utcnow
+from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.services.temporal_schedules import (
+    build_schedule,
+    job_search_attributes,
+    parse_schedule,
+    schedule_memo,
+)
+from api.settings import Settings
+from api.temporal import TemporalConnection
+from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
+from domain.ids import new_id
+from domain.payloads import JobRunInput, JobSnapshot
+from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
+from workflows.job_run import JobRunWorkflow
+
+log = logging.getLogger(__name__)
+
+Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
+
+# Fields whose change means the Temporal schedule must be rebuilt.
+_SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "enabled"}
+
+
+@dataclass
+class JobService:
+    """Job operations for one owner."""
+
+    session: AsyncSession
+    temporal: TemporalConnection
+    settings: Settings
+    agents: Agents
+    owner: str
+
+    async def create(self, body: JobCreate) -> Job:
+        """Create a job and its schedule."""
+        self._check_agent(body.agent_id)
+        self._check_future(body.schedule)
+        now = utcnow()
+        job = Job(
+            id=new_id("job"),
+            owner=self.owner,
+            name=body.name,
+            goal=body.goal,
+            agent_id=body.agent_id,
+            schedule=body.schedule.model_dump(mode="json"),
+            timezone=body.schedule.timezone,
+            status="active" if body.enabled else "paused",
+            paused_reason=None if body.enabled else "created paused",
+            delivery=_dump(body.delivery),
+            condition=_dump(body.condition),
+            retry=_dump(body.retry),
+            timeout_seconds=body.timeout_seconds,
+            overlap=body.overlap,
+            max_consecutive_failures=body.max_consecutive_failures,
+            created_at=now,
+            updated_at=now,
+        )
+        job.next_run_at = self.next_run_at(job)
+        client = await self.temporal.client()
+        self.session.add(job)
+        await self.session.commit()
+        try:
+            await client.create_schedule(
+                job.id,
+                build_schedule(job, self.settings),
+                memo=schedule_memo(job),
+                search_attributes=job_search_attributes(job, "schedule"),
+            )
+        except BaseException:
+            await self._forget_half_created(job)
+            raise
+        return job
+
+    async def get(self, job_id: str) -> Job:
+        """The owner's job, or 404."""
+        job = await store.get_job(self.session, owner=self.owner, job_id=job_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} not found")
+        return job
+
+    async def list(self, *, status: str | None, limit: int, offset: int) -> JobsPublic:
+        """A page of the owner's jobs."""
+        jobs, count = await store.list_jobs(
+            self.session, owner=self.owner, status=status, limit=limit, offset=offset
+        )
+        return JobsPublic(jobs=[self.public(job) for job in jobs], count=count)
+
+    async def update(self, job_id: str, body: JobUpdate) -> Job:
+        """Change the fields sent; a new schedule applies from the next fire."""
+        job = await self.get(job_id)
+        changes = body.model_dump(exclude_unset=True)
+        if "agent_id" in changes:
+            self._check_agent(body.agent_id or "")
+        if body.schedule is not None:
+            self._check_future(body.schedule)
+        if "enabled" in changes:
+            if job.status in ("completed", "failed"):
+                raise Conflict(f"Job {job.id} is {job.status}; it cannot be paused or resumed")
+            enabled = changes.pop("enabled")
+            if enabled and job.status == "paused":
+                self._resume(job)
+            elif not enabled and job.status == "active":
+                job.status, job.paused_reason = "paused", "paused by user"
+        for field, value in changes.items():
+            if field == "schedule":
+                assert body.schedule is not None
+                job.schedule = body.schedule.model_dump(mode="json")
+                job.timezone = body.schedule.timezone
+                if job.status in ("completed", "failed") and isinstance(body.schedule, AtSchedule):
+                    job.status = "active"  # a new time makes a finished one-off live again
+            elif field in ("delivery", "condition", "retry"):
+                setattr(job, field, _dump(getattr(body, field)))
+            else:
+                setattr(job, field, value)
+        await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
+        return job
+
+    async def pause(self, job_id: str) -> Job:
+        """Pause: the schedule stops firing; triggers still work."""
+        job = await self.get(job_id)
+        self._check_not_finished(job)
+        if job.status == "active":
+            job.status, job.paused_reason = "paused", "paused by user"
+            await self._save(job, rebuild=True)
+        return job
+
+    async def resume(self, job_id: str) -> Job:
+        """Resume a paused job."""
+        job = await self.get(job_id)
+        self._check_not_finished(job)
+        if job.status == "paused":
+            self._resume(job)
+            await self._save(job, rebuild=True)
+        return job
+
+    async def delete(self, job_id: str, *, cancel_running: bool) -> None:
+        """Delete the job, its schedule and (optionally) cancel its running runs."""
+        job = await self.get(job_id)
+        job.deleted_at = utcnow()
+        await self.session.commit()
+        try:
+            await (await self._handle(job)).delete()
+        except (RPCError, Unavailable) as exc:
+            if not isinstance(exc, RPCError) or exc.status != RPCStatusCode.NOT_FOUND:
+                job.deleted_at = None
+                await self.session.commit()
+                raise
+        if cancel_running:
+            await self._cancel_running(job)
+        await store.purge_job(self.session, job_id=job.id)
+
+    async def trigger(self, job_id: str) -> str:
+        """Start a run now, whatever the schedule or status; returns the run id.
+
+        The run is in the index before its workflow starts, so it can be read (and cancelled)
+        as soon as its id is returned.
+        """
+        job = await self.get(job_id)
+        client = await self.temporal.client()
+        run = Run(
+            id=new_id("run", 16),
+            job_id=job.id,
+            owner=job.owner,
+            trigger="manual",
+            status="running",
+            started_at=utcnow(),
+        )
+        self.session.add(run)
+        await self.session.commit()
+        try:
+            await client.start_workflow(
+                JobRunWorkflow.run,
+                JobRunInput(
+                    job_id=job.id,
+                    owner=job.owner,
+                    trigger="manual",
+                    job=JobSnapshot.of(job.model_dump()),
+                ),
+                id=run.id,
+                task_queue=self.settings.task_queue,
+                search_attributes=job_search_attributes(job, "manual"),
+                static_summary=f"{job.name} (manual)"[:200],
+            )
+        except BaseException:
+            await self.session.delete(run)
+            await self.session.commit()
+            raise
+        return run.id
+
+    def next_run_at(self, job: Job, *, now: datetime | None = None) -> datetime | None:
+        """When Temporal fires the job next, in the job's timezone (None if it will not)."""
+        if job.status != "active":
+            return None
+        return next_fire_time(parse_schedule(job.schedule), after=now or utcnow())
+
+    def public(self, job: Job) -> JobPublic:
+        """The API view of a job."""
+        zone = ZoneInfo(job.timezone)
+        data: dict[str, Any] = job.model_dump(exclude={"owner", "timezone", "deleted_at"})
+        data["next_run_at"] = self.next_run_at(job)
+        data["last_run_at"] = job.last_run_at.astimezone(zone) if job.last_run_at else None
+        data["temporal_ui_url"] = (
+            f"{self.settings.temporal_ui_url.rstrip('/')}/namespaces/"
+            f"{self.settings.temporal_namespace}/schedules/{job.id}"
+        )
+        return JobPublic.model_validate(data)
+
+    def _check_agent(self, agent_id: str) -> None:
+        if agent_id not in self.agents:
+            known = ", ".join(sorted(self.agents))
+            raise Invalid.field("agent_id", f"unknown agent '{agent_id}' (configured: {known})")
+
+    @staticmethod
+    def _check_future(schedule: Any) -> None:
+        if isinstance(schedule, AtSchedule):
+            try:
+                check_at_in_future(schedule, utcnow())
+            except ValueError as exc:
+                raise Invalid.field("schedule.datetime", str(exc)) from exc
+
+    @staticmethod
+    def _check_not_finished(job: Job) -> None:
+        if job.status in ("completed", "failed"):
+            raise Conflict(f"Job {job.id} is {job.status}; it cannot be paused or resumed")
+
+    def _resume(self, job: Job) -> None:
+        schedule = parse_schedule(job.schedule)
+        if isinstance(schedule, AtSchedule) and schedule.datetime <= utcnow() + timedelta(
+            seconds=1
+        ):
+            raise Conflict(
+                f"Job {job.id} was due at {schedule.datetime.isoformat()}, which has passed; "
+                "give it a new schedule to run it again"
+            )
+        job.status, job.paused_reason, job.consecutive_failures = "active", None, 0
+
+    async def _handle(self, job: Job) -> ScheduleHandle:
+        return (await self.temporal.client()).get_schedule_handle(job.id)
+
+    async def _save(self, job: Job, *, rebuild: bool) -> None:
+        """Flush the row, update the schedule, commit; undo the schedule if the commit fails."""
+        job.updated_at = utcnow()
+        job.next_run_at = self.next_run_at(job)
+        await self.session.flush()
+        if not rebuild:
+            await self.session.commit()
+            return
+        handle = await self._handle(job)
+        try:
+            before = await _describe_or_none(handle)
+            await self._apply(handle, job)
+        except BaseException:
+            await self.session.rollback()
+            raise
+        try:
+            await self.session.commit()
+        except BaseException:
+            if before is not None:
+                await handle.update(lambda _: ScheduleUpdate(schedule=before))
+            raise
+
+    async def _apply(self, handle: ScheduleHandle, job: Job) -> None:
+        """Make the Temporal schedule match the job (recreating it if it vanished)."""
+        new = build_schedule(job, self.settings)
+        attributes = job_search_attributes(job, "schedule")
+        try:
+            await handle.update(
+                lambda _: ScheduleUpdate(schedule=new, search_attributes=attributes)
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            log.warning("schedule of %s was missing; recreating it", job.id)
+            await (await self.temporal.client()).create_schedule(
+                job.id, new, memo=schedule_memo(job), search_attributes=attributes
+            )
+
+    async def _forget_half_created(self, job: Job) -> None:
+        """Undo a create whose schedule failed: drop the row and any schedule that did land."""
+        try:
+            await (await self._handle(job)).delete()
+        except Exception:  # noqa: BLE001 - most likely it does not exist; the tick is the backstop
+            pass
+        await self.session.rollback()
+        await store.purge_job(self.session, job_id=job.id)
+
+    async def _cancel_running(self, job: Job) -> None:
+        for run_id in await runs_store.running_run_ids(self.session, job_id=job.id):
+            client = await self.temporal.client()
+            try:
+                await client.get_workflow_handle(run_id).cancel()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+
+
+async def _describe_or_none(handle: ScheduleHandle) -> Any:
+    try:
+        return (await handle.describe()).schedule
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+def _dump(model: Any) -> dict[str, Any] | None:
+    return None if model is None else dict(model.model_dump(mode="json"))

@@ -1,0 +1,73 @@
+"""Runs of a job: history from the index, cancellation through Temporal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Conflict, NotFound
+from api.index import runs as store
+from api.index.models import Run
+from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
+from api.services.jobs import JobService
+from api.settings import Settings
+from api.temporal import TemporalConnection
+
+
+def run_ui_url(settings: Settings, workflow_id: str) -> str:
+    """The Temporal Web UI page of a run."""
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+@dataclass
+class RunService:
+    """Run operations for one owner (through the owner's jobs)."""
+
+    jobs: JobService
+    session: AsyncSession
+    temporal: TemporalConnection
+    settings: Settings
+
+    async def list(self, job_id: str, *, status: str | None, limit: int, offset: int) -> RunsPublic:
+        """A page of the job's runs, newest first."""
+        job = await self.jobs.get(job_id)
+        runs, count = await store.list_runs(
+            self.session, job_id=job.id, status=status, limit=limit, offset=offset
+        )
+        return RunsPublic(runs=[self.public(run) for run in runs], count=count)
+
+    async def get(self, job_id: str, run_id: str) -> Run:
+        """One run of the owner's job, or 404."""
+        job = await self.jobs.get(job_id)
+        run = await store.get_run(self.session, job_id=job.id, run_id=run_id)
+        if run is None:
+            raise NotFound(f"Run {run_id} not found")
+        return run
+
+    async def cancel(self, job_id: str, run_id: str) -> None:
+        """Ask Temporal to cancel a running run; the workflow records it ``cancelled``."""
+        run = await self.get(job_id, run_id)
+        if run.status != "running":
+            raise Conflict(f"Run {run_id} already finished ({run.status})")
+        await cancel_workflow(self.temporal, run.id)
+
+    def public(self, run: Run) -> RunPublic:
+        """The API view of a run."""
+        data = run.model_dump(exclude={"owner", "temporal_run_id"})
+        data["attempt_errors"] = run.attempt_errors or []
+        data["temporal"] = TemporalRef(workflow_id=run.id, run_id=run.temporal_run_id)
+        data["temporal_ui_url"] = run_ui_url(self.settings, run.id)
+        return RunPublic.model_validate(data)
+
+
+async def cancel_workflow(temporal: TemporalConnection, workflow_id: str) -> None:
+    """Request cancellation of a run's workflow; one that already closed is fine."""
+    client = await temporal.client()
+    try:
+        await client.get_workflow_handle(workflow_id).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise

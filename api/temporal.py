@@ -1,0 +1,90 @@
+"""The one way API, worker and CLI build a Temporal client, and where the binaries live."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig, TLSConfig
+
+from api.errors import Unavailable
+from api.settings import Settings
+
+
+def packaged_binary(name: str) -> str:
+    """Path of a binary shipped by a pip package (``temporal``, ``temporal-test-server``).
+
+    Looked up next to the running interpreter first (the venv's ``bin``), then on ``PATH``;
+    nothing is ever downloaded.
+    """
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(
+            f"'{name}' not found next to {sys.executable} or on PATH; "
+            "install the project (pip install -e .[test]) to get it."
+        )
+    return found
+
+
+# The API answers a caller: it retries a failing Temporal call for a couple of seconds, then
+# says 503, instead of the SDK's default of about half a minute.
+API_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=1000, max_retries=4)
+
+
+async def build_temporal_client(
+    settings: Settings, *, retry_config: RetryConfig | None = None
+) -> Client:
+    """Connect to Temporal with the pydantic data converter and any TLS / API key settings."""
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    elif settings.temporal_api_key:
+        tls = True
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        tls=tls,
+        api_key=settings.temporal_api_key,
+        retry_config=retry_config,
+    )
+
+
+class TemporalConnection:
+    """The API's Temporal client, connected on first use.
+
+    An API replica starts while Temporal is down and answers 503 until it is reachable; once
+    connected, the SDK reconnects by itself.
+    """
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """The connected client, or :class:`Unavailable`."""
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = await asyncio.wait_for(
+                            build_temporal_client(self._settings, retry_config=API_RETRY),
+                            timeout=10,
+                        )
+                    except (RuntimeError, OSError, TimeoutError) as exc:
+                        raise Unavailable(
+                            f"Temporal at {self._settings.temporal_address} is unreachable; "
+                            "try again shortly"
+                        ) from exc
+        return self._client

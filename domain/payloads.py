@@ -1,0 +1,107 @@
+"""Payloads that cross the Temporal boundary: one model in, one out, per workflow/activity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Trigger = Literal["schedule", "manual", "chain"]
+RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
+
+
+class JobSnapshot(BaseModel):
+    """A job as it is when a run starts: edits apply from the next run."""
+
+    job_id: str
+    owner: str
+    name: str
+    goal: str
+    agent_id: str
+    timezone: str
+    status: str
+    timeout_seconds: int
+    max_consecutive_failures: int
+    retry: dict[str, Any] | None = None
+    condition: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, job: Mapping[str, Any]) -> JobSnapshot:
+        """The snapshot of a job row (a mapping of its columns)."""
+        return cls.model_validate({**job, "job_id": job["id"]})
+
+
+class JobRunInput(BaseModel):
+    """Start of a job run; the job itself is loaded at fire time."""
+
+    job_id: str
+    owner: str
+    trigger: Trigger = "schedule"
+    chain_id: str | None = None
+    context: dict[str, Any] | None = None
+    # Set by a trigger, which already recorded the run and read the job at fire time.
+    job: JobSnapshot | None = None
+
+
+class JobRunResult(BaseModel):
+    """What a job run ended with."""
+
+    status: RunStatus
+    output: str | None = None
+    data: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class RunStart(BaseModel):
+    """Record that a run started (idempotent); answers the job as it is now."""
+
+    run_id: str
+    temporal_run_id: str
+    job_id: str
+    owner: str
+    trigger: Trigger
+    chain_id: str | None = None
+    scheduled_at: datetime | None = None
+    started_at: datetime
+
+
+class RunStarted(BaseModel):
+    """The job to run, or None when it was deleted meanwhile."""
+
+    job: JobSnapshot | None
+
+
+class AttemptError(BaseModel):
+    """Why one attempt of the agent call failed."""
+
+    attempt: int
+    at: datetime
+    kind: str
+    error: str
+
+
+class RunFinish(BaseModel):
+    """Record how a run ended and update its job (counters, auto-pause, one-off status)."""
+
+    run_id: str
+    temporal_run_id: str
+    job_id: str
+    status: RunStatus
+    completed_at: datetime
+    attempts: int = 0
+    attempt_errors: list[AttemptError] = []
+    output: str | None = None
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    condition_result: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
+
+
+class RunFinished(BaseModel):
+    """What recording the end changed on the job."""
+
+    job_status: str | None = None
+    auto_paused: bool = False

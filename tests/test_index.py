@@ -1,0 +1,74 @@
+"""The index on SQLite and PostgreSQL: migrations, aware UTC times, API keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from api.index.db import make_engine, make_sessionmaker, migrate, sync_url
+from api.index.keys import create_key, hash_key, list_keys, owner_of, revoke_key
+from api.index.models import Job
+
+
+def test_migrations_create_exactly_the_models(database_url: str) -> None:
+    migrate(database_url)
+    migrate(database_url)  # idempotent: every start runs it
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+async def test_times_come_back_aware_in_utc(database_url: str) -> None:
+    migrate(database_url)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    created = datetime(2027, 3, 14, 2, 30, tzinfo=timezone(timedelta(hours=-5)))
+    async with sessions() as session:
+        session.add(
+            Job(
+                id="job_t",
+                owner="o",
+                name="n",
+                goal="g",
+                agent_id="echo",
+                timezone="UTC",
+                schedule={"type": "every", "interval": 60},
+                status="active",
+                timeout_seconds=1,
+                overlap="skip",
+                max_consecutive_failures=5,
+                created_at=created,
+                updated_at=created,
+            )
+        )
+        await session.commit()
+    async with sessions() as session:
+        job = await session.get(Job, "job_t")
+        assert job is not None
+        assert job.created_at == created and job.created_at.tzinfo == UTC
+        assert job.schedule == {"type": "every", "interval": 60}
+    await engine.dispose()
+
+
+async def test_keys_are_stored_hashed_and_can_be_revoked(database_url: str) -> None:
+    migrate(database_url)
+    engine = make_engine(database_url)
+    async with make_sessionmaker(engine)() as session:
+        row, plaintext = await create_key(session, owner="alice")
+        assert plaintext.startswith("sk_") and len(plaintext) > 40
+        assert row.id.startswith("key_") and row.key_hash == hash_key(plaintext)
+        assert plaintext not in (row.key_hash, row.prefix)
+        assert await owner_of(session, plaintext=plaintext) == "alice"
+        assert await owner_of(session, plaintext=plaintext + "x") is None
+        assert [k.id for k in await list_keys(session)] == [row.id]
+
+        assert await revoke_key(session, key_id=row.id)
+        assert await owner_of(session, plaintext=plaintext) is None
+        assert not await revoke_key(session, key_id="key_missing")
+    await engine.dispose()

@@ -1,0 +1,395 @@
+"""Job endpoints against the real app, a real Temporal dev server and the index (SPEC §3–§5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.client import Client, ScheduleOverlapPolicy
+from temporalio.worker import Worker
+
+from domain import search_attributes
+from tests.conftest import Api
+
+JOBS = "/api/scheduler/jobs"
+
+
+def job_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Daily digest",
+        "goal": "Summarize today's activity",
+        "agent_id": "echo",
+        "schedule": {"type": "cron", "expression": "0 8 * * 1-5", "timezone": "America/New_York"},
+    }
+    body.update(overrides)
+    return body
+
+
+async def create(api: Api, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = await api.http.post(JOBS, json=job_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_create_cron_job_maps_onto_a_temporal_schedule(
+    api: Api, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, overlap="buffer_one")
+
+    assert job["id"].startswith("job_")
+    assert job["status"] == "active"
+    assert job["schedule"] == {
+        "type": "cron",
+        "expression": "0 8 * * 1-5",
+        "timezone": "America/New_York",
+    }
+    assert job["timeout_seconds"] == 1800 and job["max_consecutive_failures"] == 5
+    assert job["run_count"] == 0 and job["last_run_at"] is None
+    assert job["temporal_ui_url"].endswith(f"/namespaces/default/schedules/{job['id']}")
+
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert description.schedule.spec.time_zone_name == "America/New_York"
+    assert description.schedule.policy.overlap == ScheduleOverlapPolicy.BUFFER_ONE
+    assert not description.schedule.state.paused
+    assert (await description.memo())["owner"] == "alice"
+    assert description.typed_search_attributes.get(search_attributes.OWNER) == "alice"
+    assert description.typed_search_attributes.get(search_attributes.JOB_ID) == job["id"]
+
+    # next_run_at is the time Temporal itself fires next, with the job's offset.
+    next_run = datetime.fromisoformat(job["next_run_at"])
+    assert next_run == description.info.next_action_times[0]
+    assert next_run.utcoffset() in (timedelta(hours=-5), timedelta(hours=-4))
+    assert next_run.hour == 8 and next_run.weekday() < 5
+
+
+async def test_every_job_is_an_epoch_aligned_interval(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, schedule={"type": "every", "interval": "7h"})
+
+    assert job["schedule"]["interval"] == 7 * 3600
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert [i.every for i in description.schedule.spec.intervals] == [timedelta(hours=7)]
+    next_run = datetime.fromisoformat(job["next_run_at"])
+    assert next_run == description.info.next_action_times[0]
+    assert int(next_run.timestamp()) % (7 * 3600) == 0
+
+
+async def test_at_job_is_a_one_shot_schedule(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    when = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    # A naive datetime is read in the job's timezone.
+    naive = when.astimezone(ZoneInfo("Asia/Kolkata")).replace(tzinfo=None).isoformat()
+    job = await create(
+        api, alice, schedule={"type": "at", "datetime": naive, "timezone": "Asia/Kolkata"}
+    )
+
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert description.schedule.state.limited_actions
+    assert description.schedule.state.remaining_actions == 1
+    assert description.info.next_action_times == [when]
+    assert datetime.fromisoformat(job["next_run_at"]) == when
+    assert job["next_run_at"].endswith("+05:30")
+
+
+async def test_disabled_job_is_created_paused(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, enabled=False)
+    assert job["status"] == "paused" and job["next_run_at"] is None
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert description.schedule.state.paused
+
+
+async def test_status_transitions(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    handle = temporal_client.get_schedule_handle(job["id"])
+
+    paused = (await api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice)).json()
+    assert paused["status"] == "paused" and paused["next_run_at"] is None
+    assert paused["paused_reason"]
+    assert (await handle.describe()).schedule.state.paused
+
+    again = await api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice)
+    assert again.status_code == 200 and again.json()["status"] == "paused"
+
+    resumed = (await api.http.post(f"{JOBS}/{job['id']}/resume", headers=alice)).json()
+    assert resumed["status"] == "active" and resumed["paused_reason"] is None
+    assert resumed["next_run_at"] is not None
+    assert not (await handle.describe()).schedule.state.paused
+
+    # enabled=false through PUT is a pause too.
+    updated = await api.http.put(f"{JOBS}/{job['id']}", json={"enabled": False}, headers=alice)
+    assert updated.json()["status"] == "paused"
+    assert (await handle.describe()).schedule.state.paused
+
+
+async def test_finished_job_cannot_be_paused_or_resumed(api: Api) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    # A finished one-off is what the run workflow leaves behind; set it in the index directly.
+    async with api.state.sessions() as session:
+        from api.index.models import Job
+
+        row = await session.get(Job, job["id"])
+        assert row is not None
+        row.status = "completed"
+        await session.commit()
+
+    for action in ("pause", "resume"):
+        response = await api.http.post(f"{JOBS}/{job['id']}/{action}", headers=alice)
+        assert response.status_code == 409
+        assert response.json()["error"] == "conflict"
+        assert "completed" in response.json()["message"]
+
+
+async def test_partial_update_changes_only_what_was_sent(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+
+    response = await api.http.put(
+        f"{JOBS}/{job['id']}",
+        json={"name": "Updated name", "schedule": {"type": "cron", "expression": "0 10 * * *"}},
+        headers=alice,
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert updated["name"] == "Updated name"
+    assert updated["goal"] == job["goal"] and updated["agent_id"] == job["agent_id"]
+    assert updated["schedule"] == {"type": "cron", "expression": "0 10 * * *", "timezone": "UTC"}
+    assert updated["updated_at"] > job["updated_at"]
+
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert description.schedule.spec.time_zone_name == "UTC"
+    next_run = datetime.fromisoformat(updated["next_run_at"])
+    assert next_run == description.info.next_action_times[0]
+    assert (next_run.hour, next_run.minute) == (10, 0)
+
+    fetched = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert fetched == updated
+
+
+async def test_update_recreates_a_schedule_deleted_behind_our_back(
+    api: Api, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    await temporal_client.get_schedule_handle(job["id"]).delete()
+
+    response = await api.http.put(
+        f"{JOBS}/{job['id']}", json={"overlap": "allow_all"}, headers=alice
+    )
+    assert response.status_code == 200
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert description.schedule.policy.overlap == ScheduleOverlapPolicy.ALLOW_ALL
+
+
+async def test_delete_removes_job_and_schedule(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+
+    response = await api.http.delete(f"{JOBS}/{job['id']}", headers=alice)
+    assert response.status_code == 204 and response.content == b""
+    assert (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).status_code == 404
+    schedule_ids = [s.id async for s in await temporal_client.list_schedules()]
+    assert job["id"] not in schedule_ids
+    with pytest.raises(Exception, match="not found"):
+        await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert (await api.http.delete(f"{JOBS}/{job['id']}", headers=alice)).status_code == 404
+
+
+async def test_trigger_starts_a_run_now_even_when_paused(
+    api: Api, temporal_client: Client, worker: Worker
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, enabled=False)
+
+    response = await api.http.post(f"{JOBS}/{job['id']}/trigger", headers=alice)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["job_id"] == job["id"] and body["run_id"].startswith("run_")
+
+    handle = temporal_client.get_workflow_handle(body["run_id"])
+    result = await handle.result()
+    assert result["status"] == "completed" if isinstance(result, dict) else result.status
+    description = await handle.describe()
+    assert description.typed_search_attributes.get(search_attributes.JOB_ID) == job["id"]
+    assert description.typed_search_attributes.get(search_attributes.TRIGGER) == "manual"
+
+
+async def test_list_paginates_newest_first_with_total_count(api: Api) -> None:
+    alice = await api.headers("alice")
+    bob = await api.headers("bob")
+    created = [await create(api, alice, name=f"job {i}") for i in range(5)]
+    await create(api, bob, name="bob's")
+    await api.http.post(f"{JOBS}/{created[1]['id']}/pause", headers=alice)
+
+    page = (await api.http.get(JOBS, params={"limit": 2}, headers=alice)).json()
+    assert page["count"] == 5
+    assert [j["name"] for j in page["jobs"]] == ["job 4", "job 3"]
+    page = (await api.http.get(JOBS, params={"limit": 2, "offset": 4}, headers=alice)).json()
+    assert page["count"] == 5 and [j["name"] for j in page["jobs"]] == ["job 0"]
+
+    paused = (await api.http.get(JOBS, params={"status": "paused"}, headers=alice)).json()
+    assert paused["count"] == 1 and paused["jobs"][0]["id"] == created[1]["id"]
+    active = (await api.http.get(JOBS, params={"status": "active"}, headers=alice)).json()
+    assert active["count"] == 4
+
+    everything = (await api.http.get(JOBS, params={"limit": 200}, headers=alice)).json()
+    assert len(everything["jobs"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", JOBS),
+        ("post", JOBS),
+        ("get", f"{JOBS}/job_x"),
+        ("put", f"{JOBS}/job_x"),
+        ("delete", f"{JOBS}/job_x"),
+        ("post", f"{JOBS}/job_x/pause"),
+        ("post", f"{JOBS}/job_x/resume"),
+        ("post", f"{JOBS}/job_x/trigger"),
+    ],
+)
+async def test_every_job_route_needs_a_valid_key(api: Api, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer sk_wrong"}, {"Authorization": "Basic abc"}):
+        response = await api.http.request(method, path, headers=headers, json={})
+        assert response.status_code == 401, (headers, response.text)
+        assert response.json()["error"] == "unauthorized"
+        assert response.json()["status"] == 401
+
+
+async def test_revoked_key_is_refused(api: Api) -> None:
+    from api.index.keys import create_key, revoke_key
+
+    async with api.state.sessions() as session:
+        row, key = await create_key(session, owner="carol")
+        headers = {"Authorization": f"Bearer {key}"}
+        assert (await api.http.get(JOBS, headers=headers)).status_code == 200
+        assert await revoke_key(session, key_id=row.id)
+    assert (await api.http.get(JOBS, headers=headers)).status_code == 401
+
+
+async def test_healthz_needs_no_key(api: Api) -> None:
+    response = await api.http.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_another_owners_job_is_invisible_on_every_route(
+    api: Api, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    mallory = await api.headers("mallory")
+    job = await create(api, alice)
+    path = f"{JOBS}/{job['id']}"
+
+    calls = [
+        ("get", path, None),
+        ("put", path, {"name": "mine now"}),
+        ("delete", path, None),
+        ("post", f"{path}/pause", None),
+        ("post", f"{path}/resume", None),
+        ("post", f"{path}/trigger", None),
+    ]
+    for method, url, body in calls:
+        response = await api.http.request(method, url, json=body, headers=mallory)
+        assert response.status_code == 404, (method, url, response.text)
+        assert response.json() == {
+            "error": "not_found",
+            "message": f"Job {job['id']} not found",
+            "status": 404,
+        }
+    assert (await api.http.get(JOBS, headers=mallory)).json() == {"jobs": [], "count": 0}
+
+    # Nothing changed for the owner, in the index or in Temporal.
+    assert (await api.http.get(path, headers=alice)).json()["name"] == job["name"]
+    assert not (
+        await temporal_client.get_schedule_handle(job["id"]).describe()
+    ).schedule.state.paused
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        (
+            {"schedule": {"type": "cron", "expression": "61 * * * *"}},
+            "schedule.expression",
+            "minute",
+        ),
+        (
+            {
+                "schedule": {
+                    "type": "cron",
+                    "expression": "0 9 * * *",
+                    "timezone": "America/NewYork",
+                }
+            },
+            "schedule.timezone",
+            "America/New_York",
+        ),
+        (
+            {"schedule": {"type": "at", "datetime": "2020-01-01T00:00:00Z"}},
+            "schedule.datetime",
+            "future",
+        ),
+        ({"schedule": {"type": "every", "interval": 0}}, "schedule.interval", "1 second"),
+        ({"agent_id": "nobody"}, "agent_id", "unknown agent"),
+        ({"colour": "blue"}, "colour", "unknown field"),
+        (
+            {"schedule": {"type": "cron", "expression": "0 9 * * *", "tz": "UTC"}},
+            "schedule.tz",
+            "unknown field",
+        ),
+        ({"name": ""}, "name", "at least 1"),
+        ({"schedule": {"type": "hourly"}}, "schedule", ""),
+        ({"overlap": "sometimes"}, "overlap", ""),
+    ],
+)
+async def test_bad_job_is_a_422_naming_the_field_and_changes_nothing(
+    api: Api, overrides: dict[str, Any], field: str, fragment: str
+) -> None:
+    alice = await api.headers("alice")
+    response = await api.http.post(JOBS, json=job_body(**overrides), headers=alice)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "validation_error" and body["status"] == 422
+    fields = {d["field"]: d["message"] for d in body["details"]}
+    assert field in fields, fields
+    assert fragment.lower() in fields[field].lower()
+    assert (await api.http.get(JOBS, headers=alice)).json()["count"] == 0
+
+
+async def test_bad_update_is_a_422_and_changes_nothing(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    for body in (
+        {"schedule": {"type": "cron", "expression": "0 0 * * 5#3"}},
+        {"agent_id": "ghost"},
+        {"status": "paused"},
+        {"timeout_seconds": 0},
+    ):
+        response = await api.http.put(f"{JOBS}/{job['id']}", json=body, headers=alice)
+        assert response.status_code == 422, (body, response.text)
+    assert (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json() == job
+
+
+async def test_list_limit_over_200_is_a_422(api: Api) -> None:
+    alice = await api.headers("alice")
+    response = await api.http.get(JOBS, params={"limit": 201}, headers=alice)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "limit"
+    response = await api.http.get(JOBS, params={"status": "gone"}, headers=alice)
+    assert response.status_code == 422
+
+
+async def test_unknown_route_and_malformed_json_use_the_error_format(api: Api) -> None:
+    alice = await api.headers("alice")
+    response = await api.http.get("/api/scheduler/nothing-here", headers=alice)
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    response = await api.http.post(
+        JOBS, content=b"{not json", headers={**alice, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json()["error"] == "validation_error"

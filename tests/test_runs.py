@@ -1,0 +1,414 @@
+"""Runs end to end: real Temporal, real worker, agents on loopback (SPEC §6–§8, issue 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
+
+from api.settings import Settings
+from tests.conftest import Api
+from tests.servers import Reply, ScriptedServer, serve
+from tests.test_jobs_api import JOBS, create
+from worker import WORKFLOWS, running_worker
+
+AGENTS_TOML = """
+[agents.web]
+kind = "http"
+url = "{url}/web"
+headers = {{ "X-Token" = "t0k" }}
+
+[agents.sleeper]
+kind = "command"
+command = ["{python}", "-c", "import time; time.sleep(120)"]
+
+[agents.shell]
+kind = "command"
+command = ["{python}", "{shout}"]
+"""
+
+SHOUT = """
+import json, sys
+run = json.load(sys.stdin)
+print(json.dumps({"output": run["goal"].upper(), "data": {"attempt": run["attempt"]}}))
+"""
+
+
+@pytest.fixture
+def agent_server() -> Iterator[ScriptedServer]:
+    yield from serve()
+
+
+@pytest.fixture
+def settings(settings: Settings, agent_server: ScriptedServer, tmp_path: Path) -> Settings:
+    shout = tmp_path / "shout.py"
+    shout.write_text(SHOUT)
+    path = tmp_path / "agents.toml"
+    path.write_text(AGENTS_TOML.format(url=agent_server.url, python=sys.executable, shout=shout))
+    settings.agents_file = path
+    return settings
+
+
+async def wait_run(
+    api: Api, headers: dict[str, str], job_id: str, run_id: str, *, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll the API until the run has finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await api.http.get(f"{JOBS}/{job_id}/runs/{run_id}", headers=headers)
+        if response.status_code == 200 and response.json()["status"] != "running":
+            return dict(response.json())
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {response.text} after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def trigger(api: Api, headers: dict[str, str], job_id: str) -> str:
+    response = await api.http.post(f"{JOBS}/{job_id}/trigger", headers=headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["run_id"])
+
+
+async def test_triggered_echo_run_completes_with_output_and_data(
+    api: Api, worker: Worker, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, goal='{"price_change_pct": 0.07}')
+    run_id = await trigger(api, alice, job["id"])
+
+    run = await wait_run(api, alice, job["id"], run_id)
+    assert run["status"] == "completed" and run["trigger"] == "manual"
+    assert run["output"] == '{"price_change_pct": 0.07}'
+    assert run["data"] == {"price_change_pct": 0.07}
+    assert run["attempts"] == 1 and run["attempt_errors"] == [] and run["error"] is None
+    started = datetime.fromisoformat(run["started_at"])
+    completed = datetime.fromisoformat(run["completed_at"])
+    assert started <= completed
+    assert run["duration_seconds"] == pytest.approx((completed - started).total_seconds())
+    assert run["temporal"]["workflow_id"] == run_id and run["temporal"]["run_id"]
+    assert run["temporal_ui_url"].endswith(f"/workflows/{run_id}")
+    description = await temporal_client.get_workflow_handle(run_id).describe()
+    assert description.run_id == run["temporal"]["run_id"]
+
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["run_count"] == 1
+    assert datetime.fromisoformat(job_now["last_run_at"]) == started
+
+
+async def test_http_agent_503_twice_then_ok_completes_in_three_attempts(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script(
+        "/web",
+        Reply(503, {"error": "busy"}),
+        Reply(503, {"error": "busy"}),
+        Reply(200, {"output": "done", "data": {"n": 3}}),
+    )
+    alice = await api.headers("alice")
+    job = await create(
+        api,
+        alice,
+        agent_id="web",
+        retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1},
+    )
+    run_id = await trigger(api, alice, job["id"])
+    run = await wait_run(api, alice, job["id"], run_id)
+
+    assert run["status"] == "completed" and run["attempts"] == 3
+    assert run["output"] == "done" and run["data"] == {"n": 3}
+    assert [e["attempt"] for e in run["attempt_errors"]] == [1, 2]
+    assert all("503" in e["error"] for e in run["attempt_errors"])
+    calls = agent_server.calls("/web")
+    assert [c.body["attempt"] for c in calls] == [1, 2, 3]
+    assert calls[0].body["run_id"] == run_id and calls[0].body["job_id"] == job["id"]
+    assert calls[0].body["goal"] == job["goal"] and calls[0].headers["X-Token"] == "t0k"
+    assert calls[1].at - calls[0].at >= 1.0 and calls[2].at - calls[1].at >= 1.0
+
+
+async def test_http_agent_400_fails_after_one_attempt(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script("/web", Reply(400, {"error": "bad goal"}))
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1}
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "failed" and run["attempts"] == 1
+    assert "400" in run["error"]
+    assert len(agent_server.calls("/web")) == 1
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["consecutive_failures"] == 1 and job_now["run_count"] == 1
+
+
+async def test_command_agent_gets_the_run_on_stdin(api: Api, worker: Worker) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="shell", goal="shout")
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "completed"
+    assert run["output"] == "SHOUT" and run["data"] == {"attempt": 1}
+
+
+async def test_consecutive_failures_pause_the_job(
+    api: Api, worker: Worker, agent_server: ScriptedServer, temporal_client: Client
+) -> None:
+    agent_server.script("/web", Reply(500, {"error": "down"}))
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="web", max_consecutive_failures=2)
+    for _ in range(2):
+        await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["status"] == "paused" and job_now["consecutive_failures"] == 2
+    assert "2 consecutive failed runs" in job_now["paused_reason"]
+    assert (await temporal_client.get_schedule_handle(job["id"]).describe()).schedule.state.paused
+
+    agent_server.script("/web", Reply(200, {"output": "back"}))
+    resumed = (await api.http.post(f"{JOBS}/{job['id']}/resume", headers=alice)).json()
+    assert resumed["status"] == "active" and resumed["consecutive_failures"] == 0
+
+
+@pytest.mark.parametrize("agent_id", ["web", "sleeper"])
+async def test_cancel_stops_the_agent_call(
+    api: Api, worker: Worker, agent_server: ScriptedServer, agent_id: str
+) -> None:
+    agent_server.script("/web", Reply(200, {"output": "late"}, delay=-1))
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id=agent_id)
+    run_id = await trigger(api, alice, job["id"])
+    await asyncio.sleep(1.0)  # the agent call is in flight
+
+    started = time.monotonic()
+    response = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_id}/cancel", headers=alice)
+    assert response.status_code == 202
+    run = await wait_run(api, alice, job["id"], run_id, timeout=5)
+    assert run["status"] == "cancelled"
+    assert time.monotonic() - started < 5
+
+    again = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_id}/cancel", headers=alice)
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+
+
+async def test_delete_with_cancel_running_cancels_in_flight_runs(
+    api: Api, worker: Worker, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="sleeper")
+    run_id = await trigger(api, alice, job["id"])
+    await asyncio.sleep(1.0)
+
+    response = await api.http.delete(f"{JOBS}/{job['id']}?cancel_running=true", headers=alice)
+    assert response.status_code == 204
+    handle = temporal_client.get_workflow_handle(run_id)
+    deadline = time.monotonic() + 10
+    while (await handle.describe()).status != WorkflowExecutionStatus.CANCELED:
+        assert time.monotonic() < deadline, "run not cancelled within 10 s"
+        await asyncio.sleep(0.2)
+
+
+async def test_run_history_filters_paginates_and_hides_other_owners(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script(
+        "/web", Reply(200, {"output": "a"}), Reply(400, {}), Reply(200, {"output": "c"})
+    )
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="web")
+    run_ids = []
+    for _ in range(3):
+        run_id = await trigger(api, alice, job["id"])
+        await wait_run(api, alice, job["id"], run_id)
+        run_ids.append(run_id)
+
+    page = (await api.http.get(f"{JOBS}/{job['id']}/runs?limit=2", headers=alice)).json()
+    assert page["count"] == 3 and [r["id"] for r in page["runs"]] == run_ids[::-1][:2]
+    failed = (await api.http.get(f"{JOBS}/{job['id']}/runs?status=failed", headers=alice)).json()
+    assert failed["count"] == 1 and failed["runs"][0]["id"] == run_ids[1]
+
+    mallory = await api.headers("mallory")
+    for path in (f"{JOBS}/{job['id']}/runs", f"{JOBS}/{job['id']}/runs/{run_ids[0]}"):
+        assert (await api.http.get(path, headers=mallory)).status_code == 404
+    cancel = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_ids[0]}/cancel", headers=mallory)
+    assert cancel.status_code == 404
+    missing = await api.http.get(f"{JOBS}/{job['id']}/runs/run_nope", headers=alice)
+    assert missing.status_code == 404
+
+
+async def test_every_job_fires_on_its_own(api: Api, worker: Worker) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, schedule={"type": "every", "interval": 2})
+    deadline = time.monotonic() + 15
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        runs = (
+            await api.http.get(f"{JOBS}/{job['id']}/runs?status=completed", headers=alice)
+        ).json()["runs"]
+        if runs:
+            break
+        await asyncio.sleep(0.2)
+    assert runs, "the schedule never fired"
+    run = runs[0]
+    assert run["trigger"] == "schedule" and run["output"] == job["goal"]
+    scheduled = datetime.fromisoformat(run["scheduled_at"])
+    assert scheduled.timestamp() % 2 == 0
+    assert run["id"] == f"run_{job['id'].removeprefix('job_')}-{scheduled:%Y-%m-%dT%H:%M:%SZ}"
+    assert datetime.fromisoformat(run["started_at"]) >= scheduled
+
+
+async def test_at_job_runs_once_and_completes(api: Api, worker: Worker) -> None:
+    alice = await api.headers("alice")
+    when = (datetime.now().astimezone() + timedelta(seconds=3)).replace(microsecond=0)
+    job = await create(api, alice, schedule={"type": "at", "datetime": when.isoformat()})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        current = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+        if current["status"] != "active":
+            break
+        await asyncio.sleep(0.2)
+    assert current["status"] == "completed" and current["run_count"] == 1
+    assert current["next_run_at"] is None
+    pause = await api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice)
+    assert pause.status_code == 409
+
+
+async def test_overlap_skip_does_not_double_a_slow_run(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script("/web", Reply(200, {"output": "slow"}, delay=3.5))
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="web", schedule={"type": "every", "interval": 1})
+    await asyncio.sleep(6)
+    await api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice)
+
+    calls = agent_server.calls("/web")
+    assert 1 <= len(calls) <= 3
+    runs = (await api.http.get(f"{JOBS}/{job['id']}/runs", headers=alice)).json()["runs"]
+    intervals = sorted(
+        (datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["completed_at"]))
+        for r in runs
+        if r["completed_at"]
+    )
+    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        assert start >= end, "two runs of a skip-overlap job ran at once"
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def test_workflow_replays_recorded_and_fresh_histories(
+    api: Api, worker: Worker, agent_server: ScriptedServer, temporal_client: Client
+) -> None:
+    """A change to the run workflow that would break running histories fails here."""
+    agent_server.script(
+        "/web",
+        Reply(503, {}),
+        Reply(200, {"output": "ok", "data": {"x": 1}}),
+        Reply(200, {"output": "late"}, delay=-1),
+    )
+    alice = await api.headers("alice")
+    retried = await create(
+        api, alice, agent_id="web", retry={"max_attempts": 2, "strategy": "fixed", "base_delay": 1}
+    )
+    cancelled = await create(api, alice, agent_id="sleeper")
+    echoed = await create(api, alice)
+    run_ids = {
+        "retried": await trigger(api, alice, retried["id"]),
+        "cancelled": await trigger(api, alice, cancelled["id"]),
+        "echo": await trigger(api, alice, echoed["id"]),
+    }
+    await asyncio.sleep(1.0)
+    await api.http.post(
+        f"{JOBS}/{cancelled['id']}/runs/{run_ids['cancelled']}/cancel", headers=alice
+    )
+    for name, job in (("retried", retried), ("cancelled", cancelled), ("echo", echoed)):
+        await wait_run(api, alice, job["id"], run_ids[name])
+
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    fresh = {
+        name: await temporal_client.get_workflow_handle(run_id).fetch_history()
+        for name, run_id in run_ids.items()
+    }
+    if os.environ.get("AGENT_SCHEDULER_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        for name, history in fresh.items():
+            (HISTORIES / f"job_run_{name}.json").write_text(history.to_json())
+    recorded = [
+        WorkflowHistory.from_json(path.stem, path.read_text())
+        for path in sorted(HISTORIES.glob("*.json"))
+    ]
+    assert recorded, "no recorded histories under tests/histories"
+    for history in [*fresh.values(), *recorded]:
+        await replayer.replay_workflow(history)
+
+
+async def test_killed_worker_loses_nothing_and_doubles_nothing(
+    api: Api, settings: Settings, agent_server: ScriptedServer, temporal_client: Client
+) -> None:
+    agent_server.script(
+        "/web",
+        Reply(200, {"output": "never"}, delay=-1),
+        Reply(200, {"output": "second worker", "data": {"ok": True}}),
+    )
+    env = {
+        **os.environ,
+        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
+        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
+        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
+        "AGENT_SCHEDULER_AGENTS_FILE": str(settings.agents_file),
+        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
+    }
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).parent.parent / "worker.py"),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        alice = await api.headers("alice")
+        job = await create(api, alice, agent_id="web")
+        run_id = await trigger(api, alice, job["id"])
+        deadline = time.monotonic() + 20
+        while not agent_server.calls("/web") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert agent_server.calls("/web"), "the first worker never called the agent"
+    finally:
+        doomed.kill()  # SIGKILL: no chance to clean up
+        await doomed.wait()
+
+    async with running_worker(temporal_client, settings):
+        run = await wait_run(api, alice, job["id"], run_id, timeout=60)
+
+    assert run["status"] == "completed" and run["output"] == "second worker"
+    assert run["attempts"] == 1 and run["attempt_errors"] == []
+    assert [c.body["run_id"] for c in agent_server.calls("/web")] == [run_id, run_id]
+    runs = (await api.http.get(f"{JOBS}/{job['id']}/runs", headers=alice)).json()
+    assert runs["count"] == 1
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["run_count"] == 1
+
+
+async def test_agents_lists_ids_and_kinds_never_settings(api: Api) -> None:
+    alice = await api.headers("alice")
+    response = await api.http.get("/api/scheduler/agents", headers=alice)
+    assert response.status_code == 200
+    assert response.json() == {
+        "agents": [
+            {"id": "echo", "kind": "echo"},
+            {"id": "shell", "kind": "command"},
+            {"id": "sleeper", "kind": "command"},
+            {"id": "web", "kind": "http"},
+        ]
+    }
+    assert "t0k" not in response.text
+    assert (await api.http.get("/api/scheduler/agents")).status_code == 401

@@ -1,0 +1,62 @@
+"""The Temporal worker: ``python worker.py`` (= ``agent-scheduler worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.agents import AgentActivities
+from activities.runs import RunRecorder
+from api.index.db import make_engine, migrate
+from api.settings import Settings, get_settings
+from api.temporal import build_temporal_client
+from domain.agents import parse_agents
+from workflows.job_run import JobRunWorkflow
+
+log = logging.getLogger("agent_scheduler.worker")
+
+WORKFLOWS = [JobRunWorkflow]
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A started worker with every workflow and activity; drained and closed on exit."""
+    url = settings.resolved_database_url
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    agents_text = settings.agents_file.read_text() if settings.agents_file else None
+    agent_activities = AgentActivities(parse_agents(agents_text), settings)
+    recorder = RunRecorder(engine, client)
+    worker = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[agent_activities.call_agent, recorder.record_start, recorder.record_finish],
+        # Cancellation reaches an activity with a heartbeat response: ask often.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+    )
+    try:
+        async with worker:
+            yield worker
+    finally:
+        await agent_activities.aclose()
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the worker until ``stop`` is set (or the task is cancelled), then drain it."""
+    client = await build_temporal_client(settings)
+    log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+    async with running_worker(client, settings):
+        await (stop or asyncio.Event()).wait()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
