@@ -146,19 +146,7 @@ async def _run_services(
     tasks: dict[str, asyncio.Task[Any]] = {}
     server: _ApiServer | None = None
     worker_stop = asyncio.Event()
-    if worker:
-        # Imported here: the worker pulls in every workflow; `keys` commands stay fast.
-        from worker import run_worker
-
-        tasks["worker"] = asyncio.create_task(run_worker(settings, stop=worker_stop))
-    if api:
-        from api.app import create_app
-
-        config = uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_level="info"
-        )
-        server = _ApiServer(config)
-        tasks["api"] = asyncio.create_task(_serve_api(server))
+    stop_wait = asyncio.create_task(stopper.event.wait())
 
     def force() -> None:
         if server is not None:
@@ -166,40 +154,47 @@ async def _run_services(
         for task in tasks.values():
             task.cancel()
 
+    def going() -> bool:
+        """No signal yet and nothing ended."""
+        return not stopper.event.is_set() and not any(t.done() for t in tasks.values())
+
     stopper.on_force.append(force)
-    stop_wait = asyncio.create_task(stopper.event.wait())
-    ready = False
-    failed: str | None = None
-    while not stopper.event.is_set():
-        ended = [name for name, task in tasks.items() if task.done()]
-        if ended:
-            failed = ended[0]
-            break
-        if not ready and (server is None or server.started):
-            ready = True
-            if on_ready is not None:
-                on_ready()
-        await asyncio.wait(
-            [stop_wait, *tasks.values()],
-            timeout=None if ready else 0.05,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    stop_wait.cancel()
+    try:
+        if api:
+            from api.app import create_app
+
+            config = uvicorn.Config(
+                create_app(settings), host=settings.host, port=settings.port, log_level="info"
+            )
+            server = _ApiServer(config)
+            tasks["api"] = asyncio.create_task(_serve_api(server))
+            # The worker starts once the API is up: both migrate the index at start, and
+            # Alembic's global context breaks when two migrations run at once in one process.
+            while going() and not server.started:
+                await asyncio.wait([stop_wait, tasks["api"]], timeout=0.05)
+        if worker and going():
+            # Imported here: the worker pulls in every workflow; `keys` commands stay fast.
+            from worker import run_worker
+
+            tasks["worker"] = asyncio.create_task(run_worker(settings, stop=worker_stop))
+        if on_ready is not None and going():
+            on_ready()
+        await asyncio.wait([stop_wait, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_wait.cancel()
+    failed = [name for name, task in tasks.items() if task.done()]
 
     if server is not None:
         server.should_exit = True
     worker_stop.set()
-    errors = {
-        "api": await _finish(tasks["api"], API_STOP_TIMEOUT) if "api" in tasks else None,
-        "worker": await _finish(tasks["worker"], WORKER_STOP_TIMEOUT) if worker else None,
-    }
     code = 0
-    for name, error in errors.items():
+    for name, timeout in (("api", API_STOP_TIMEOUT), ("worker", WORKER_STOP_TIMEOUT)):
+        error = await _finish(tasks[name], timeout) if name in tasks else None
         if error is not None:
             log.error("the %s failed: %s", name, error, exc_info=error)
             code = 1
-    if failed is not None and code == 0:
-        err_console.print(f"[red]the {failed} stopped unexpectedly[/]")
+    if failed and not stopper.event.is_set() and code == 0:
+        err_console.print(f"[red]the {failed[0]} stopped unexpectedly[/]")
         code = 1
     return code
 
@@ -277,6 +272,7 @@ async def _dev(settings: Settings, temporal_port: int, ui_port: int) -> int:
         ui_port=ui_port,
         namespace=settings.temporal_namespace,
     )
+    stopper.on_force.append(temporal.kill)
     err_console.print(f"Starting the Temporal dev server on {temporal.address}…")
     try:
         if not await _unless_stopped(temporal.start(), stopper):
@@ -322,7 +318,9 @@ def dev(
     port: Annotated[int | None, typer.Option(help="API port. [default: 8787]")] = None,
     temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
-    agents: Annotated[Path | None, typer.Option(help="Agents file (TOML).")] = None,
+    agents: Annotated[
+        Path | None, typer.Option(help="Agents file (TOML).", exists=True, dir_okay=False)
+    ] = None,
 ) -> None:
     """Run Temporal (embedded dev server), the worker and the API together, for local use."""
     _configure_logging()
