@@ -44,12 +44,13 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def migrate(url: str) -> None:
-    """Apply every Alembic migration up to head (idempotent, safe at every start)."""
+    """Apply every Alembic migration up to the heads (idempotent, safe at every start)."""
     _ensure_sqlite_dir(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = sync_url(url)
-    command.upgrade(config, "head")
+    # "heads": each feature adds its tables on its own branch off the initial revision.
+    command.upgrade(config, "heads")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
