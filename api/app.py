@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.deps import AppState
 from api.errors import add_exception_handlers
 from api.index.db import make_engine, make_sessionmaker, migrate
-from api.routes import agents, health, jobs, runs
+from api.routes import agents, health, jobs, runs, time
 from api.settings import Settings, get_settings
 from api.temporal import TemporalConnection
 from domain.agents import parse_agents
@@ -54,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
     app.include_router(agents.router, prefix=API_PREFIX)
+    app.include_router(time.router, prefix=API_PREFIX)
     return app

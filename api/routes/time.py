@@ -1,0 +1,69 @@
+"""Time routes (SPEC §9, §11): validate a schedule, read one from text, calendar data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import OwnerDep, SessionDep, StateDep
+from api.errors import ERROR_RESPONSES, Invalid
+from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
+from api.services import time as time_service
+from domain.timezones import TimezoneError, load_timezone
+
+router = APIRouter(tags=["time"], responses=ERROR_RESPONSES)
+
+
+def _zone(name: str) -> str:
+    try:
+        load_timezone(name)
+    except TimezoneError as error:
+        raise Invalid.field("timezone", str(error)) from None
+    return name
+
+
+@router.get("/validate", response_model=Validation)
+async def validate(
+    _: OwnerDep,
+    type_: Annotated[time_service.ScheduleType, Query(alias="type")],
+    value: Annotated[str, Query(min_length=1, max_length=200)],
+    timezone: str = "UTC",
+    count: Annotated[int, Query(ge=1, le=100)] = 3,
+) -> Validation:
+    """The next `count` fire times, exactly as Temporal will fire them, or why it is invalid.
+
+    A bad expression, interval, datetime or timezone is `{"valid": false, "error": ...}` (200).
+    """
+    return time_service.validate(type_, value, timezone, count, now=datetime.now(UTC))
+
+
+@router.post("/parse-nl", response_model=ParsedSchedule)
+async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep) -> ParsedSchedule:
+    """Read a schedule from English; below the rules' confidence, ask the configured LLM."""
+    return await time_service.parse_nl(
+        body.text, body.timezone, state.settings, now=datetime.now(UTC)
+    )
+
+
+@router.get("/calendar-data", response_model=CalendarData)
+async def calendar_data(
+    owner: OwnerDep,
+    session: SessionDep,
+    start: datetime,
+    end: datetime,
+    timezone: str = "UTC",
+) -> CalendarData:
+    """Planned fires and runs of your jobs from `start` to `end` (at most 92 days).
+
+    A `start`/`end` without an offset is a wall time in `timezone`.
+    """
+    return await time_service.calendar(
+        session,
+        owner=owner,
+        start=start,
+        end=end,
+        timezone=_zone(timezone),
+        now=datetime.now(UTC),
+    )

@@ -1,0 +1,141 @@
+"""Time operations over the one schedule evaluator: validate, calendar data, parse-nl."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from api.errors import Invalid
+from api.index.models import Job, Run
+from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
+from api.services.llm import LLM_THRESHOLD, schedule_from_llm
+from api.services.schedule_input import FIELD_OF, SCHEDULE, check_schedule
+from api.settings import Settings
+from domain.nl import NotASchedule, parse_text
+from domain.schedules import next_fire_times
+from domain.timezones import load_timezone
+
+ScheduleType = Literal["cron", "every", "at"]
+
+MAX_CALENDAR_DAYS = 92
+# Planned fires shown per job and in all; an every-second job would otherwise fill millions.
+PLANNED_PER_JOB = 2_000
+PLANNED_TOTAL = 20_000
+
+
+def validate(
+    kind: ScheduleType, value: str, timezone: str, count: int, *, now: datetime
+) -> Validation:
+    """The next ``count`` fires of a schedule given as query values, or why it is refused."""
+    try:
+        schedule = check_schedule(
+            {"type": kind, FIELD_OF[kind]: value, "timezone": timezone}, now=now
+        )
+    except ValueError as error:
+        return Validation(valid=False, error=str(error))
+    return Validation(valid=True, next_runs=next_fire_times(schedule, after=now, count=count))
+
+
+async def parse_nl(
+    text: str, timezone: str, settings: Settings, *, now: datetime
+) -> ParsedSchedule:
+    """Read a schedule from text: rules first, the configured LLM below their confidence."""
+    llm_configured = bool(settings.llm_base_url and settings.llm_model)
+    try:
+        parsed = parse_text(text, timezone=timezone, now=now)
+    except NotASchedule as refusal:
+        if not llm_configured:
+            raise Invalid.field(
+                "text", f"{refusal} (no LLM is configured to read what the rules cannot)"
+            ) from None
+        return await schedule_from_llm(text, timezone, settings, now=now)
+    if parsed.confidence < LLM_THRESHOLD and llm_configured:
+        return await schedule_from_llm(text, timezone, settings, now=now)
+    return ParsedSchedule(
+        schedule=parsed.schedule,
+        human_readable=parsed.human_readable,
+        confidence=parsed.confidence,
+        parse_method="regex",
+    )
+
+
+def _aware(value: datetime, zone: str) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=load_timezone(zone))
+
+
+async def calendar(
+    session: AsyncSession,
+    *,
+    owner: str,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    now: datetime,
+) -> CalendarData:
+    """Planned fires (from the evaluator, from now on) and runs of the owner's jobs in a range."""
+    zone = load_timezone(timezone)
+    start, end = _aware(start, timezone), _aware(end, timezone)
+    if end <= start:
+        raise Invalid.field("end", "must be after start")
+    if end - start > timedelta(days=MAX_CALENDAR_DAYS):
+        raise Invalid.field("end", f"the range may span at most {MAX_CALENDAR_DAYS} days")
+
+    jobs = (
+        await session.execute(
+            select(Job).where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
+        )
+    ).scalars()
+    events: list[CalendarEvent] = []
+    truncated = False
+    after = max(start - timedelta(microseconds=1), now)
+    for job in jobs:
+        if job.status != "active" or after >= end:
+            continue
+        schedule = SCHEDULE.validate_python(job.schedule)
+        room = min(PLANNED_PER_JOB, PLANNED_TOTAL - len(events))
+        fires = [t for t in next_fire_times(schedule, after=after, count=room + 1) if t < end]
+        if len(fires) > room:
+            fires, truncated = fires[:room], True
+        events.extend(
+            CalendarEvent(
+                job_id=job.id,
+                job_name=job.name,
+                time=t.astimezone(zone),
+                kind="planned",
+                status=job.status,
+            )
+            for t in fires
+        )
+    runs = await session.execute(
+        sa.select(col(Run.id), col(Run.job_id), col(Run.status), col(Run.started_at), col(Job.name))
+        .join(Job, col(Job.id) == col(Run.job_id))
+        .where(
+            col(Run.owner) == owner,
+            col(Job.deleted_at).is_(None),
+            col(Run.started_at) >= start,
+            col(Run.started_at) < end,
+        )
+    )
+    events.extend(
+        CalendarEvent(
+            job_id=row.job_id,
+            job_name=row.name,
+            time=row.started_at.astimezone(zone),
+            kind="run",
+            status=row.status,
+            run_id=row.id,
+        )
+        for row in runs
+    )
+    events.sort(key=lambda event: (event.time, event.kind, event.job_id))
+    return CalendarData(
+        start=start.astimezone(zone),
+        end=end.astimezone(zone),
+        timezone=timezone,
+        events=events,
+        truncated=truncated,
+    )

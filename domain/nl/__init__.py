@@ -1,0 +1,69 @@
+"""Natural-language schedules: "every weekday at 9am Pacific" → a schedule model.
+
+Pure and rule based (no I/O, no wall clock: ``now`` is passed in), well under a millisecond a
+phrase. ``parse_text`` answers a valid ``CronSchedule``, ``EverySchedule`` or ``AtSchedule``
+with a human description and a confidence, or raises ``NotASchedule`` saying why.
+
+Readings worth knowing (see also the tests' corpus):
+
+- Time windows are half open, whole hours: "every 15 minutes between 9 and 5" fires from 09:00
+  up to 16:45 (``*/15 9-16``); the end hour itself is not included. A window end without am/pm
+  that is not after the start is read as pm ("between 9 and 5" = 9:00–17:00).
+- Intervals that divide an hour (minutes) or a day (hours) become cron steps in the zone
+  (``*/15 * * * *``, ``0 */2 * * *``); others ("every 90 minutes", "every 7 hours", seconds,
+  several days or weeks) become ``every`` intervals, which Temporal aligns to the Unix epoch.
+- A clock time without am/pm is read as written on a 24-hour clock ("at 9" = 09:00) unless the
+  text says evening/afternoon/night/tonight; such times lower the confidence a little.
+- Repeating schedules with no time fire at midnight (as ``@daily``); one-offs with a date but
+  no time also at midnight; both lower the confidence.
+- "next friday" is the first Friday after today; "this friday" may be today. A lone weekday
+  ("friday at 10") is read as weekly with a lower confidence; a date without a year and without
+  "every" is a one-off at its next occurrence.
+- Abbreviations name a region's zone, not a fixed offset ("PST" in July is Los Angeles time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from domain.nl.describe import describe
+from domain.nl.lexicon import NotASchedule
+from domain.nl.parser import parse
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+
+__all__ = ["NotASchedule", "ParsedText", "describe", "parse_text"]
+
+
+class ParsedText(BaseModel):
+    """What a phrase means, in words, and how sure the parser is (0–1)."""
+
+    schedule: CronSchedule | EverySchedule | AtSchedule
+    human_readable: str
+    confidence: float = Field(ge=0, le=1)
+
+
+def parse_text(text: str, *, timezone: str = "UTC", now: datetime) -> ParsedText:
+    """Read a schedule phrase.
+
+    Args:
+        text: The phrase, e.g. "every weekday at 9am Pacific" or "tomorrow at 3pm".
+        timezone: The caller's zone, used unless the text names one.
+        now: The current instant (aware; a naive one is read in ``timezone``); relative
+            phrases count from it and one-offs must be after it.
+
+    Returns:
+        The schedule, its description and the confidence: about 0.95 for clean phrasings,
+        lower for repaired typos, leftover words and guesses.
+
+    Raises:
+        NotASchedule: The text is not a schedule, or asks for an impossible one; the message
+            says why.
+    """
+    parsed = parse(text, timezone, now)
+    return ParsedText(
+        schedule=parsed.schedule,
+        human_readable=describe(parsed.schedule),
+        confidence=parsed.confidence,
+    )

@@ -1,0 +1,96 @@
+"""Rule-based reading of schedule phrases: tokens → slots → one schedule model.
+
+``lexicon`` canonicalises the words (typos, plurals, zones), ``rules`` fills slots from the
+canonical string, ``build`` assembles them into a cron, every or at schedule (or refuses).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from domain.nl.build import dates_as_calendar, one_off, recurring
+from domain.nl.lexicon import NotASchedule, tokenize
+from domain.nl.rules import AnySchedule, Slots, extract
+from domain.schedules import CronSchedule
+from domain.timezones import TimezoneError, load_timezone
+
+__all__ = ["Parsed", "parse"]
+
+_RAW_CRON = re.compile(r"\s*(?:@[a-z]+|(?:[\d*/,\-a-zA-Z]+\s+){4}[\d*/,\-a-zA-Z]+)\s*")
+_RAW_CRON_FIELD = re.compile(r"[\d*/,\-]+|[a-zA-Z]{3}(?:-[a-zA-Z]{3})?(?:,[a-zA-Z]{3})*")
+
+
+@dataclass
+class Parsed:
+    schedule: AnySchedule
+    confidence: float
+
+
+def parse(text: str, zone: str, now: dt.datetime) -> Parsed:
+    """The schedule a phrase means and the confidence in that reading."""
+    if not text or not text.strip():
+        raise NotASchedule("the text is empty")
+    if len(text) > 500:
+        raise NotASchedule("the text is too long for a schedule (500 characters at most)")
+    try:
+        load_timezone(zone)
+    except TimezoneError as error:
+        raise NotASchedule(str(error)) from None
+    if now.tzinfo is None or now.utcoffset() is None:
+        now = now.replace(tzinfo=load_timezone(zone))
+    raw = _raw_cron(text, zone)
+    if raw is not None:
+        return Parsed(raw, 0.9)
+    lexed = tokenize(text)
+    zone = lexed.zone or zone
+    slots = Slots(text=" ".join(lexed.tokens))
+    slots.recurring_hint = lexed.plural_days
+    extract(slots, lexed.tokens)
+    penalty = 0.1 * lexed.typos + (0.1 if lexed.ambiguous_date else 0.0)
+    is_one_off = bool(
+        slots.delta is not None
+        or slots.day_offset is not None
+        or slots.next_weekday is not None
+        or (slots.dates and (any(y for y, _, _ in slots.dates) or not slots.recurring_hint))
+    )
+    schedule: AnySchedule
+    if is_one_off:
+        schedule = one_off(slots, zone, now)
+    else:
+        if slots.dates:
+            dates_as_calendar(slots)
+        has_calendar = slots.dows or slots.doms or slots.months or slots.nth
+        if not slots.recurring_hint and slots.interval is None:
+            if not slots.times and not has_calendar:
+                raise NotASchedule(
+                    "no schedule found: say when, e.g. 'every day at 9am', 'every 15 minutes' "
+                    "or 'tomorrow at 3pm'"
+                )
+            penalty += 0.2  # "friday at 10" or "at 3pm": read as repeating, a guess
+        schedule = recurring(slots, zone)
+        penalty += slots.penalty
+    if is_one_off:
+        penalty += slots.penalty
+    confidence = round(max(0.1, min(0.95, 0.95 - penalty)), 2)
+    return Parsed(schedule, confidence)
+
+
+def _raw_cron(text: str, zone: str) -> CronSchedule | None:
+    """A cron expression typed as is ("0 9 * * 1-5", "@daily")."""
+    if not _RAW_CRON.fullmatch(text):
+        return None
+    stripped = text.strip()
+    if not stripped.startswith("@") and not all(
+        _RAW_CRON_FIELD.fullmatch(part) for part in stripped.split()
+    ):
+        return None
+    if not any(ch in stripped for ch in "*@") and not stripped.split()[0].isdigit():
+        return None
+    try:
+        return CronSchedule(type="cron", expression=stripped, timezone=zone)
+    except ValidationError as error:
+        raise NotASchedule(str(error.errors()[0]["msg"]).removeprefix("Value error, ")) from None

@@ -1,0 +1,440 @@
+"""Rules of the natural-language parser: slots are taken out of the canonical token string.
+
+The lexicon turns the text into canonical tokens joined by spaces ("every 15 minute between 9
+and 5 on weekday"); each rule below is a precompiled regex over that string that fills a slot
+(interval, window, times, days, days of month, months, dates, relative one-offs) and blanks the
+words it used. Words left over lower the confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from domain.nl.lexicon import DAYS, MONTHS, NotASchedule
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+
+__all__ = ["AnySchedule", "Slots", "UNIT_SECONDS", "extract", "ordinal"]
+
+AnySchedule = CronSchedule | EverySchedule | AtSchedule
+
+_DAY = r"(?:sun|mon|tue|wed|thu|fri|sat)"
+_MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_SEP = r"(?: ,)?(?: and| or)?"
+_RANGE = r"(?:-|to|through|until)"
+_TIME = r"(?:[@~]\d\d:\d\d|noon|midnight)"
+_HOUR = rf"(?:{_TIME}|\d{{1,2}})"
+_UNIT = r"(?:second|minute|hour|day|week|month|year)"
+_AMOUNT = r"(?:\d+(?:\.\d+)?|an?|half an?|#\d+)"
+_REL = rf"{_AMOUNT} {_UNIT}(?: and a half)?(?:(?: ,)?(?: and)? {_AMOUNT} {_UNIT})*"
+UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_PERIOD_WORDS = {
+    "hourly": (1, "hour"),
+    "daily": (1, "day"),
+    "weekly": (1, "week"),
+    "fortnightly": (2, "week"),
+    "monthly": (1, "month"),
+    "quarterly": (3, "month"),
+    "yearly": (1, "year"),
+}
+_PART_OF_DAY = {"morning": 9, "afternoon": 15, "evening": 18, "night": 21}
+
+
+def _c(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_ZONE_PHRASE = _c(r"(?:\b(?:in|at) )?\bZ(?: time)?(?: zone)?\b|\b(?:local|my) time(?: zone)?\b")
+_BUSINESS_DAYS = _c(r"\b(?:business|work|working) day\b")
+_NEGATIVE = _c(r"\b(?:every|in) - \d")
+_PART = _c(r"(?:\b(?:in|at|this|every) )?\b(morning|afternoon|evening|night)\b")
+_OCLOCK = _c(r"\b(\d{1,2}) oclock\b")
+_IN_REL = _c(rf"\bin ({_REL})\b")
+_REL_FROM_NOW = _c(rf"\b({_REL}) (?:from now|later)\b")
+_REL_PART = _c(rf"({_AMOUNT}) ({_UNIT})( and a half)?")
+_DAY_AFTER = _c(r"\b(?:on )?day after tomorrow\b")
+_TOMORROW = _c(r"\b(?:on )?(tomorrow|today|tonight)\b")
+_NEXT_DAY = _c(rf"\b(?:on )?(next|this|coming) ({_DAY})\b")
+_ISO_DATE = _c(r"(?:\bon )?%(\d{4})-(\d\d)-(\d\d)")
+_MONTH_DAY = _c(rf"(?:\bon )?\b({_MON})(?: ,)? #?(\d{{1,3}})\b(?:(?: ,)? (\d{{4}})\b)?")
+_DAY_MONTH = _c(
+    rf"(?:\bon )?(?:#|\b)(\d{{1,3}}) (?:day )?(?:of )?({_MON})\b(?:(?: ,)? (\d{{4}})\b)?"
+)
+_LAST_DAY = _c(r"\b(?:#?last|end) (?:day|weekday|of)\b|\blast " + _DAY)
+_NTH_WEEKDAY = _c(rf"(?:\bon )?(?:#(\d)|\b(second)) ({_DAY})(?: (?:of|in) (?:every |a )?month)?")
+_BUSINESS_HOURS = _c(r"(?:\b(?:during|in|within) )?\b(?:business|work|working|office) hour\b")
+_WINDOW = _c(rf"\b(?:between|from) ({_HOUR}) (?:and|{_RANGE}) ({_HOUR})\b")
+_BARE_WINDOW = _c(rf"(?<![\d:])\b({_HOUR}) - ({_HOUR})\b")
+_START = _c(rf"\b(?:starting|start|beginning|from)(?: at| from)? ({_HOUR})\b")
+_EVERY_OTHER_DAY_NAME = _c(rf"\bevery other ({_DAY})\b")
+_INTERVAL = _c(
+    rf"\bevery (?:(other|\d+(?:\.\d+)?|#\d+|half an?|half|quarter|a) )?({_UNIT})"
+    rf"(?:(?: and)? (\d+) (minute|second))?\b"
+)
+_BARE_INTERVAL = _c(rf"(?<![\w#@~:.])(\d+(?:\.\d+)?) ({_UNIT})\b")
+_PERIOD = _c(r"\b(hourly|daily|weekly|fortnightly|monthly|quarterly|yearly)\b")
+_PER = _c(r"\b(?:(once|twice) )?(?:a|an|per|every) (hour|day|week|month|year)\b")
+_MINUTE_PAST = _c(
+    r"(?:\bat )?(?:(\d{1,2}) (?:minute )?|(quarter|half) )(?:past|after)(?: (?:every |a )?hour)?\b"
+    r"|(?:\bat |\bon )?(?<![\d@~]):(\d\d)\b|\b(?:on|at|top of) hour\b"
+)
+_T_ANY = rf"(?:{_TIME}|\d{{1,2}}\b(?! (?:minute|hour|second|day|week|month|year)))"
+_TIMES_AT = _c(rf"\b(?:at|@) ({_T_ANY}(?:{_SEP} (?:at )?{_T_ANY})*)")
+_TIMES = _c(rf"(?:\bat )?({_TIME}(?:{_SEP} (?:at )?{_T_ANY})*)")
+_ONE_TIME = _c(_T_ANY)
+_DAY_ITEM = rf"(?:between {_DAY} and {_DAY}|{_DAY} {_RANGE} {_DAY}|{_DAY}|weekday|weekend)"
+_DAY_LIST = rf"{_DAY_ITEM}(?:{_SEP} {_DAY_ITEM})*"
+_EXCEPT = _c(rf"\b(?:except|but not|not on|other than)(?: on)? ({_DAY_LIST})\b")
+_DAYS = _c(rf"(?:\b(?:every|on) )?\b({_DAY_LIST})\b")
+_DOM_ITEM = r"#\d{1,3}(?: (?:-|to|through|until) #\d{1,3})?"
+_DOM = _c(
+    rf"(?:\bon )?(?:\bday (\d{{1,3}})|({_DOM_ITEM}(?:{_SEP} {_DOM_ITEM})*)(?: day)?)"
+    r"(?:(?: of| in)?(?: every| a)? month)?(?:\b|(?<=#\d))"
+)
+_MONTH_ITEM = rf"(?:{_MON} {_RANGE} {_MON}|{_MON})"
+_MONTHS_RE = _c(rf"(?:\b(?:in|during|every|of|on) )?\b({_MONTH_ITEM}(?:{_SEP} {_MONTH_ITEM})*)\b")
+_SOFT = frozenset(
+    "every on at and , - of in a an to time zone starting from once the or this top".split()
+)
+
+
+@dataclass
+class Slots:
+    text: str
+    penalty: float = 0.0
+    ambiguous_hour: bool = False
+    leftover: list[str] = field(default_factory=list)
+    recurring_hint: bool = False
+    pm_bias: bool = False
+    part_of_day: int | None = None
+    interval: tuple[float, str] | None = None  # (amount, unit)
+    interval_extra: int = 0  # seconds added by "every 1 hour 30 minutes"
+    window: tuple[int, int] | None = None  # whole hours [start, end)
+    start_hour: tuple[int, int] | None = None
+    minute_offset: int | None = None
+    times: list[tuple[int, int]] = field(default_factory=list)
+    dows: set[int] | None = None
+    excluded_dows: set[int] = field(default_factory=set)
+    nth: tuple[int, int] | None = None  # (n, weekday)
+    doms: set[int] | None = None
+    months: set[int] | None = None
+    dates: list[tuple[int, int, int]] = field(default_factory=list)  # (year or 0, month, day)
+    delta: list[tuple[float, str]] | None = None
+    day_offset: int | None = None  # days after today
+    next_weekday: tuple[str, int] | None = None
+
+    def take(self, pattern: re.Pattern[str], on_match: Callable[[re.Match[str]], None]) -> None:
+        """Call ``on_match`` for every match and blank the words it used."""
+        while (match := pattern.search(self.text)) is not None:
+            on_match(match)
+            self.text = f"{self.text[: match.start()]} ; {self.text[match.end() :]}"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _hour_value(token: str, slots: Slots) -> tuple[int, int, bool]:
+    """(hour, minute, ambiguous) of a time token or bare hour."""
+    if token == "noon":
+        return 12, 0, False
+    if token == "midnight":
+        return 0, 0, False
+    if token[0] in "@~":
+        hour, minute = int(token[1:3]), int(token[4:6])
+        ambiguous = token[0] == "~"
+    else:
+        hour, minute = int(token), 0
+        if hour > 24:
+            raise NotASchedule(f"'{hour}' is not an hour of the day (0–23)")
+        hour %= 24
+        ambiguous = 1 <= hour <= 11
+    if ambiguous and slots.pm_bias:
+        return hour + 12, minute, False
+    return hour, minute, ambiguous
+
+
+def _time(token: str, slots: Slots) -> tuple[int, int]:
+    hour, minute, ambiguous = _hour_value(token, slots)
+    if ambiguous and not slots.ambiguous_hour:
+        slots.ambiguous_hour = True
+        slots.penalty += 0.05
+    return hour, minute
+
+
+def _day_set(text: str) -> set[int]:
+    days: set[int] = set()
+    for item in re.findall(_DAY_ITEM, text):
+        names = re.findall(_DAY, item)
+        if item == "weekday":
+            days |= {1, 2, 3, 4, 5}
+        elif item == "weekend":
+            days |= {0, 6}
+        elif len(names) == 2:
+            start, end = DAYS.index(names[0]), DAYS.index(names[1])
+            days |= {d % 7 for d in range(start, end + (7 if end < start else 0) + 1)}
+        else:
+            days.add(DAYS.index(names[0]))
+    return days
+
+
+def _month_set(text: str) -> set[int]:
+    months: set[int] = set()
+    for item in re.findall(_MONTH_ITEM, text):
+        names = re.findall(_MON, item)
+        start, end = MONTHS.index(names[0]) + 1, MONTHS.index(names[-1]) + 1
+        if end < start:
+            months |= set(range(start, 13)) | set(range(1, end + 1))
+        else:
+            months |= set(range(start, end + 1))
+    return months
+
+
+def _amount(text: str) -> float:
+    if text in ("a", "an"):
+        return 1
+    if text.startswith("half"):
+        return 0.5
+    return float(text.lstrip("#"))
+
+
+def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one rule per line
+    s = slots
+
+    def zone_phrase(_: re.Match[str]) -> None:
+        pass
+
+    s.take(_ZONE_PHRASE, zone_phrase)
+    s.text = _BUSINESS_DAYS.sub("weekday", s.text)
+    if _NEGATIVE.search(s.text):
+        raise NotASchedule("an interval or delay cannot be negative")
+
+    def part(match: re.Match[str]) -> None:
+        word = match[1]
+        s.pm_bias = s.pm_bias or word != "morning"
+        s.part_of_day = _PART_OF_DAY[word]
+
+    s.take(_PART, part)
+    if "tonight" in s.text:
+        s.pm_bias = True
+        s.part_of_day = _PART_OF_DAY["night"]
+
+    def oclock(match: re.Match[str]) -> None:
+        hour = int(match[1])
+        if hour > 24:
+            raise NotASchedule(f"'{hour} o'clock' is not a time of day")
+        marker = "~" if 1 <= hour <= 11 else "@"
+        s.text = s.text[: match.start()] + f"{marker}{hour % 24:02d}:00" + s.text[match.end() :]
+
+    while (m := _OCLOCK.search(s.text)) is not None:
+        oclock(m)
+
+    def relative(match: re.Match[str]) -> None:
+        parts: list[tuple[float, str]] = []
+        for amount, unit, half in _REL_PART.findall(match[1]):
+            parts.append((_amount(amount) + (0.5 if half else 0), unit))
+        s.delta = (s.delta or []) + parts
+
+    s.take(_IN_REL, relative)
+    s.take(_REL_FROM_NOW, relative)
+
+    def day_after(_: re.Match[str]) -> None:
+        s.day_offset = 2
+
+    s.take(_DAY_AFTER, day_after)
+
+    def tomorrow(match: re.Match[str]) -> None:
+        s.day_offset = 1 if match[1] == "tomorrow" else 0
+
+    s.take(_TOMORROW, tomorrow)
+
+    def next_day(match: re.Match[str]) -> None:
+        s.next_weekday = (match[1], DAYS.index(match[2]))
+
+    s.take(_NEXT_DAY, next_day)
+
+    def iso(match: re.Match[str]) -> None:
+        s.dates.append((int(match[1]), int(match[2]), int(match[3])))
+
+    s.take(_ISO_DATE, iso)
+
+    def month_day(match: re.Match[str]) -> None:
+        year = int(match[3]) if match[3] else 0
+        s.dates.append((year, MONTHS.index(match[1]) + 1, int(match[2])))
+
+    s.take(_MONTH_DAY, month_day)
+
+    def day_month(match: re.Match[str]) -> None:
+        year = int(match[3]) if match[3] else 0
+        s.dates.append((year, MONTHS.index(match[2]) + 1, int(match[1])))
+
+    s.take(_DAY_MONTH, day_month)
+
+    if _LAST_DAY.search(s.text):
+        raise NotASchedule(
+            "'last day' schedules cannot be expressed: Temporal rejects cron's L; "
+            "pick a day such as the 28th or the 1st"
+        )
+
+    def every_other_day_name(match: re.Match[str]) -> None:
+        raise NotASchedule(
+            f"'every other {match[1]}' cannot be expressed as a cron schedule; "
+            "use 'every 2 weeks' (from the epoch) or name the days of the month"
+        )
+
+    s.take(_EVERY_OTHER_DAY_NAME, every_other_day_name)
+
+    def nth(match: re.Match[str]) -> None:
+        n = 2 if match[2] else int(match[1])
+        if not 1 <= n <= 5:
+            raise NotASchedule(f"there is no {ordinal(n)} {match[3]} in a month")
+        s.nth = (n, DAYS.index(match[3]))
+
+    s.take(_NTH_WEEKDAY, nth)
+
+    def business(_: re.Match[str]) -> None:
+        s.window = (9, 17)
+
+    s.take(_BUSINESS_HOURS, business)
+
+    def window(match: re.Match[str]) -> None:
+        start_h, start_m, _ = _hour_value(match[1], s)
+        end_h, end_m, end_ambiguous = _hour_value(match[2], s)
+        if match[2] == "midnight":
+            end_h = 24
+        if end_ambiguous and end_h <= start_h and end_h + 12 > start_h:
+            end_h += 12
+        if start_m or end_m:
+            raise NotASchedule(
+                "a time window must start and end on the hour (e.g. 'between 9am and 5pm')"
+            )
+        if end_h == start_h:
+            raise NotASchedule("the time window is empty: it starts and ends at the same hour")
+        s.window = (start_h, end_h)
+
+    s.take(_WINDOW, window)
+    s.take(_BARE_WINDOW, window)
+
+    def start(match: re.Match[str]) -> None:
+        hour, minute = _time(match[1], s)
+        s.start_hour = (hour, minute)
+
+    s.take(_START, start)
+
+    def interval(match: re.Match[str]) -> None:
+        amount_text, unit = match[1], match[2]
+        if amount_text == "other":
+            amount = 2.0
+        elif amount_text == "quarter":
+            amount = 0.25
+        elif amount_text is None:
+            amount = 1.0
+        else:
+            amount = _amount(amount_text)
+        s.interval = (amount, unit)
+        if match[3]:
+            s.interval_extra = int(match[3]) * UNIT_SECONDS[match[4]]
+        s.recurring_hint = True
+
+    s.take(_INTERVAL, interval)
+
+    def period(match: re.Match[str]) -> None:
+        if s.interval is None:
+            s.interval = (float(_PERIOD_WORDS[match[1]][0]), _PERIOD_WORDS[match[1]][1])
+        s.recurring_hint = True
+
+    s.take(_PERIOD, period)
+
+    def per(match: re.Match[str]) -> None:
+        if match[1] == "twice":
+            s.penalty += 0.15
+            unit = {"day": "hour", "hour": "minute"}.get(match[2])
+            if unit is None:
+                raise NotASchedule(f"'twice a {match[2]}' is too vague; name the days")
+            s.interval = (12.0 if unit == "hour" else 30.0, unit)
+        elif s.interval is None:
+            s.interval = (1.0, match[2])
+        s.recurring_hint = True
+
+    s.take(_PER, per)
+
+    if s.interval is None and s.delta is None:
+
+        def bare_interval(match: re.Match[str]) -> None:
+            s.penalty += 0.15
+            s.interval = (_amount(match[1]), match[2])
+
+        s.take(_BARE_INTERVAL, bare_interval)
+
+    def minute_past(match: re.Match[str]) -> None:
+        if match[1] is not None:
+            minute = int(match[1])
+        elif match[2] is not None:
+            minute = 15 if match[2] == "quarter" else 30
+        elif match[3] is not None:
+            minute = int(match[3])
+        else:
+            minute = 0
+        if minute > 59:
+            raise NotASchedule(f"minute {minute} past the hour does not exist (0–59)")
+        s.minute_offset = minute
+
+    s.take(_MINUTE_PAST, minute_past)
+
+    def times(match: re.Match[str]) -> None:
+        for token in _ONE_TIME.findall(match[1]):
+            s.times.append(_time(token, s))
+
+    s.take(_TIMES_AT, times)
+    s.take(_TIMES, times)
+
+    def except_days(match: re.Match[str]) -> None:
+        s.excluded_dows |= _day_set(match[1])
+
+    s.take(_EXCEPT, except_days)
+
+    def days(match: re.Match[str]) -> None:
+        s.dows = (s.dows or set()) | _day_set(match[1])
+
+    s.take(_DAYS, days)
+
+    def doms(match: re.Match[str]) -> None:
+        found: set[int] = set()
+        if match[1]:
+            found.add(int(match[1]))
+        else:
+            for item in re.findall(_DOM_ITEM, match[2]):
+                numbers = [int(n) for n in re.findall(r"\d+", item)]
+                found |= set(range(numbers[0], numbers[-1] + 1))
+        for day in found:
+            if not 1 <= day <= 31:
+                raise NotASchedule(f"there is no {ordinal(day)} day in a month")
+        s.doms = (s.doms or set()) | found
+
+    s.take(_DOM, doms)
+
+    def months(match: re.Match[str]) -> None:
+        s.months = (s.months or set()) | _month_set(match[1])
+
+    s.take(_MONTHS_RE, months)
+
+    if s.part_of_day is not None and not s.times and s.window is None:
+        s.times.append((s.part_of_day, 0))
+        s.penalty += 0.2
+
+    leftover = [word for word in s.text.split() if word != ";" and word not in _SOFT]
+    for word in leftover:
+        if word == "yesterday":
+            raise NotASchedule("'yesterday' is in the past; a schedule must fire in the future")
+        if word in ("next", "last", "tomorrow", "today"):
+            raise NotASchedule(f"could not tell which day '{word}' means here")
+        if word.startswith("#") or word.isdigit():
+            raise NotASchedule(f"could not tell what '{word.lstrip('#')}' refers to")
+    s.penalty += 0.1 * len(leftover)
+    s.leftover = leftover
+    if "every" in lexed_tokens or s.nth or (s.doms and not s.months and not s.dates):
+        s.recurring_hint = True
+    if s.dows and (len(s.dows) > 1 or s.excluded_dows):
+        s.recurring_hint = True

@@ -1,0 +1,156 @@
+"""Natural-language schedules: a corpus of phrasings, refusals, confidence and descriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from domain.nl import NotASchedule, ParsedText, describe, parse_text
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+from tests.nl_corpus import CASES, REFUSALS, default_zone, expected_schedule, now_for, same_schedule
+
+NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+
+
+def test_corpus_size() -> None:
+    assert len(CASES) >= 150
+    assert len(REFUSALS) >= 20
+
+
+def test_corpus_pass_rate() -> None:
+    failures: list[str] = []
+    for case in CASES:
+        now = now_for(case)
+        want = expected_schedule(case)
+        try:
+            got = parse_text(case[0], timezone=default_zone(case), now=now).schedule
+        except NotASchedule as error:
+            failures.append(f"{case[0]!r}: refused ({error}); want {want!r}")
+            continue
+        if not same_schedule(got, want, now):
+            failures.append(f"{case[0]!r}: got {got!r}; want {want!r}")
+    rate = 1 - len(failures) / len(CASES)
+    print(f"\nNL corpus: {len(CASES) - len(failures)}/{len(CASES)} = {rate:.1%}")  # noqa: T201
+    for failure in failures:
+        print("  FAIL", failure)  # noqa: T201
+    assert rate >= 0.95
+
+
+@pytest.mark.parametrize("text", REFUSALS)
+def test_refusals(text: str) -> None:
+    with pytest.raises(NotASchedule) as refused:
+        parse_text(text, now=NOW)
+    assert str(refused.value)  # a reason the user can read
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("at 25:00", "not a time of day"),
+        ("at 13pm", "1–12"),
+        ("February 30th", "February"),
+        ("every 0 minutes", "at least 1 second"),
+        ("buy milk", "no schedule found"),
+        ("today at 9am", "in the past"),
+    ],
+)
+def test_refusal_reasons(text: str, reason: str) -> None:
+    with pytest.raises(NotASchedule, match=reason):
+        parse_text(text, now=NOW)
+
+
+def test_api_doc_example() -> None:
+    parsed = parse_text("every weekday at 9am Pacific", now=NOW)
+    assert parsed.schedule == CronSchedule(
+        type="cron", expression="0 9 * * 1-5", timezone="America/Los_Angeles"
+    )
+    assert parsed.human_readable == "At 09:00 AM, Monday through Friday, Pacific Time"
+    assert parsed.confidence == 0.95
+
+
+def test_window_end_hour_is_excluded() -> None:
+    parsed = parse_text("every 15 minutes between 9 and 5 on weekdays", now=NOW)
+    assert isinstance(parsed.schedule, CronSchedule)
+    assert parsed.schedule.expression == "*/15 9-16 * * 1-5"
+
+
+def test_uneven_intervals_are_every_schedules() -> None:
+    for text, seconds in [("every 90 minutes", 5400), ("every 7 hours", 25200)]:
+        schedule = parse_text(text, now=NOW).schedule
+        assert schedule == EverySchedule(type="every", interval=seconds, timezone="UTC")
+
+
+def test_text_zone_overrides_default() -> None:
+    parsed = parse_text("every day at 9am Tokyo", timezone="America/New_York", now=NOW)
+    assert parsed.schedule.timezone == "Asia/Tokyo"
+    parsed = parse_text("every day at 9am", timezone="America/New_York", now=NOW)
+    assert parsed.schedule.timezone == "America/New_York"
+
+
+def test_one_offs_are_in_the_future_in_the_zone() -> None:
+    now = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.UTC)  # 15:30 in Los Angeles
+    parsed = parse_text("tomorrow at 9am", timezone="America/Los_Angeles", now=now)
+    assert isinstance(parsed.schedule, AtSchedule)
+    assert parsed.schedule.datetime.isoformat() == "2026-11-26T09:00:00-08:00"
+    assert parsed.schedule.datetime > now
+
+
+@pytest.mark.parametrize(
+    ("clean", "messy"),
+    [
+        ("every wednesday at 9am", "evry wednesay at 9am"),
+        ("every monday at 8am", "evrey mondy at 8am"),
+        ("every 10 minutes", "every 10 minuets"),
+        ("tomorrow at 9am", "tommorow at 9am"),
+        ("every day at 9am", "every day at 9"),
+        ("every friday at 10am", "friday at 10am"),
+        ("every day at 7am", "please do the thing every day at 7am"),
+    ],
+)
+def test_confidence_is_lower_for_typos_and_guesses(clean: str, messy: str) -> None:
+    a = parse_text(clean, now=NOW)
+    b = parse_text(messy, now=NOW)
+    assert same_schedule(b.schedule, a.schedule, NOW)
+    assert 0.9 <= a.confidence <= 0.95
+    assert 0 < b.confidence < a.confidence
+
+
+@pytest.mark.parametrize(
+    ("text", "human"),
+    [
+        ("every 90 seconds", "Every 90 seconds"),
+        ("every 2 hours", "Every 2 hours, UTC"),
+        ("every 7 hours", "Every 7 hours"),
+        ("every day at 9am London time", "At 09:00 AM, Europe/London time"),
+        ("every weekday at 9am ET", "At 09:00 AM, Monday through Friday, Eastern Time"),
+        ("tomorrow at 3pm", "Once, at 03:00 PM on Thursday, November 26, 2026, UTC"),
+    ],
+)
+def test_human_readable(text: str, human: str) -> None:
+    assert parse_text(text, now=NOW).human_readable == human
+
+
+def test_describe_any_schedule() -> None:
+    assert describe(EverySchedule(type="every", interval=86400)) == "Every day"
+    assert describe(EverySchedule(type="every", interval=60)) == "Every minute"
+    assert (
+        describe(CronSchedule(type="cron", expression="0 9 1-7 * 1", timezone="Europe/Paris"))
+        == "At 09:00 AM, between day 1 and 7 of the month, if that day is a Monday, "
+        "Europe/Paris time"
+    )
+    at = AtSchedule(type="at", datetime=dt.datetime(2027, 3, 5, 14, 0), timezone="Asia/Tokyo")
+    assert describe(at) == "Once, at 02:00 PM on Friday, March 5, 2027, Asia/Tokyo time"
+
+
+def test_every_result_is_valid_and_serialisable() -> None:
+    for case in CASES:
+        parsed = parse_text(case[0], timezone=default_zone(case), now=now_for(case))
+        assert ParsedText.model_validate(parsed.model_dump()) == parsed
+        assert 0 < parsed.confidence <= 1
+
+
+def test_naive_now_is_read_in_the_zone() -> None:
+    parsed = parse_text("in 1 hour", timezone="Asia/Tokyo", now=dt.datetime(2026, 1, 1, 8, 0))
+    assert isinstance(parsed.schedule, AtSchedule)
+    assert parsed.schedule.datetime.isoformat() == "2026-01-01T09:00:00+09:00"
