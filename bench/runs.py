@@ -112,7 +112,7 @@ async def ours(
                         await session.execute(
                             select(func.count())
                             .select_from(Run)
-                            .where(col(Run.status) == "completed")
+                            .where(col(Run.job_id) == job["id"], col(Run.status) == "completed")
                         )
                     ).scalar_one()
                 assert done == total, f"only {done} of {total} runs recorded completed"
