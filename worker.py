@@ -12,16 +12,24 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agents import AgentActivities
+from activities.chains import ChainRecorder
+from activities.conditions import ConditionEvaluator
+from activities.delivery import DeliveryActivities
 from activities.runs import RunRecorder
+from activities.tick import TickActivities
 from api.index.db import make_engine, migrate
+from api.services.engine import ensure_tick_schedule_logged
 from api.settings import Settings, get_settings
 from api.temporal import build_temporal_client
 from domain.agents import parse_agents
+from workflows.chain import ChainWorkflow
 from workflows.job_run import JobRunWorkflow
+from workflows.redeliver import RedeliverWorkflow
+from workflows.tick import TickWorkflow
 
 log = logging.getLogger("agent_scheduler.worker")
 
-WORKFLOWS = [JobRunWorkflow]
+WORKFLOWS = [JobRunWorkflow, ChainWorkflow, RedeliverWorkflow, TickWorkflow]
 
 
 @asynccontextmanager
@@ -33,19 +41,35 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
     agents_text = settings.agents_file.read_text() if settings.agents_file else None
     agent_activities = AgentActivities(parse_agents(agents_text), settings)
     recorder = RunRecorder(engine, client)
+    chain_recorder = ChainRecorder(engine)
+    conditions = ConditionEvaluator(engine)
+    delivery = DeliveryActivities(engine, settings)
+    tick = TickActivities(engine, client, settings)
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[agent_activities.call_agent, recorder.record_start, recorder.record_finish],
+        activities=[
+            agent_activities.call_agent,
+            recorder.record_start,
+            recorder.record_finish,
+            *chain_recorder.activities(),
+            conditions.evaluate_condition,
+            delivery.deliver,
+            delivery.plan_redelivery,
+            delivery.record_delivery,
+            tick.reconcile,
+        ],
         # Cancellation reaches an activity with a heartbeat response: ask often.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
     try:
         async with worker:
+            await ensure_tick_schedule_logged(client, settings)
             yield worker
     finally:
         await agent_activities.aclose()
+        await delivery.aclose()
         await engine.dispose()
 
 

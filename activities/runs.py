@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.chains import continue_into_chains
 from api.index.models import Job, Run
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
@@ -57,6 +58,7 @@ class RunRecorder:
     @activity.defn(name="record_run_finish")
     async def record_finish(self, finish: RunFinish) -> RunFinished:
         """Record the run's end and update its job; a second call changes nothing."""
+        await continue_into_chains(self._engine, self._temporal, finish)
         async with self._engine.begin() as conn:
             run = (
                 await conn.execute(
@@ -123,7 +125,7 @@ def _counted(job: Any, status: str, started_at: Any, trigger: str) -> dict[str, 
         failures += 1
     changes["consecutive_failures"] = failures
     if job["schedule"].get("type") == "at" and trigger == "schedule":
-        if status == "completed":
+        if status in ("completed", "skipped"):  # a skipped one-off is done too
             changes["status"] = "completed"
         elif status in _FAILED:
             changes["status"] = "failed"

@@ -12,7 +12,10 @@ from fastapi import FastAPI
 from api.deps import AppState
 from api.errors import add_exception_handlers
 from api.index.db import make_engine, make_sessionmaker, migrate
-from api.routes import agents, health, jobs, runs, time
+from api.routes import agents, chains, health, jobs, runs, smart, stats, time
+from api.routes import delivery as delivery_routes
+from api.routes import status as status_route
+from api.services.engine import start_background
 from api.settings import Settings, get_settings
 from api.temporal import TemporalConnection
 from domain.agents import parse_agents
@@ -38,9 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal=TemporalConnection(settings),
             agents=parse_agents(agents_text),
         )
+        background = await start_background(app, app.state.app)
         try:
             yield
         finally:
+            await background.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -54,5 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
     app.include_router(agents.router, prefix=API_PREFIX)
+    app.include_router(delivery_routes.router, prefix=API_PREFIX)
     app.include_router(time.router, prefix=API_PREFIX)
+    app.include_router(chains.router, prefix=API_PREFIX)
+    app.include_router(stats.router, prefix=API_PREFIX)
+    app.include_router(status_route.router, prefix=API_PREFIX)
+    app.include_router(smart.router, prefix=API_PREFIX)
     return app

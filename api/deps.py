@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import Unauthorized
 from api.index.keys import owner_of
+from api.services.activity import note_call
 from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
 from api.settings import Settings
@@ -47,6 +48,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 async def _owner(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
@@ -55,6 +57,7 @@ async def _owner(
     owner = await owner_of(session, plaintext=credentials.credentials)
     if owner is None:
         raise Unauthorized("Invalid or revoked API key")
+    note_call(request, owner)  # in memory; written in batches in the background
     return owner
 
 

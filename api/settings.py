@@ -42,18 +42,30 @@ class Settings(BaseSettings):
         300, description="How late a missed fire may still run after an outage (Temporal min 10)."
     )
 
-    slack_token: str | None = None
-    slack_api_url: str = "https://slack.com/api"
-    smtp_host: str | None = None
+    slack_token: str | None = Field(None, description="Slack bot token for `slack:` delivery.")
+    slack_api_url: str = Field("https://slack.com/api", description="Slack Web API base URL.")
+    smtp_host: str | None = Field(None, description="SMTP server for `email:` delivery.")
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "agent-scheduler@localhost"
-    smtp_starttls: bool = True
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Implicit TLS (SMTPS, usually port 465).")
+    smtp_timeout_seconds: float = Field(30, gt=0, description="SMTP connect/command timeout.")
+    delivery_timeout_seconds: float = Field(
+        30, gt=0, description="Timeout of one delivery request (Slack, webhook, notifications)."
+    )
+    webhook_signing_key: str | None = Field(
+        None,
+        description="Server secret from which each owner's webhook secret is derived; default "
+        "a random key kept in the data dir (set it when API and workers do not share one).",
+    )
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
-    tick_interval_seconds: int = Field(30, ge=1)
+    tick_interval_seconds: int = Field(
+        30, ge=0, description="Seconds between reconciler ticks; 0 disables the tick."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -107,6 +107,9 @@ def settings(temporal_env: WorkflowEnvironment, tmp_path: Path, database_url: st
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=f"test-{uuid.uuid4().hex}",
         allow_private_targets=True,
+        # The reconciler tick is tested on its own (tests/test_tick.py); elsewhere it would
+        # repair drift that tests make on purpose.
+        tick_interval_seconds=0,
     )
 
 

@@ -1,13 +1,17 @@
 """The job-run workflow: every run of a job, whatever started it (schedule, trigger, chain).
 
-Order (SPEC §6): record the start → call the agent under the job's retry policy → record the end.
-Retry delays are workflow timers, so a retry waiting for its delay survives any restart.
+Order (SPEC §6): record the start → a ``before_run`` condition (false: the run is ``skipped``)
+→ call the agent under the job's retry policy → an ``after_run`` condition → deliver → record the
+end. Retry delays are workflow timers, so a retry waiting for its delay survives any restart.
+The condition and delivery steps sit behind ``workflow.patched`` and run only for jobs that have
+one, so histories recorded before them replay unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy as TemporalRetryPolicy
@@ -16,7 +20,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents import AGENT_CALL_FAILED, AgentActivities, AgentCallInput
+    from activities.conditions import ConditionEvaluator
     from activities.runs import RunRecorder
+    from domain.conditions import ConditionInput, ConditionResult
+    from domain.delivery import DeliverInput, DeliveryRun, delivery_status
     from domain.payloads import (
         AttemptError,
         JobRunInput,
@@ -26,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RunStart,
     )
     from domain.retry import RetryPolicy
+    from workflows.delivery import deliver
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 # A dead worker is noticed within this, and the call moves to another worker.
@@ -39,6 +47,7 @@ INFRA_RETRY = TemporalRetryPolicy(
     non_retryable_error_types=[AGENT_CALL_FAILED],
 )
 INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
+CONDITIONS_PATCH = "conditions-and-delivery"
 
 
 @workflow.defn(name="JobRun")
@@ -55,13 +64,96 @@ class JobRunWorkflow:
         job = run.job or await self._record_start(run)
         if job is None:
             return JobRunResult(status="cancelled", error=f"job {run.job_id} no longer exists")
+        gate: ConditionResult | None = None
+        if _stage(job) == "before_run" and workflow.patched(CONDITIONS_PATCH):
+            gate = await self._evaluate(job, "before_run")
+            if not gate.value:
+                skipped = JobRunResult(status="skipped")
+                why = "the before_run condition was false; the agent was not called"
+                await self._finish(run, skipped, gate.model_dump(), _not_delivered(job, why))
+                return skipped
         try:
             result = await self._call_agent(job, run)
         except asyncio.CancelledError:
             await self._finish(run, JobRunResult(status="cancelled", error="run cancelled"))
             raise
+        if (job.condition or job.delivery) and workflow.patched(CONDITIONS_PATCH):
+            try:
+                condition, delivered = await self._after_run(job, run, result, gate)
+            except asyncio.CancelledError:
+                cancelled = _not_delivered(job, "the run was cancelled before delivery")
+                await self._finish(run, result, gate.model_dump() if gate else None, cancelled)
+                raise
+            await self._finish(run, result, condition, delivered)
+            return result
         await self._finish(run, result)
         return result
+
+    async def _evaluate(
+        self, job: JobSnapshot, stage: str, result: JobRunResult | None = None
+    ) -> ConditionResult:
+        condition = job.condition or {}
+        return await workflow.execute_local_activity_method(
+            ConditionEvaluator.evaluate_condition,
+            ConditionInput(
+                expression=str(condition.get("expression", "")),
+                stage="before_run" if stage == "before_run" else "after_run",
+                job_id=job.job_id,
+                run_id=workflow.info().workflow_id,
+                timezone=job.timezone,
+                now=workflow.now(),
+                output=result.output if result else None,
+                data=result.data if result else None,
+            ),
+            start_to_close_timeout=INDEX_WRITE_TIMEOUT,
+        )
+
+    async def _after_run(
+        self,
+        job: JobSnapshot,
+        run: JobRunInput,
+        result: JobRunResult,
+        gate: ConditionResult | None,
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The ``after_run`` condition, then the delivery: (condition_result, delivery)."""
+        condition = gate.model_dump() if gate else None
+        if result.status != "completed":
+            return condition, _not_delivered(job, f"the run {result.status}; nothing to deliver")
+        if job.condition and _stage(job) == "after_run":
+            check = await self._evaluate(job, "after_run", result)
+            condition = check.model_dump()
+            if not check.value:
+                why = (
+                    f"the condition could not be evaluated: {check.error}"
+                    if check.error
+                    else "the after_run condition was false"
+                )
+                return condition, _not_delivered(job, why)
+        if not job.delivery:
+            return condition, None
+        info = workflow.info()
+        delivery = await deliver(
+            DeliverInput(
+                delivery_id=f"{info.workflow_id}/delivery",
+                channel=str(job.delivery.get("channel", "")),
+                format=job.delivery.get("format", "markdown"),
+                run=DeliveryRun(
+                    run_id=info.workflow_id,
+                    job_id=job.job_id,
+                    job_name=job.name,
+                    owner=job.owner,
+                    status=result.status,
+                    trigger=run.trigger,
+                    output=result.output,
+                    data=result.data,
+                    error=result.error,
+                    condition_result=condition,
+                    started_at=info.start_time,
+                    completed_at=workflow.now(),
+                ),
+            )
+        )
+        return condition, delivery
 
     async def _record_start(self, run: JobRunInput) -> JobSnapshot | None:
         info = workflow.info()
@@ -120,7 +212,13 @@ class JobRunWorkflow:
             status="timed_out" if last.kind == "timeout" else "failed", error=last.error
         )
 
-    async def _finish(self, run: JobRunInput, result: JobRunResult) -> None:
+    async def _finish(
+        self,
+        run: JobRunInput,
+        result: JobRunResult,
+        condition_result: dict[str, Any] | None = None,
+        delivery: dict[str, Any] | None = None,
+    ) -> None:
         await workflow.execute_local_activity_method(
             RunRecorder.record_finish,
             RunFinish(
@@ -134,9 +232,26 @@ class JobRunWorkflow:
                 output=result.output,
                 data=result.data,
                 error=result.error,
+                condition_result=condition_result,
+                delivery=delivery,
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )
+
+
+def _stage(job: JobSnapshot) -> str | None:
+    """The stage of the job's condition, or None without one."""
+    if not job.condition:
+        return None
+    return str(job.condition.get("stage") or "after_run")
+
+
+def _not_delivered(job: JobSnapshot, reason: str) -> dict[str, Any] | None:
+    """The ``delivery`` field of a run that was not delivered (None when the job has none)."""
+    if not job.delivery:
+        return None
+    channel = str(job.delivery.get("channel", ""))
+    return delivery_status(channel, "skipped", at=workflow.now(), reason=reason)
 
 
 def _describe_failure(err: ActivityError) -> tuple[str, str, bool]:

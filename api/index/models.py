@@ -121,3 +121,104 @@ class ActivityEvent(SQLModel, table=True):
     owner: str = Field(max_length=200)
     at: datetime = Field(sa_type=UTCDateTime)
     kind: str = Field(max_length=100)
+
+
+class ActivityBucket(SQLModel, table=True):
+    """How many activity events an owner had in one quarter hour (``bucket`` = epoch s // 900).
+
+    Maintained with every event written; heatmaps read these instead of scanning events.
+    """
+
+    __tablename__ = "activity_buckets"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    bucket: int = Field(primary_key=True)
+    count: int = 0
+
+
+class TickRecord(SQLModel, table=True):
+    """What one reconciler tick checked and repaired."""
+
+    __tablename__ = "ticks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=200)
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    finished_at: datetime = Field(sa_type=UTCDateTime)
+    jobs_checked: int = 0
+    schedules_checked: int = 0
+    runs_checked: int = 0
+    repairs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+# Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
+sa.Index(
+    "ix_jobs_owner_deleted_status",
+    Job.__table__.c.owner,  # type: ignore[attr-defined]
+    Job.__table__.c.deleted_at,  # type: ignore[attr-defined]
+    Job.__table__.c.status,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_jobs_owner_created_id",
+    Job.__table__.c.owner,  # type: ignore[attr-defined]
+    Job.__table__.c.created_at,  # type: ignore[attr-defined]
+    Job.__table__.c.id,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_runs_owner_completed",
+    Run.__table__.c.owner,  # type: ignore[attr-defined]
+    Run.__table__.c.completed_at,  # type: ignore[attr-defined]
+    Run.__table__.c.status,  # type: ignore[attr-defined]
+    Run.__table__.c.duration_seconds,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_runs_job_duration_status",
+    Run.__table__.c.job_id,  # type: ignore[attr-defined]
+    Run.__table__.c.duration_seconds,  # type: ignore[attr-defined]
+    Run.__table__.c.status,  # type: ignore[attr-defined]
+)
+
+
+class Chain(SQLModel, table=True):
+    """A chain: jobs (nodes) and the edges between them (SPEC §10)."""
+
+    __tablename__ = "chains"
+    __table_args__ = (sa.Index("ix_chains_owner_created", "owner", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    jobs: list[str] = Field(sa_type=sa.JSON)
+    edges: list[dict[str, Any]] = Field(sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChainJob(SQLModel, table=True):
+    """A job's place in a chain: finds a root's chains and guards the job's deletion."""
+
+    __tablename__ = "chain_jobs"
+
+    chain_id: str = Field(primary_key=True, max_length=40)
+    job_id: str = Field(primary_key=True, max_length=40, index=True)
+    is_root: bool
+
+
+class ChainRun(SQLModel, table=True):
+    """One execution of the chain workflow (its workflow id is the chain run id)."""
+
+    __tablename__ = "chain_runs"
+    __table_args__ = (sa.Index("ix_chain_runs_chain_started", "chain_id", "started_at"),)
+
+    id: str = Field(primary_key=True, max_length=120)
+    chain_id: str = Field(max_length=40)
+    owner: str = Field(max_length=200)
+    trigger: str = Field(max_length=20)
+    root_run_id: str | None = Field(default=None, max_length=120)
+    status: str = Field(max_length=20)
+    started_at: datetime | None = _time()
+    completed_at: datetime | None = _time()
+    duration_seconds: float | None = None
+    nodes: list[dict[str, Any]] = Field(sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    temporal_run_id: str | None = Field(default=None, max_length=64)

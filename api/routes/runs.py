@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import RunServiceDep
 from api.errors import ERROR_RESPONSES, ErrorBody
-from api.schemas.runs import CancelAccepted, RunPublic, RunsPublic, RunStatus
+from api.schemas.runs import CancelAccepted, RedeliverAccepted, RunPublic, RunsPublic, RunStatus
 
 router = APIRouter(prefix="/jobs/{job_id}/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -41,3 +41,16 @@ async def cancel_run(job_id: str, run_id: str, runs: RunServiceDep) -> CancelAcc
     """Cancel a running run: the agent call stops and the run ends `cancelled`."""
     await runs.cancel(job_id, run_id)
     return CancelAccepted(run_id=run_id, job_id=job_id)
+
+
+@router.post(
+    "/{run_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RedeliverAccepted,
+    responses={409: {"model": ErrorBody, "description": "conflict"}},
+)
+async def redeliver_run(job_id: str, run_id: str, runs: RunServiceDep) -> RedeliverAccepted:
+    """Retry only the delivery of a finished run (to the job's current channel); the agent is
+    not called again. The run's `delivery` shows the outcome."""
+    await runs.redeliver(job_id, run_id)
+    return RedeliverAccepted(run_id=run_id, job_id=job_id)

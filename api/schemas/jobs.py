@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.conditions import ConditionSyntaxError, parse_condition
+from domain.delivery import ChannelError, parse_channel
 from domain.retry import RetryPolicy
 from domain.schedules import Schedule
 
 Overlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
 JobStatus = Literal["active", "paused", "completed", "failed"]
-
-_CHANNEL = re.compile(r"^[a-z][a-z0-9+.-]*:\S.*$")
 
 
 class _Strict(BaseModel):
@@ -24,14 +23,21 @@ class _Strict(BaseModel):
 class Delivery(_Strict):
     """Where a run's result goes."""
 
-    channel: str = Field(description="`<provider>:<target>`, e.g. `slack:#alerts`.")
+    channel: str = Field(
+        max_length=2100,
+        description="`<provider>:<target>`: `slack:#alerts`, `webhook:https://…`, "
+        "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
+        "`tgram:BOT/CHAT`, `ntfy:topic`…).",
+    )
     format: Literal["markdown", "text", "json"] = "markdown"
 
     @field_validator("channel")
     @classmethod
     def _channel_shape(cls, value: str) -> str:
-        if not _CHANNEL.match(value):
-            raise ValueError("must look like '<provider>:<target>', e.g. 'slack:#alerts'")
+        try:
+            parse_channel(value)
+        except ChannelError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 
@@ -39,8 +45,21 @@ class Condition(_Strict):
     """A safe expression gating the run (before_run) or its delivery (after_run)."""
 
     type: Literal["expression"] = "expression"
-    expression: str = Field(min_length=1, max_length=2000)
+    expression: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
+    )
     stage: Literal["after_run", "before_run"] = "after_run"
+
+    @field_validator("expression")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            parse_condition(value)
+        except ConditionSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class _JobFields(_Strict):

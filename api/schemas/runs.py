@@ -62,3 +62,11 @@ class CancelAccepted(BaseModel):
     run_id: str
     job_id: str
     status: Literal["cancelling"] = "cancelling"
+
+
+class RedeliverAccepted(BaseModel):
+    """Answer of ``POST …/redeliver``: the run's ``delivery`` shows the outcome shortly."""
+
+    run_id: str
+    job_id: str
+    status: Literal["redelivering"] = "redelivering"

@@ -21,10 +21,12 @@ from temporalio.client import ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, Invalid, NotFound, Unavailable
+from api.index import chains as chains_store
 from api.index import jobs as store
 from api.index import runs as runs_store
 from api.index.models import Job, Run, utcnow
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.services.delivery import check_delivery
 from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
@@ -61,6 +63,7 @@ class JobService:
         """Create a job and its schedule."""
         self._check_agent(body.agent_id)
         self._check_future(body.schedule)
+        await check_delivery(self.settings, _dump(body.delivery))
         now = utcnow()
         job = Job(
             id=new_id("job"),
@@ -119,6 +122,8 @@ class JobService:
             self._check_agent(body.agent_id or "")
         if body.schedule is not None:
             self._check_future(body.schedule)
+        if body.delivery is not None:
+            await check_delivery(self.settings, _dump(body.delivery))
         if "enabled" in changes:
             if job.status in ("completed", "failed"):
                 raise Conflict(f"Job {job.id} is {job.status}; it cannot be paused or resumed")
@@ -162,6 +167,8 @@ class JobService:
     async def delete(self, job_id: str, *, cancel_running: bool) -> None:
         """Delete the job, its schedule and (optionally) cancel its running runs."""
         job = await self.get(job_id)
+        if used_by := await chains_store.chains_using_job(self.session, job_id=job.id):
+            raise Conflict(f"Job {job.id} is used by chain {', '.join(used_by)}; delete it first")
         job.deleted_at = utcnow()
         await self.session.commit()
         try:

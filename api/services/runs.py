@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, NotFound
@@ -14,6 +15,8 @@ from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
 from api.services.jobs import JobService
 from api.settings import Settings
 from api.temporal import TemporalConnection
+from domain.delivery import RedeliverInput
+from workflows.redeliver import RedeliverWorkflow, redeliver_workflow_id
 
 
 def run_ui_url(settings: Settings, workflow_id: str) -> str:
@@ -53,6 +56,34 @@ class RunService:
         if run.status != "running":
             raise Conflict(f"Run {run_id} already finished ({run.status})")
         await cancel_workflow(self.temporal, run.id)
+
+    async def redeliver(self, job_id: str, run_id: str) -> None:
+        """Deliver a finished run again through a workflow of its own; the agent is not called.
+
+        The job's current channel is used, so a wrong channel can be fixed first. Only a run
+        whose delivery was attempted (``failed`` or ``delivered``) can be redelivered.
+        """
+        run = await self.get(job_id, run_id)
+        job = await self.jobs.get(job_id)
+        if run.status == "running":
+            raise Conflict(f"Run {run_id} is still running; its delivery has not finished")
+        if not job.delivery:
+            raise Conflict(f"Job {job.id} has no delivery channel")
+        attempted = (run.delivery or {}).get("status")
+        if attempted not in ("failed", "delivered"):
+            reason = (run.delivery or {}).get("reason") or f"the run is {run.status}"
+            raise Conflict(f"Run {run_id} was not delivered ({reason}); nothing to redeliver")
+        client = await self.temporal.client()
+        try:
+            await client.start_workflow(
+                RedeliverWorkflow.run,
+                RedeliverInput(run_id=run.id, job_id=job.id, owner=job.owner),
+                id=redeliver_workflow_id(run.id),
+                task_queue=self.settings.task_queue,
+                static_summary=f"redeliver {run.id}"[:200],
+            )
+        except WorkflowAlreadyStartedError:
+            raise Conflict(f"A redelivery of run {run_id} is already in progress") from None
 
     def public(self, run: Run) -> RunPublic:
         """The API view of a run."""

@@ -1,0 +1,63 @@
+"""Condition evaluation on behalf of the run workflow (a local activity).
+
+It runs as an activity, not in workflow code, so its result is recorded in the history (a change
+of the evaluator never changes a recorded run) and ``before_run`` can read the previous run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+
+from api.index.models import Run
+from domain.conditions import (
+    ConditionInput,
+    ConditionResult,
+    after_run_variables,
+    before_run_variables,
+    evaluate,
+)
+
+runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
+
+# The previous run of a before_run condition: the latest that called the agent.
+_PREVIOUS = ("completed", "failed", "timed_out", "cancelled")
+
+
+class ConditionEvaluator:
+    """Evaluates conditions; built once in the worker."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="evaluate_condition")
+    async def evaluate_condition(self, check: ConditionInput) -> ConditionResult:
+        """Evaluate the condition; a failure is ``value: false`` with the reason."""
+        if check.stage == "before_run":
+            last = await self._previous_run(check.job_id, check.run_id)
+            variables = before_run_variables(last, check.now, check.timezone)
+        else:
+            variables = after_run_variables(check.output, check.data)
+        outcome = evaluate(check.expression, variables)
+        return ConditionResult(
+            expression=check.expression, stage=check.stage, value=outcome.value, error=outcome.error
+        )
+
+    async def _previous_run(self, job_id: str, run_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(runs.c.status, runs.c.output, runs.c.data)
+                    .where(
+                        runs.c.job_id == job_id,
+                        runs.c.id != run_id,
+                        runs.c.status.in_(_PREVIOUS),
+                    )
+                    .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return dict(row._mapping) if row is not None else None

@@ -1,0 +1,60 @@
+"""Every other provider, through Apprise: ``discord:ID/TOKEN`` is sent as ``discord://ID/TOKEN``.
+
+Apprise splits what is too long for the service (``overflow=split``); we first cut the body to
+ten of the service's messages. Services whose URL names a host (self-hosted ntfy, Gotify,
+Mattermost, generic JSON…) get the same public-host check as webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from apprise import Apprise, NotifyFormat
+
+from activities.delivery.errors import failed, refused
+from activities.delivery.targets import TargetRefused, check_host
+from api.settings import Settings
+from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.render import cut, message_source, subject
+
+
+def instantiate(channel: Channel) -> Any:
+    """The Apprise plugin of the channel, or None when the target is malformed."""
+    url = channel.apprise_url
+    if "overflow=" not in url:
+        url += ("&" if "?" in url else "?") + "overflow=split"
+    return Apprise.instantiate(url, suppress_exceptions=True)
+
+
+async def check_target(channel: Channel, *, allow_private: bool, at_delivery: bool) -> None:
+    """Refuse a self-hosted service on a non-public host; raises TargetRefused."""
+    plugin = instantiate(channel)
+    if plugin is None:
+        raise TargetRefused(f"malformed target for provider '{channel.scheme}'")
+    if "host" in getattr(plugin, "template_tokens", {}) and getattr(plugin, "host", None):
+        await check_host(
+            str(plugin.host), allow_private=allow_private, resolve_required=at_delivery
+        )
+
+
+async def send(settings: Settings, channel: Channel, job: DeliverInput) -> DeliverResult:
+    """Notify through the Apprise plugin of the channel's scheme."""
+    try:
+        await check_target(channel, allow_private=settings.allow_private_targets, at_delivery=True)
+    except TargetRefused as exc:
+        raise refused(f"target refused: {exc}") from None
+    plugin = instantiate(channel)
+    limit = max(int(getattr(plugin, "body_maxlen", 0) or 0), 1000) * 10
+    body, truncated = cut(message_source(job.run, job.format), limit)
+    body_format = {"markdown": NotifyFormat.MARKDOWN, "text": NotifyFormat.TEXT}.get(
+        job.format, NotifyFormat.TEXT
+    )
+    notifier = Apprise()
+    notifier.add(plugin)
+    ok = await asyncio.to_thread(
+        notifier.notify, body=body, title=subject(job.run), body_format=body_format
+    )
+    if not ok:
+        raise failed(f"{channel.scheme} did not accept the notification")
+    return DeliverResult(messages=1, truncated=truncated)

@@ -1,0 +1,72 @@
+"""``slack:#channel``: Slack Web API ``chat.postMessage`` with the bot token.
+
+A long run is split: the first message goes to the channel, the rest to its thread. Progress is
+kept in the activity's heartbeat, so a retry after message 3 of 5 failed posts 4 and 5 only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from temporalio import activity
+
+from activities.delivery.errors import failed, refused
+from api.settings import Settings
+from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.render import slack_messages
+
+# chat.postMessage errors that a later attempt may not see again.
+_TRANSIENT = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "request_timeout",
+    "service_unavailable",
+}
+
+
+async def send(
+    http: httpx.AsyncClient, settings: Settings, channel: Channel, job: DeliverInput
+) -> DeliverResult:
+    """Post the run to the Slack channel."""
+    if not settings.slack_token:
+        raise refused("Slack delivery is not configured (AGENT_SCHEDULER_SLACK_TOKEN)")
+    messages = slack_messages(job.run, job.format)
+    details = activity.info().heartbeat_details
+    progress: dict[str, Any] = dict(details[0]) if details else {}
+    posted = int(progress.get("posted", 0))
+    thread_ts = progress.get("thread_ts")
+    url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
+    headers = {"Authorization": f"Bearer {settings.slack_token}"}
+    for index in range(posted, len(messages.texts)):
+        body: dict[str, Any] = {
+            "channel": channel.target,
+            "text": messages.texts[index],
+            "mrkdwn": messages.mrkdwn,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if index > 0 and thread_ts:
+            body["thread_ts"] = thread_ts
+        try:
+            response = await http.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise failed(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise failed(f"Slack answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise refused(f"Slack answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise failed("Slack answered with a body that is not JSON") from None
+        if not answer.get("ok"):
+            error = str(answer.get("error", "unknown_error"))
+            if error in _TRANSIENT:
+                raise failed(f"Slack refused the message: {error}")
+            raise refused(f"Slack refused the message: {error}")
+        if index == 0:
+            thread_ts = answer.get("ts")
+        activity.heartbeat({"posted": index + 1, "thread_ts": thread_ts})
+    return DeliverResult(messages=len(messages.texts), truncated=messages.truncated)

@@ -1,0 +1,394 @@
+"""The tick's work: compare the index with Temporal and repair any drift, then record it.
+
+Drift it repairs (each counted under its key in ``repairs``):
+
+- ``schedules_recreated``: a live job whose Temporal schedule is missing;
+- ``schedules_resynced``: a schedule paused while its job is active, or the reverse;
+- ``orphan_schedules_deleted``: a job schedule of this deployment with no live job;
+- ``deleted_jobs_purged``: a job marked deleted whose delete did not finish;
+- ``runs_recorded``: a run that finished in Temporal but not in the index (or is missing there);
+- ``next_run_at_refreshed``: a stored ``next_run_at`` that is no longer the next fire.
+
+Rows and schedules younger than the grace period are left alone: the API may be between the
+two writes of a create or delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleAlreadyRunningError,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.runs import RunRecorder
+from api.index.models import Job, Run, TickRecord
+from api.services.temporal_schedules import (
+    build_schedule,
+    job_search_attributes,
+    parse_schedule,
+    schedule_memo,
+)
+from api.settings import Settings
+from domain import search_attributes
+from domain.payloads import JobRunResult, RunFinish, RunStart
+from domain.schedules import next_fire_time
+
+log = logging.getLogger(__name__)
+
+jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
+runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
+ticks: sa.Table = TickRecord.__table__  # type: ignore[attr-defined]
+
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+RUN_WORKFLOW_TYPE = "JobRun"
+# Runs older than this that the index still shows running are checked one by one.
+MAX_RUNS_DESCRIBED = 500
+TICKS_KEPT = timedelta(days=1)
+_CLOSED_STATUS = {
+    WorkflowExecutionStatus.FAILED: ("failed", "the run's workflow failed in Temporal"),
+    WorkflowExecutionStatus.CANCELED: ("cancelled", "run cancelled"),
+    WorkflowExecutionStatus.TERMINATED: ("cancelled", "the run's workflow was terminated"),
+    WorkflowExecutionStatus.TIMED_OUT: ("timed_out", "the run's workflow timed out"),
+}
+
+
+class TickInput(BaseModel):
+    """Input of the tick workflow (set on its schedule)."""
+
+    grace_seconds: int = 15
+
+
+class ReconcileInput(BaseModel):
+    """Input of one reconciliation."""
+
+    workflow_id: str
+    grace_seconds: int = 15
+
+
+class TickResult(BaseModel):
+    """What one tick checked and repaired."""
+
+    jobs_checked: int = 0
+    schedules_checked: int = 0
+    runs_checked: int = 0
+    repairs: dict[str, int] = {}
+
+
+class TickActivities:
+    """The reconciler; built once in the worker."""
+
+    def __init__(self, engine: AsyncEngine, client: Client, settings: Settings) -> None:
+        self._engine = engine
+        self._client = client
+        self._settings = settings
+        self._recorder = RunRecorder(engine, client)
+
+    @activity.defn(name="agent_scheduler_reconcile")
+    async def reconcile(self, tick: ReconcileInput) -> TickResult:
+        """Compare the index with Temporal, repair what drifted and record the tick."""
+        started = datetime.now(UTC)
+        settled = started - timedelta(seconds=tick.grace_seconds)
+        repairs: Counter[str] = Counter()
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(jobs))).all()
+            last_tick = (
+                await conn.execute(sa.select(sa.func.max(ticks.c.started_at)))
+            ).scalar_one()
+        live = {row.id: row for row in rows if row.deleted_at is None}
+        deleted = {row.id: row for row in rows if row.deleted_at is not None}
+        listed = await self._job_schedules()
+        await self._repair_schedules(live, deleted, listed, settled, repairs)
+        await self._refresh_next_runs(live, started, repairs)
+        runs_checked = await self._repair_runs(started, settled, last_tick, repairs)
+        result = TickResult(
+            jobs_checked=len(live),
+            schedules_checked=len(listed),
+            runs_checked=runs_checked,
+            repairs=dict(sorted(repairs.items())),
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                ticks.insert().values(
+                    workflow_id=tick.workflow_id,
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
+                    jobs_checked=result.jobs_checked,
+                    schedules_checked=result.schedules_checked,
+                    runs_checked=result.runs_checked,
+                    repairs=result.repairs,
+                )
+            )
+            await conn.execute(ticks.delete().where(ticks.c.started_at < started - TICKS_KEPT))
+        if repairs:
+            log.info("tick repaired %s", dict(repairs))
+        return result
+
+    async def _job_schedules(self) -> dict[str, Any]:
+        """Schedules carrying a job id (any deployment's: the task queue is checked on use)."""
+        listed: dict[str, Any] = {}
+        async for entry in await self._client.list_schedules():
+            if entry.typed_search_attributes.get(search_attributes.JOB_ID):
+                listed[entry.id] = entry
+        return listed
+
+    async def _repair_schedules(
+        self,
+        live: dict[str, Any],
+        deleted: dict[str, Any],
+        listed: dict[str, Any],
+        settled: datetime,
+        repairs: Counter[str],
+    ) -> None:
+        for job_id, row in live.items():
+            if row.status not in ("active", "paused") or row.updated_at > settled:
+                continue
+            entry = listed.get(job_id)
+            if entry is None:
+                # Listing is eventually consistent: confirm before recreating.
+                if await self._describe_schedule(job_id) is None:
+                    await self._recreate(row)
+                    repairs["schedules_recreated"] += 1
+            elif entry.schedule.state.paused != (row.status != "active"):
+                # Listing lags and the API may be mid-update: confirm on a settled schedule.
+                description = await self._describe_schedule(job_id)
+                if (
+                    description is None
+                    or description.schedule.state.paused == (row.status != "active")
+                    or (description.info.last_updated_at or settled) > settled
+                ):
+                    continue
+                job = Job.model_validate(dict(row._mapping))
+                schedule = build_schedule(job, self._settings)
+                await self._client.get_schedule_handle(job_id).update(_replace_with(schedule))
+                repairs["schedules_resynced"] += 1
+        gate = asyncio.Semaphore(20)
+
+        async def is_orphan(schedule_id: str) -> bool:
+            async with gate:
+                description = await self._describe_schedule(schedule_id)
+            if description is None or description.info.created_at > settled:
+                return False
+            action = description.schedule.action
+            # Another deployment's schedule in the same namespace is not ours to judge.
+            return getattr(action, "task_queue", None) == self._settings.task_queue
+
+        unknown = sorted(listed.keys() - live.keys())
+        for schedule_id, orphan in zip(
+            unknown, await asyncio.gather(*(is_orphan(s) for s in unknown)), strict=True
+        ):
+            if orphan:
+                await self._delete_schedule(schedule_id)
+                repairs["orphan_schedules_deleted"] += 1
+        for job_id, row in deleted.items():
+            if row.deleted_at > settled:
+                continue
+            await self._delete_schedule(job_id)
+            async with self._engine.begin() as conn:
+                await conn.execute(runs.delete().where(runs.c.job_id == job_id))
+                await conn.execute(jobs.delete().where(jobs.c.id == job_id))
+            repairs["deleted_jobs_purged"] += 1
+
+    async def _describe_schedule(self, schedule_id: str) -> Any:
+        try:
+            return await self._client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def _delete_schedule(self, schedule_id: str) -> None:
+        try:
+            await self._client.get_schedule_handle(schedule_id).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+    async def _recreate(self, row: Any) -> None:
+        job = Job.model_validate(dict(row._mapping))
+        try:
+            await self._client.create_schedule(
+                job.id,
+                build_schedule(job, self._settings),
+                memo=schedule_memo(job),
+                search_attributes=job_search_attributes(job, "schedule"),
+            )
+        except ScheduleAlreadyRunningError:
+            pass  # it came back meanwhile
+        log.warning("tick recreated the missing schedule of %s", job.id)
+
+    async def _refresh_next_runs(
+        self, live: dict[str, Any], now: datetime, repairs: Counter[str]
+    ) -> None:
+        changed: list[dict[str, Any]] = []
+        for row in live.values():
+            expected = None
+            if row.status == "active":
+                try:
+                    expected = next_fire_time(parse_schedule(row.schedule), after=now)
+                except ValueError:
+                    continue
+            if expected != row.next_run_at:
+                changed.append({"job_id": row.id, "seen": row.updated_at, "next": expected})
+        if not changed:
+            return
+        async with self._engine.begin() as conn:
+            for change in changed:
+                # Only if the API did not change the job meanwhile.
+                result = await conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == change["job_id"], jobs.c.updated_at == change["seen"])
+                    .values(next_run_at=change["next"])
+                )
+                repairs["next_run_at_refreshed"] += result.rowcount
+
+    async def _repair_runs(
+        self,
+        now: datetime,
+        settled: datetime,
+        last_tick: datetime | None,
+        repairs: Counter[str],
+    ) -> int:
+        async with self._engine.connect() as conn:
+            running = (
+                await conn.execute(
+                    sa.select(runs.c.id)
+                    .where(runs.c.status == "running", runs.c.started_at < settled)
+                    .order_by(runs.c.started_at)
+                    .limit(MAX_RUNS_DESCRIBED)
+                )
+            ).scalars()
+            running_ids = set(running)
+        checked = 0
+        gate = asyncio.Semaphore(20)
+
+        async def check(run_id: str) -> bool:
+            async with gate:
+                return await self._record_if_closed(run_id, now)
+
+        for recorded in await asyncio.gather(*(check(run_id) for run_id in running_ids)):
+            checked += 1
+            repairs["runs_recorded"] += int(recorded)
+        # Runs that closed since the last tick (with a margin) and are not recorded at all.
+        since = (
+            max(last_tick - timedelta(minutes=5), now - timedelta(days=1))
+            if last_tick
+            else (now - timedelta(hours=1))
+        )
+        query = (
+            f'TaskQueue = "{self._settings.task_queue}" AND WorkflowType = "{RUN_WORKFLOW_TYPE}" '
+            f'AND ExecutionStatus != "Running" AND CloseTime > "{since.isoformat()}"'
+        )
+        closed = [w.id async for w in self._client.list_workflows(query)]
+        if closed:
+            async with self._engine.connect() as conn:
+                finished = set(
+                    (
+                        await conn.execute(
+                            sa.select(runs.c.id).where(
+                                runs.c.id.in_(closed), runs.c.status != "running"
+                            )
+                        )
+                    ).scalars()
+                )
+            missing = [run_id for run_id in closed if run_id not in finished | running_ids]
+            for recorded in await asyncio.gather(*(check(run_id) for run_id in missing)):
+                checked += 1
+                repairs["runs_recorded"] += int(recorded)
+            checked += len(closed) - len(missing)
+        return checked
+
+    async def _record_if_closed(self, run_id: str, now: datetime) -> bool:
+        """Record a run whose workflow closed; True if the index changed."""
+        handle = self._client.get_workflow_handle(run_id, result_type=JobRunResult)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return await self._record_lost(run_id, now)
+        if description.status in (None, WorkflowExecutionStatus.RUNNING):
+            return False
+        if description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            return False
+        attributes = description.typed_search_attributes
+        job_id = attributes.get(search_attributes.JOB_ID)
+        owner = attributes.get(search_attributes.OWNER)
+        if not job_id or not owner:
+            return False
+        trigger = attributes.get(search_attributes.TRIGGER) or "schedule"
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            try:
+                result: JobRunResult = await handle.result()
+            except WorkflowFailureError:
+                result = JobRunResult(status="failed", error="the run's workflow failed")
+        else:
+            status, message = _CLOSED_STATUS.get(
+                description.status, ("failed", "the run's workflow failed in Temporal")
+            )
+            result = JobRunResult(status=status, error=message)
+        started = await self._recorder.record_start(
+            RunStart(
+                run_id=run_id,
+                temporal_run_id=description.run_id,
+                job_id=job_id,
+                owner=owner,
+                trigger=trigger if trigger in ("schedule", "manual", "chain") else "schedule",
+                scheduled_at=attributes.get(SCHEDULED_START),
+                started_at=description.start_time,
+            )
+        )
+        if started.job is None:
+            return False
+        await self._recorder.record_finish(
+            RunFinish(
+                run_id=run_id,
+                temporal_run_id=description.run_id,
+                job_id=job_id,
+                status=result.status,
+                completed_at=description.close_time or now,
+                output=result.output,
+                data=result.data,
+                error=result.error,
+            )
+        )
+        return True
+
+    async def _record_lost(self, run_id: str, now: datetime) -> bool:
+        """A run the index shows running that Temporal never had (its start failed)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(runs.c.job_id).where(runs.c.id == run_id))).first()
+        if row is None:
+            return False
+        await self._recorder.record_finish(
+            RunFinish(
+                run_id=run_id,
+                temporal_run_id="",
+                job_id=row.job_id,
+                status="failed",
+                completed_at=now,
+                error="the run never started in Temporal",
+            )
+        )
+        return True
+
+
+def _replace_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
+    return lambda _: ScheduleUpdate(schedule=schedule)

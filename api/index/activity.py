@@ -1,0 +1,93 @@
+"""Activity events and their quarter-hour counts (heatmaps read the counts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col, select
+
+from api.index.models import ActivityBucket, ActivityEvent
+from domain.localtime import QUARTER_SECONDS, quarter_of
+
+events_table: sa.Table = ActivityEvent.__table__  # type: ignore[attr-defined]
+buckets_table: sa.Table = ActivityBucket.__table__  # type: ignore[attr-defined]
+
+
+async def add_events(
+    conn: AsyncConnection | AsyncSession, rows: Sequence[tuple[str, datetime, str]]
+) -> None:
+    """Insert ``(owner, at, kind)`` events and add them to their buckets (caller commits)."""
+    if not rows:
+        return
+    await conn.execute(
+        events_table.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
+    )
+    counts = Counter((owner, quarter_of(at)) for owner, at, _ in rows)
+    insert: Any = pg_insert if _dialect(conn) == "postgresql" else sqlite_insert
+    statement = insert(buckets_table)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[buckets_table.c.owner, buckets_table.c.bucket],
+            set_={"count": buckets_table.c.count + statement.excluded.count},
+        ),
+        [{"owner": o, "bucket": b, "count": n} for (o, b), n in sorted(counts.items())],
+    )
+
+
+def _dialect(conn: AsyncConnection | AsyncSession) -> str:
+    bind = conn.get_bind() if isinstance(conn, AsyncSession) else conn
+    return str(bind.dialect.name)
+
+
+async def weekly_cells(
+    session: AsyncSession,
+    *,
+    owner: str,
+    first: int,
+    last: int,
+    offsets: list[tuple[int, int]],
+) -> list[tuple[int, int]]:
+    """Events of the owner's buckets ``first..last`` summed per local hour of the week.
+
+    Args:
+        offsets: ``(first bucket, UTC offset in seconds)`` pieces covering the range, in order.
+
+    Returns:
+        ``(weekday * 24 + hour, events)`` pairs (Monday 0), computed in SQL so only the at most
+        168 cells of the week leave the database.
+    """
+    bucket = col(ActivityBucket.bucket)
+    offset: Any = sa.literal(offsets[0][1])
+    if len(offsets) > 1:
+        offset = sa.case(
+            *[
+                (bucket < start, value)
+                for (_, value), (start, _) in zip(offsets, offsets[1:], strict=False)
+            ],
+            else_=offsets[-1][1],
+        )
+    # Local hours since the epoch; the epoch (hour 0) was a Thursday, 72 hours after a Monday.
+    cell = (((bucket * QUARTER_SECONDS + offset) // 3600 + 72) % 168).label("cell")
+    rows = await session.execute(
+        select(cell, sa.func.sum(ActivityBucket.count))
+        .where(col(ActivityBucket.owner) == owner, bucket >= first, bucket <= last)
+        .group_by(sa.literal_column("cell"))
+    )
+    return [(int(k), int(n)) for k, n in rows.all()]
+
+
+async def event_times(session: AsyncSession, *, owner: str, since: datetime) -> list[datetime]:
+    """When the owner's events since ``since`` happened (UTC)."""
+    rows = await session.execute(
+        select(ActivityEvent.at).where(
+            col(ActivityEvent.owner) == owner, col(ActivityEvent.at) >= since
+        )
+    )
+    return list(rows.scalars())

@@ -1,0 +1,105 @@
+"""Chain routes (SPEC §10)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from api.deps import OwnerDep, SessionDep, StateDep
+from api.errors import ERROR_RESPONSES, ErrorBody
+from api.schemas.chains import (
+    ChainCreate,
+    ChainPublic,
+    ChainRunCancelAccepted,
+    ChainRunPublic,
+    ChainRunsPublic,
+    ChainsPublic,
+    ChainTriggerAccepted,
+)
+from api.services.chains import ChainService
+from domain.chains import ChainRunStatus
+
+router = APIRouter(prefix="/chains", tags=["chains"], responses=ERROR_RESPONSES)
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
+
+
+async def _chains(state: StateDep, session: SessionDep, owner: OwnerDep) -> ChainService:
+    return ChainService(
+        session=session, temporal=state.temporal, settings=state.settings, owner=owner
+    )
+
+
+ChainServiceDep = Annotated[ChainService, Depends(_chains)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ChainPublic)
+async def create_chain(body: ChainCreate, chains: ChainServiceDep) -> ChainPublic:
+    """Create a chain of the caller's jobs; the graph must be acyclic."""
+    return await chains.public(await chains.create(body))
+
+
+@router.get("", response_model=ChainsPublic)
+async def list_chains(
+    chains: ChainServiceDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ChainsPublic:
+    """List the caller's chains, newest first; `count` is the total."""
+    return await chains.list(limit=limit, offset=offset)
+
+
+@router.get("/{chain_id}", response_model=ChainPublic)
+async def get_chain(chain_id: str, chains: ChainServiceDep) -> ChainPublic:
+    """One chain, with its last runs and the status of each node in the latest one."""
+    return await chains.public(await chains.get(chain_id))
+
+
+@router.delete("/{chain_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_chain(chain_id: str, chains: ChainServiceDep) -> Response:
+    """Delete a chain (its running runs are cancelled); its jobs stay."""
+    await chains.delete(chain_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{chain_id}/trigger",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ChainTriggerAccepted,
+)
+async def trigger_chain(chain_id: str, chains: ChainServiceDep) -> ChainTriggerAccepted:
+    """Run the chain now: every root runs, then the nodes its edges lead to."""
+    return ChainTriggerAccepted(run_id=await chains.trigger(chain_id), chain_id=chain_id)
+
+
+@router.get("/{chain_id}/runs", response_model=ChainRunsPublic)
+async def list_chain_runs(
+    chain_id: str,
+    chains: ChainServiceDep,
+    status_: Annotated[ChainRunStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ChainRunsPublic:
+    """The chain's runs, newest first; `count` is the total matching the filter."""
+    return await chains.runs(chain_id, status=status_, limit=limit, offset=offset)
+
+
+@router.get("/{chain_id}/runs/{run_id}", response_model=ChainRunPublic)
+async def get_chain_run(chain_id: str, run_id: str, chains: ChainServiceDep) -> ChainRunPublic:
+    """One chain run, node by node."""
+    return chains.run_public(await chains.get_run(chain_id, run_id))
+
+
+@router.post(
+    "/{chain_id}/runs/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ChainRunCancelAccepted,
+    responses=_CONFLICT,
+)
+async def cancel_chain_run(
+    chain_id: str, run_id: str, chains: ChainServiceDep
+) -> ChainRunCancelAccepted:
+    """Cancel a running chain run: its running nodes are cancelled, the rest skipped."""
+    await chains.cancel_run(chain_id, run_id)
+    return ChainRunCancelAccepted(run_id=run_id, chain_id=chain_id)

@@ -1,0 +1,20 @@
+"""Engine status route (SPEC §11)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from api.deps import OwnerDep, SessionDep, StateDep
+from api.errors import ERROR_RESPONSES
+from api.schemas.insight import EngineStatus
+from api.services.engine import engine_status
+
+router = APIRouter(tags=["status"], responses=ERROR_RESPONSES)
+
+
+@router.get("/status", response_model=EngineStatus)
+async def get_status(_: OwnerDep, session: SessionDep, state: StateDep) -> EngineStatus:
+    """Whether Temporal is reachable and a worker polls, and what the last tick found."""
+    return await engine_status(session, state.temporal, state.settings, now=datetime.now(UTC))

@@ -1,0 +1,181 @@
+"""Chains: the graph in the index; each chain run a Temporal workflow (SPEC §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.chains import chain_run_input, chain_search_attributes
+from api.errors import Conflict, FieldError, Invalid, NotFound
+from api.index import chains as store
+from api.index.models import Chain, ChainRun, utcnow
+from api.schemas.chains import (
+    ChainCreate,
+    ChainNodePublic,
+    ChainPublic,
+    ChainRunPublic,
+    ChainRunsPublic,
+    ChainsPublic,
+)
+from api.schemas.runs import TemporalRef
+from api.services.runs import cancel_workflow, run_ui_url
+from api.settings import Settings
+from api.temporal import TemporalConnection
+from domain.chains import CHAIN_RUN_PREFIX, ChainGraph, ChainNode, GraphProblem, check_graph
+from domain.ids import new_id
+from workflows.chain import ChainWorkflow
+
+LAST_RUNS = 5
+
+
+@dataclass
+class ChainService:
+    """Chain operations for one owner."""
+
+    session: AsyncSession
+    temporal: TemporalConnection
+    settings: Settings
+    owner: str
+
+    async def create(self, body: ChainCreate) -> Chain:
+        """Validate the graph and the caller's jobs, then store the chain."""
+        problems = check_graph(body.jobs, body.edges)
+        owned = await store.owned_job_ids(self.session, owner=self.owner, job_ids=body.jobs)
+        problems += [
+            GraphProblem(field=f"jobs.{i}", message=f"job {job_id} not found")
+            for i, job_id in enumerate(body.jobs)
+            if job_id not in owned
+        ]
+        if problems:
+            problems.sort(key=lambda p: (not p.field.startswith("jobs"), p.field))
+            raise Invalid(
+                "; ".join(f"{p.field}: {p.message}" for p in problems),
+                details=[FieldError(field=p.field, message=p.message) for p in problems],
+            )
+        now = utcnow()
+        graph = ChainGraph(jobs=body.jobs, edges=body.edges)
+        chain = Chain(
+            id=new_id("chain"),
+            owner=self.owner,
+            name=body.name,
+            jobs=body.jobs,
+            edges=[e.model_dump(mode="json", by_alias=True) for e in body.edges],
+            created_at=now,
+            updated_at=now,
+        )
+        await store.add_chain(self.session, chain=chain, roots=graph.roots())
+        return chain
+
+    async def get(self, chain_id: str) -> Chain:
+        """The owner's chain, or 404."""
+        chain = await store.get_chain(self.session, owner=self.owner, chain_id=chain_id)
+        if chain is None:
+            raise NotFound(f"Chain {chain_id} not found")
+        return chain
+
+    async def list(self, *, limit: int, offset: int) -> ChainsPublic:
+        """A page of the owner's chains, newest first."""
+        chains, count = await store.list_chains(
+            self.session, owner=self.owner, limit=limit, offset=offset
+        )
+        return ChainsPublic(chains=[await self.public(chain) for chain in chains], count=count)
+
+    async def delete(self, chain_id: str) -> None:
+        """Cancel the chain's running runs and remove it; the jobs and their runs stay."""
+        chain = await self.get(chain_id)
+        for run_id in await store.running_chain_run_ids(self.session, chain_id=chain.id):
+            await cancel_workflow(self.temporal, run_id)
+        await store.delete_chain(self.session, chain_id=chain.id)
+
+    async def trigger(self, chain_id: str) -> str:
+        """Start a chain run now (every root runs); returns the chain run id.
+
+        The chain run is in the index before its workflow starts, so it can be read (and
+        cancelled) as soon as its id is returned.
+        """
+        chain = await self.get(chain_id)
+        client = await self.temporal.client()
+        run = ChainRun(
+            id=new_id(CHAIN_RUN_PREFIX.rstrip("_"), 16),
+            chain_id=chain.id,
+            owner=chain.owner,
+            trigger="manual",
+            status="running",
+            started_at=utcnow(),
+            nodes=[ChainNode(job_id=job).model_dump(mode="json") for job in chain.jobs],
+        )
+        self.session.add(run)
+        await self.session.commit()
+        try:
+            await client.start_workflow(
+                ChainWorkflow.run,
+                chain_run_input(chain, trigger="manual"),
+                id=run.id,
+                task_queue=self.settings.task_queue,
+                search_attributes=chain_search_attributes(chain.owner),
+                static_summary=f"{chain.name} (manual)"[:200],
+            )
+        except BaseException:
+            await self.session.delete(run)
+            await self.session.commit()
+            raise
+        return run.id
+
+    async def runs(
+        self, chain_id: str, *, status: str | None, limit: int, offset: int
+    ) -> ChainRunsPublic:
+        """A page of the chain's runs, newest first."""
+        chain = await self.get(chain_id)
+        runs, count = await store.list_chain_runs(
+            self.session, chain_id=chain.id, status=status, limit=limit, offset=offset
+        )
+        return ChainRunsPublic(runs=[self.run_public(run) for run in runs], count=count)
+
+    async def get_run(self, chain_id: str, run_id: str) -> ChainRun:
+        """One run of the owner's chain, or 404."""
+        chain = await self.get(chain_id)
+        run = await store.get_chain_run(self.session, chain_id=chain.id, run_id=run_id)
+        if run is None:
+            raise NotFound(f"Chain run {run_id} not found")
+        return run
+
+    async def cancel_run(self, chain_id: str, run_id: str) -> None:
+        """Cancel a running chain run: its running nodes are cancelled, the rest skipped."""
+        run = await self.get_run(chain_id, run_id)
+        if run.status != "running":
+            raise Conflict(f"Chain run {run_id} already finished ({run.status})")
+        await cancel_workflow(self.temporal, run.id)
+
+    async def public(self, chain: Chain) -> ChainPublic:
+        """The API view of a chain, with its latest runs."""
+        runs, _ = await store.list_chain_runs(
+            self.session, chain_id=chain.id, status=None, limit=LAST_RUNS, offset=0
+        )
+        last = [self.run_public(run) for run in runs]
+        latest = {node.job_id: node for node in last[0].nodes} if last else {}
+        return ChainPublic.model_validate(
+            {
+                "id": chain.id,
+                "name": chain.name,
+                "jobs": chain.jobs,
+                "edges": chain.edges,
+                "roots": ChainGraph.model_validate(
+                    {"jobs": chain.jobs, "edges": chain.edges}
+                ).roots(),
+                "nodes": [
+                    latest.get(job) or ChainNodePublic(job_id=job, status=None, run_id=None)
+                    for job in chain.jobs
+                ],
+                "last_runs": last,
+                "created_at": chain.created_at,
+                "updated_at": chain.updated_at,
+            }
+        )
+
+    def run_public(self, run: ChainRun) -> ChainRunPublic:
+        """The API view of a chain run."""
+        data = run.model_dump(exclude={"owner", "temporal_run_id"})
+        data["temporal"] = TemporalRef(workflow_id=run.id, run_id=run.temporal_run_id)
+        data["temporal_ui_url"] = run_ui_url(self.settings, run.id)
+        return ChainRunPublic.model_validate(data)

@@ -1,0 +1,46 @@
+"""Delivery checks that need the settings or the network, and the owner's webhook secret."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from activities.delivery import notify
+from activities.delivery.signing import owner_secret
+from activities.delivery.targets import TargetRefused, check_url
+from api.errors import Invalid
+from api.settings import Settings
+from domain.delivery import parse_channel
+
+
+class WebhookSecret(BaseModel):
+    """The secret that signs the caller's webhook deliveries."""
+
+    secret: str
+    signature_header: str = "X-Agent-Scheduler-Signature"
+    timestamp_header: str = "X-Agent-Scheduler-Timestamp"
+    scheme: str = "sha256=hex(HMAC-SHA256(secret, '<timestamp>.' + raw body))"
+
+
+async def check_delivery(settings: Settings, delivery: dict[str, object] | None) -> None:
+    """Refuse, with a 422 on ``delivery.channel``, a channel this server cannot or may not use."""
+    if not delivery:
+        return
+    channel = parse_channel(str(delivery["channel"]))  # the shape was checked by the schema
+    try:
+        if channel.provider == "slack" and not settings.slack_token:
+            raise TargetRefused("Slack delivery is not configured on this server (SLACK_TOKEN)")
+        if channel.provider == "email" and not settings.smtp_host:
+            raise TargetRefused("e-mail delivery is not configured on this server (SMTP_HOST)")
+        if channel.provider == "webhook":
+            await check_url(channel.target, allow_private=settings.allow_private_targets)
+        if channel.provider == "apprise":
+            await notify.check_target(
+                channel, allow_private=settings.allow_private_targets, at_delivery=False
+            )
+    except TargetRefused as exc:
+        raise Invalid.field("delivery.channel", str(exc)) from None
+
+
+def webhook_secret(settings: Settings, owner: str) -> WebhookSecret:
+    """The owner's webhook secret."""
+    return WebhookSecret(secret=owner_secret(settings, owner))

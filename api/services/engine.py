@@ -1,0 +1,224 @@
+"""Engine status and the tick's own Temporal schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.tick import TickInput
+from api.deps import AppState
+from api.errors import Unavailable
+from api.index.models import TickRecord
+from api.schemas.insight import (
+    EngineStatus,
+    TemporalStatus,
+    TickSummary,
+    WorkerPoller,
+)
+from api.services.activity import ActivityRecorder
+from api.settings import Settings
+from api.temporal import TemporalConnection
+from workflows.tick import TickWorkflow
+
+log = logging.getLogger(__name__)
+
+# A worker long-polls for about a minute, so a live one was seen within this.
+POLLER_FRESH = timedelta(seconds=90)
+ENSURE_RETRY_SECONDS = 30.0
+
+
+def tick_schedule_id(settings: Settings) -> str:
+    """Id of the tick's schedule: one per task queue (= per deployment)."""
+    return f"{settings.task_queue}-tick"
+
+
+def tick_schedule(settings: Settings) -> Schedule:
+    """Every tick interval, skipping a tick while the previous one still runs."""
+    interval = timedelta(seconds=settings.tick_interval_seconds)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            TickWorkflow.run,
+            # Rows and schedules younger than this may be mid-write by the API; a short tick
+            # interval (tests) shortens it.
+            TickInput(grace_seconds=min(15, settings.tick_interval_seconds)),
+            id=tick_schedule_id(settings),
+            task_queue=settings.task_queue,
+            static_summary="agent-scheduler reconciler tick",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP,
+            catchup_window=max(interval, timedelta(seconds=10)),
+        ),
+    )
+
+
+async def ensure_tick_schedule(client: Client, settings: Settings) -> None:
+    """Create the tick's schedule, or bring an existing one to these settings (idempotent)."""
+    if settings.tick_interval_seconds <= 0:
+        return
+    schedule = tick_schedule(settings)
+    schedule_id = tick_schedule_id(settings)
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("created the tick schedule %s", schedule_id)
+        return
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(schedule_id)
+    current = (await handle.describe()).schedule
+    if current.spec.intervals != schedule.spec.intervals or current.state.paused:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+
+
+class Background:
+    """What the API runs besides requests: the activity writer, and the tick's schedule."""
+
+    def __init__(self, state: AppState) -> None:
+        self.activity = ActivityRecorder(state.sessions)
+        self._state = state
+        self._ensure: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.activity.start()
+        if self._state.settings.tick_interval_seconds > 0:
+            self._ensure = asyncio.create_task(self._ensure_tick(), name="ensure-tick-schedule")
+
+    async def aclose(self) -> None:
+        if self._ensure is not None:
+            self._ensure.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ensure
+        await self.activity.aclose()
+
+    async def _ensure_tick(self) -> None:
+        while True:
+            try:
+                await ensure_tick_schedule(
+                    await self._state.temporal.client(), self._state.settings
+                )
+                return
+            except (Unavailable, RPCError) as exc:
+                log.warning("could not ensure the tick schedule yet: %s", exc)
+            await asyncio.sleep(ENSURE_RETRY_SECONDS)
+
+
+async def start_background(app: FastAPI, state: AppState) -> Background:
+    """Start the API's background work; ``app.state.activity`` is the activity recorder."""
+    background = Background(state)
+    app.state.activity = background.activity
+    background.start()
+    return background
+
+
+async def _pollers(client: Client, settings: Settings, now: datetime) -> list[WorkerPoller]:
+    seen: dict[str, WorkerPoller] = {}
+    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.task_queue),
+                task_queue_type=kind,
+            )
+        )
+        for poller in response.pollers:
+            at = (
+                poller.last_access_time.ToDatetime(tzinfo=UTC)
+                if poller.HasField("last_access_time")
+                else None
+            )
+            if at is not None and now - at > POLLER_FRESH:
+                continue
+            known = seen.get(poller.identity)
+            if known is None or (at and (known.last_access_time or at) <= at):
+                seen[poller.identity] = WorkerPoller(identity=poller.identity, last_access_time=at)
+    return sorted(seen.values(), key=lambda p: p.identity)
+
+
+async def engine_status(
+    session: AsyncSession, temporal: TemporalConnection, settings: Settings, *, now: datetime
+) -> EngineStatus:
+    """Status of the engine: Temporal, its workers and the last ticks."""
+    recent = list(
+        (
+            await session.execute(
+                select(TickRecord)
+                .where(col(TickRecord.started_at) >= now - timedelta(days=1))
+                .order_by(col(TickRecord.started_at).desc())
+            )
+        ).scalars()
+    )
+    last = recent[0] if recent else None
+    totals: Counter[str] = Counter()
+    for tick in recent:
+        totals.update({k: int(v) for k, v in tick.repairs.items()})
+    reachable, workers, next_tick = True, [], None
+    try:
+        client = await temporal.client()
+        workers = await _pollers(client, settings, now)
+        if settings.tick_interval_seconds > 0:
+            try:
+                described = await client.get_schedule_handle(tick_schedule_id(settings)).describe()
+                times = described.info.next_action_times
+                next_tick = times[0] if times else None
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+    except (Unavailable, RPCError) as exc:
+        log.warning("engine status: Temporal unreachable: %s", exc)
+        reachable, workers = False, []
+    return EngineStatus(
+        running=reachable and bool(workers),
+        tick_interval_seconds=settings.tick_interval_seconds,
+        last_tick_at=last.started_at if last else None,
+        next_tick_at=next_tick,
+        jobs_checked_last_tick=last.jobs_checked if last else None,
+        last_tick=None
+        if last is None
+        else TickSummary(
+            started_at=last.started_at,
+            finished_at=last.finished_at,
+            jobs_checked=last.jobs_checked,
+            schedules_checked=last.schedules_checked,
+            runs_checked=last.runs_checked,
+            repairs={k: int(v) for k, v in last.repairs.items()},
+        ),
+        repairs_last_24h=dict(sorted(totals.items())),
+        temporal=TemporalStatus(
+            address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            reachable=reachable,
+        ),
+        task_queue=settings.task_queue,
+        workers=workers,
+    )
+
+
+async def ensure_tick_schedule_logged(client: Client, settings: Settings) -> None:
+    """:func:`ensure_tick_schedule` for a starting worker: a failure is logged, not raised."""
+    try:
+        await ensure_tick_schedule(client, settings)
+    except RPCError as exc:
+        log.warning("could not ensure the tick schedule: %s", exc)

@@ -1,0 +1,175 @@
+"""Stats, heatmap and suggestions for one owner, computed from index aggregates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import Invalid, NotFound
+from api.index import activity as activity_store
+from api.index import jobs as jobs_store
+from api.index import stats as store
+from api.schemas.insight import (
+    CronOut,
+    DayCount,
+    Durations,
+    Heatmap,
+    JobStats,
+    LastRun,
+    Stats,
+    SuggestionOut,
+    SuggestionsOut,
+)
+from domain.localtime import (
+    DAY_NAMES,
+    QUARTER_SECONDS,
+    day_boundaries,
+    first_quarter_at_or_after,
+    local_midnight,
+    offset_changes,
+    quarter_of,
+)
+from domain.suggestions import suggest
+from domain.timezones import TimezoneError, load_timezone
+
+JOB_STATS_DAYS = 30
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The zone named in ``?timezone=``, or a 422 naming the field."""
+    try:
+        return load_timezone(name)
+    except TimezoneError as error:
+        raise Invalid.field("timezone", str(error)) from None
+
+
+def _rate(completed: int, finished: int) -> float | None:
+    return round(completed / finished, 4) if finished else None
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def stats(
+    session: AsyncSession, *, owner: str, timezone: str, days: int, now: datetime
+) -> Stats:
+    """The owner's stats: today is the local day in ``timezone``; rates cover ``days`` days."""
+    zone = zone_of(timezone)
+    by_status = await store.jobs_by_status(session, owner=owner)
+    midnight = local_midnight(now.astimezone(zone).date(), zone)
+    today, outcomes = await store.owner_runs(
+        session,
+        owner=owner,
+        started_since=midnight,
+        finished_since=now - timedelta(days=days),
+    )
+    return Stats(
+        total_jobs=sum(by_status.values()),
+        active_jobs=by_status.get("active", 0),
+        total_runs_today=today,
+        success_rate=_rate(outcomes.completed, outcomes.finished),
+        avg_duration_seconds=_seconds(outcomes.mean_duration),
+        jobs_by_status=dict(sorted(by_status.items())),
+        timezone=timezone,
+        days=days,
+    )
+
+
+async def job_stats(
+    session: AsyncSession, *, owner: str, job_id: str, timezone: str, now: datetime
+) -> JobStats:
+    """One job's stats; its runs per day are counted in local days of ``timezone``."""
+    zone = zone_of(timezone)
+    job = await jobs_store.get_job(session, owner=owner, job_id=job_id)
+    if job is None:
+        raise NotFound(f"Job {job_id} not found")
+    by_status = await store.runs_by_status(session, job_id=job.id)
+    outcomes = await store.outcomes(session, job_id=job.id)
+    p50, p95 = await store.duration_percentiles(session, job_id=job.id, fractions=(0.5, 0.95))
+    last = await store.last_run(session, job_id=job.id)
+    boundaries = day_boundaries(now.astimezone(zone).date(), JOB_STATS_DAYS, zone)
+    per_day = await store.runs_per_period(session, job_id=job.id, boundaries=boundaries)
+    return JobStats(
+        job_id=job.id,
+        total_runs=sum(by_status.values()),
+        runs_by_status=dict(sorted(by_status.items())),
+        success_rate=_rate(outcomes.completed, outcomes.finished),
+        duration_seconds=Durations(
+            mean=_seconds(outcomes.mean_duration), p50=_seconds(p50), p95=_seconds(p95)
+        ),
+        last_run=None
+        if last is None
+        else LastRun(
+            id=last.id,
+            status=last.status,
+            started_at=last.started_at.astimezone(zone) if last.started_at else None,
+            completed_at=last.completed_at.astimezone(zone) if last.completed_at else None,
+        ),
+        consecutive_failures=job.consecutive_failures,
+        runs_per_day=[
+            DayCount(date=start.astimezone(zone).date(), count=n)
+            for start, n in zip(boundaries, per_day, strict=False)
+        ],
+        timezone=timezone,
+    )
+
+
+async def heatmap(
+    session: AsyncSession, *, owner: str, timezone: str, days: int, now: datetime
+) -> Heatmap:
+    """Events per local weekday and hour over the last ``days`` local days (today included)."""
+    zone = zone_of(timezone)
+    window = day_boundaries(now.astimezone(zone).date(), days, zone)
+    starts, offsets = offset_changes(zone, window[0], now)
+    cells = await activity_store.weekly_cells(
+        session,
+        owner=owner,
+        first=first_quarter_at_or_after(window[0]),
+        last=quarter_of(now),
+        offsets=[
+            (start // QUARTER_SECONDS, offset)
+            for start, offset in zip(starts, offsets, strict=True)
+        ],
+    )
+    grid = [[0] * 24 for _ in range(7)]
+    for cell, count in cells:
+        grid[cell // 24][cell % 24] += count
+    return Heatmap(
+        timezone=timezone,
+        days=list(DAY_NAMES),
+        hours=list(range(24)),
+        grid=grid,
+        max=max(max(row) for row in grid),
+        total=sum(sum(row) for row in grid),
+        since=window[0].astimezone(zone),
+    )
+
+
+async def suggestions(
+    session: AsyncSession, *, owner: str, timezone: str, days: int, now: datetime
+) -> SuggestionsOut:
+    """Suggested times from the owner's activity over the last ``days`` local days."""
+    zone = zone_of(timezone)
+    window = day_boundaries(now.astimezone(zone).date(), days, zone)
+    times = await activity_store.event_times(session, owner=owner, since=window[0])
+    found = suggest(
+        [t.astimezone(zone) for t in times if t <= now],
+        [start.astimezone(zone).date() for start in window[:-1]],
+    )
+    return SuggestionsOut(
+        suggestions=[
+            SuggestionOut(
+                time=s.time,
+                days=s.days,
+                reason=s.reason,
+                schedule=CronOut(expression=s.cron, timezone=timezone),
+            )
+            for s in found.suggestions
+        ],
+        note=found.note,
+        timezone=timezone,
+        days=days,
+    )

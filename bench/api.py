@@ -1,0 +1,209 @@
+"""Read latency of the index-backed endpoints against a bare FastAPI endpoint, same process.
+
+    .venv/bin/python bench/api.py [--jobs 10000] [--runs 1000000] [--events 1000000]
+                                  [--requests 300] [--database-url URL]
+
+Seeds one owner's jobs, runs (over the last 365 days) and activity events (through the same
+write path as the API: raw events plus quarter-hour buckets) straight into a fresh index (a
+SQLite file by default), then times ``GET /jobs?limit=50``, ``GET /stats`` and
+``GET /smart/heatmap`` through the real app (auth included) and a bare endpoint that does
+nothing, both over the same in-process ASGI transport. No Temporal server is needed: these
+endpoints only read the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.app import create_app  # noqa: E402
+from api.index.activity import add_events  # noqa: E402
+from api.index.db import make_engine, migrate  # noqa: E402
+from api.index.keys import create_key  # noqa: E402
+from api.index.models import Job, Run  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+OWNER = "bench"
+STATUSES = ["completed"] * 90 + ["failed"] * 6 + ["timed_out"] * 2 + ["cancelled"] * 2
+JOB_STATUSES = ["active"] * 8 + ["paused"] + ["completed"]
+BATCH = 20_000
+
+
+async def seed(url: str, *, jobs: int, runs: int, events: int) -> None:
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    year = 365 * 86400
+    engine = make_engine(url)
+    job_rows = []
+    for i in range(jobs):
+        created = now - timedelta(seconds=rng.randrange(year))
+        cron = i % 2 == 0
+        job_rows.append(
+            {
+                "id": f"job_{i:012d}",
+                "owner": OWNER,
+                "name": f"job {i}",
+                "goal": "benchmark",
+                "agent_id": "echo",
+                "schedule": {"type": "cron", "expression": "*/5 9-17 * * 1-5", "timezone": "UTC"}
+                if cron
+                else {"type": "every", "interval": 3600, "timezone": "UTC"},
+                "timezone": "UTC",
+                "status": rng.choice(JOB_STATUSES),
+                "timeout_seconds": 60,
+                "overlap": "skip",
+                "max_consecutive_failures": 5,
+                "consecutive_failures": 0,
+                "run_count": 0,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    jobs_table: sa.Table = Job.__table__  # type: ignore[attr-defined]
+    runs_table: sa.Table = Run.__table__  # type: ignore[attr-defined]
+    async with engine.begin() as conn:
+        await conn.execute(jobs_table.insert(), job_rows)
+    for start in range(0, runs, BATCH):
+        batch = []
+        for i in range(start, min(start + BATCH, runs)):
+            started = now - timedelta(seconds=rng.randrange(60, year))
+            duration = rng.uniform(0.5, 120.0)
+            batch.append(
+                {
+                    "id": f"run_{i:016d}",
+                    "job_id": f"job_{rng.randrange(jobs):012d}",
+                    "owner": OWNER,
+                    "trigger": "schedule",
+                    "status": rng.choice(STATUSES),
+                    "started_at": started,
+                    "completed_at": started + timedelta(seconds=duration),
+                    "duration_seconds": duration,
+                    "attempts": 1,
+                }
+            )
+        async with engine.begin() as conn:
+            await conn.execute(runs_table.insert(), batch)
+    for start in range(0, events, BATCH):
+        rows = [
+            (OWNER, now - timedelta(seconds=rng.randrange(1, year)), "host")
+            for _ in range(start, min(start + BATCH, events))
+        ]
+        async with engine.begin() as conn:
+            await add_events(conn, rows)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ANALYZE"))
+    await engine.dispose()
+
+
+async def timed(call: Callable[[], Awaitable[httpx.Response]], requests: int) -> list[float]:
+    for _ in range(20):  # warm up
+        (await call()).raise_for_status()
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = await call()
+        samples.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
+        migrate(url)
+        started = time.perf_counter()
+        await seed(url, jobs=args.jobs, runs=args.runs, events=args.events)
+        print(
+            f"seeded {args.jobs:,} jobs, {args.runs:,} runs, {args.events:,} events "
+            f"in {time.perf_counter() - started:.1f}s ({url.split(':')[0]})"
+        )
+
+        bare = FastAPI()
+
+        @bare.get("/bare")
+        async def bare_endpoint() -> dict[str, bool]:
+            return {"ok": True}
+
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=url,
+            temporal_address="127.0.0.1:1",  # not used by these endpoints
+            tick_interval_seconds=0,
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            async with app.state.app.sessions() as session:
+                _, key = await create_key(session, owner=OWNER)
+            headers = {"Authorization": f"Bearer {key}"}
+            ours = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
+            plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=bare), base_url="http://b")
+            async with ours, plain:
+                base = "/api/scheduler"
+                cases: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
+                    # The floor of any authenticated endpoint: key lookup, no other query.
+                    "GET /agents (auth)": lambda: ours.get(f"{base}/agents", headers=headers),
+                    "GET /jobs?limit=50": lambda: ours.get(
+                        f"{base}/jobs", params={"limit": 50}, headers=headers
+                    ),
+                    "GET /stats": lambda: ours.get(
+                        f"{base}/stats", params={"timezone": "America/New_York"}, headers=headers
+                    ),
+                    "GET /smart/heatmap": lambda: ours.get(
+                        f"{base}/smart/heatmap",
+                        params={"timezone": "America/New_York", "days": 30},
+                        headers=headers,
+                    ),
+                }
+                results = {}
+                for name, call in cases.items():
+                    # The bare endpoint right before each case, so both see the same machine load.
+                    results[name] = (
+                        await timed(lambda: plain.get("/bare"), args.requests),
+                        await timed(call, args.requests),
+                    )
+        print(
+            f"{'endpoint':<22}{'p50 ms':>9}{'p99 ms':>9}{'bare p50':>10}{'bare p99':>10}"
+            f"{'p50 ×bare':>11}{'p99 ×bare':>11}"
+        )
+        for name, (plain_ms, ours_ms) in results.items():
+            p50, p99 = percentile(ours_ms, 0.5), percentile(ours_ms, 0.99)
+            b50, b99 = percentile(plain_ms, 0.5), percentile(plain_ms, 0.99)
+            print(
+                f"{name:<22}{p50:>9.2f}{p99:>9.2f}{b50:>10.2f}{b99:>10.2f}"
+                f"{p50 / b50:>11.1f}{p99 / b99:>11.1f}"
+            )
+        print(
+            f"({args.requests} sequential requests each after 20 warm-up; median of all: "
+            f"{statistics.median([m for _, o in results.values() for m in o]):.2f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,179 @@
+"""Delivery channels (``<provider>:<target>``) and the payloads of delivery activities (SPEC §8).
+
+Providers of our own: ``slack:#channel``, ``webhook:https://…`` and ``email:addr``. Every other
+prefix is a scheme of `Apprise <https://github.com/caronc/apprise>`_ (``discord:…``,
+``tgram:…``, ``ntfy:…``, ``pover:…``…): ``discord:ID/TOKEN`` is sent as ``discord://ID/TOKEN``.
+Parsing here is pure; whether a target host is public is checked where I/O is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+Provider = Literal["slack", "webhook", "email", "apprise"]
+Format = Literal["markdown", "text", "json"]
+
+_SLACK_TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CDG][A-Z0-9]{6,20})$")
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+# Apprise plugins that act on the worker's own machine, never a tenant's target.
+_LOCAL_SCHEMES = frozenset(
+    {"dbus", "kde", "qt", "glib", "gnome", "macosx", "windows", "syslog", "blink1", "workflow"}
+)
+_OWN = {"slack", "webhook", "email"}
+
+
+class ChannelError(ValueError):
+    """A channel that cannot be used; the message is user-facing."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A parsed channel."""
+
+    provider: Provider
+    target: str
+    scheme: str
+
+    @property
+    def apprise_url(self) -> str:
+        """The Apprise URL of an ``apprise`` channel."""
+        rest = self.target[2:] if self.target.startswith("//") else self.target
+        return f"{self.scheme}://{rest}"
+
+
+@lru_cache(maxsize=1)
+def apprise_schemes() -> frozenset[str]:
+    """Schemes Apprise can send to (minus those acting on the local machine)."""
+    from apprise.manager_plugins import NotificationManager  # heavy; only when needed
+
+    return frozenset(NotificationManager().schemas()) - _LOCAL_SCHEMES - _OWN
+
+
+def parse_channel(text: str) -> Channel:
+    """Parse and check the shape of ``<provider>:<target>``; raises :class:`ChannelError`."""
+    provider, sep, target = text.partition(":")
+    provider = provider.strip().lower()
+    if not sep or not provider or not target.strip():
+        raise ChannelError("must look like '<provider>:<target>', e.g. 'slack:#alerts'")
+    if target != target.strip() or any(c in target for c in "\r\n\t\0"):
+        raise ChannelError("target must not contain whitespace or control characters")
+    if provider == "slack":
+        if not _SLACK_TARGET.match(target):
+            raise ChannelError(
+                "slack target must be '#channel-name' (lowercase) or a channel ID like C0123ABCD"
+            )
+        return Channel("slack", target, provider)
+    if provider == "webhook":
+        parts = urlsplit(target)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ChannelError("webhook target must be an https:// URL")
+        if len(target) > 2000:
+            raise ChannelError("webhook URL is longer than 2000 characters")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ChannelError("webhook URL has a malformed port") from None
+        return Channel("webhook", target, provider)
+    if provider == "email":
+        name, address = parseaddr(target)
+        if name or address != target or not _EMAIL.match(target) or len(target) > 254:
+            raise ChannelError("email target must be one plain address, e.g. ops@example.com")
+        return Channel("email", target, provider)
+    if provider not in apprise_schemes():
+        raise ChannelError(
+            f"unknown provider '{provider}': use slack, webhook, email or a notification "
+            "service scheme such as discord, tgram, msteams, ntfy, pover"
+        )
+    channel = Channel("apprise", target, provider)
+    from apprise import Apprise
+
+    if Apprise.instantiate(channel.apprise_url, suppress_exceptions=True) is None:
+        raise ChannelError(f"malformed target for provider '{provider}'")
+    return channel
+
+
+class DeliveryRun(BaseModel):
+    """The run being delivered, as the message and the webhook body show it."""
+
+    run_id: str
+    job_id: str
+    job_name: str
+    owner: str
+    status: str
+    trigger: str | None = None
+    output: str | None = None
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    condition_result: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class DeliverInput(BaseModel):
+    """Deliver one run to one channel; ``delivery_id`` is the idempotency key receivers see."""
+
+    delivery_id: str
+    channel: str
+    format: Format = "markdown"
+    run: DeliveryRun
+
+
+class DeliverResult(BaseModel):
+    """A delivery that went through: how many messages it took, whether it was cut."""
+
+    messages: int = 1
+    truncated: bool = False
+
+
+class RedeliverInput(BaseModel):
+    """Deliver a finished run again, to the job's current channel."""
+
+    run_id: str
+    job_id: str
+    owner: str
+
+
+class RedeliveryPlan(BaseModel):
+    """What to redeliver, or why there is nothing to."""
+
+    deliver: DeliverInput | None = None
+    reason: str | None = None
+
+
+class DeliveryRecord(BaseModel):
+    """Write a run's ``delivery`` field."""
+
+    run_id: str
+    delivery: dict[str, Any]
+
+
+def delivery_status(
+    channel: str,
+    status: Literal["delivered", "skipped", "failed"],
+    *,
+    at: datetime,
+    error: str | None = None,
+    reason: str | None = None,
+    messages: int | None = None,
+    truncated: bool | None = None,
+) -> dict[str, Any]:
+    """The run's ``delivery`` field."""
+    record: dict[str, Any] = {"channel": channel, "status": status, "error": error}
+    if reason is not None:
+        record["reason"] = reason
+    if messages is not None:
+        record["messages"] = messages
+    if truncated:
+        record["truncated"] = True
+    record["at"] = at.isoformat()
+    return record

@@ -1,0 +1,427 @@
+"""Delivery end to end: Slack, webhooks, e-mail on loopback servers; redelivery (issue 5)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
+
+from api.settings import Settings
+from tests.conftest import Api
+from tests.servers import Reply, ScriptedServer, serve
+from tests.test_jobs_api import JOBS, create, job_body
+from tests.test_runs import HISTORIES, trigger, wait_run
+from worker import WORKFLOWS
+from workflows.redeliver import redeliver_workflow_id
+
+SLACK = "/api/chat.postMessage"
+OK = Reply(200, {"ok": True, "ts": "1700000000.000100"})
+
+
+@pytest.fixture
+def slack() -> Iterator[ScriptedServer]:
+    yield from serve()
+
+
+@pytest.fixture
+def agent() -> Iterator[ScriptedServer]:
+    yield from serve()
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def settings(
+    settings: Settings,
+    slack: ScriptedServer,
+    agent: ScriptedServer,
+    mailbox: tuple[Mailbox, int],
+    tmp_path: Path,
+) -> Settings:
+    path = tmp_path / "agents.toml"
+    path.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent.url}/agent"\n')
+    settings.agents_file = path
+    settings.slack_token = "xoxb-test-token"
+    settings.slack_api_url = slack.url + "/api"
+    settings.smtp_host = "127.0.0.1"
+    settings.smtp_port = mailbox[1]
+    settings.smtp_starttls = False
+    settings.delivery_timeout_seconds = 5
+    return settings
+
+
+async def wait_delivery(
+    api: Api, headers: dict[str, str], job_id: str, run_id: str, status: str
+) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        run = (await api.http.get(f"{JOBS}/{job_id}/runs/{run_id}", headers=headers)).json()
+        if (run.get("delivery") or {}).get("status") == status:
+            return dict(run)
+        assert time.monotonic() < deadline, f"delivery never {status}: {run}"
+        await asyncio.sleep(0.1)
+
+
+async def test_condition_gates_slack_delivery(
+    api: Api, worker: Worker, slack: ScriptedServer
+) -> None:
+    slack.script(SLACK, OK)
+    alice = await api.headers("alice")
+    condition = {"expression": "price_change_pct > 0.05"}
+    delivery = {"channel": "slack:#alerts", "format": "markdown"}
+    hot = await create(
+        api,
+        alice,
+        name="Price watch",
+        goal='{"price_change_pct": 0.07}',
+        condition=condition,
+        delivery=delivery,
+    )
+    run = await wait_run(api, alice, hot["id"], await trigger(api, alice, hot["id"]))
+    assert run["status"] == "completed"
+    assert run["condition_result"] == {
+        "expression": "price_change_pct > 0.05",
+        "stage": "after_run",
+        "value": True,
+        "error": None,
+    }
+    assert run["delivery"]["status"] == "delivered" and run["delivery"]["error"] is None
+    assert run["delivery"]["channel"] == "slack:#alerts"
+    [call] = slack.calls(SLACK)
+    assert call.headers["Authorization"] == "Bearer xoxb-test-token"
+    assert call.body["channel"] == "#alerts" and call.body["mrkdwn"] is True
+    assert call.body["text"].startswith("*Price watch*")
+    assert "price_change_pct" in call.body["text"]
+
+    calm = await create(
+        api, alice, goal='{"price_change_pct": 0.01}', condition=condition, delivery=delivery
+    )
+    run = await wait_run(api, alice, calm["id"], await trigger(api, alice, calm["id"]))
+    assert run["status"] == "completed"
+    assert run["condition_result"]["value"] is False and run["condition_result"]["error"] is None
+    assert run["delivery"]["status"] == "skipped"
+    assert run["delivery"]["reason"] == "the after_run condition was false"
+    assert len(slack.calls(SLACK)) == 1
+
+
+async def test_before_run_false_skips_the_agent(
+    api: Api, worker: Worker, agent: ScriptedServer
+) -> None:
+    agent.script("/agent", Reply(200, {"output": "first", "data": {"go": False}}))
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="web")
+    first = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert first["status"] == "completed" and len(agent.calls("/agent")) == 1
+
+    gate = {"expression": "go == true and now.hour >= 0", "stage": "before_run"}
+    response = await api.http.put(f"{JOBS}/{job['id']}", json={"condition": gate}, headers=alice)
+    assert response.status_code == 200
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "skipped" and run["attempts"] == 0 and run["output"] is None
+    assert run["condition_result"] == {
+        "expression": gate["expression"],
+        "stage": "before_run",
+        "value": False,
+        "error": None,
+    }
+    assert len(agent.calls("/agent")) == 1, "a skipped run called the agent"
+
+    # Skipped runs do not count as "previous": the gate still sees the first run.
+    reopen = {"expression": "last_run.status == 'completed' and not go", "stage": "before_run"}
+    await api.http.put(f"{JOBS}/{job['id']}", json={"condition": reopen}, headers=alice)
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "completed" and run["condition_result"]["value"] is True
+    assert len(agent.calls("/agent")) == 2
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["run_count"] == 3 and job_now["consecutive_failures"] == 0
+
+
+class WebhookReceiver:
+    """A loopback receiver that keeps the raw body, to verify the signature byte for byte."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    hook = WebhookReceiver()
+    try:
+        yield hook
+    finally:
+        hook.httpd.shutdown()
+        hook.httpd.server_close()
+
+
+async def test_webhook_delivery_is_signed_with_the_owner_secret(
+    api: Api, worker: Worker, receiver: WebhookReceiver
+) -> None:
+    alice = await api.headers("alice")
+    secret = (await api.http.get("/api/scheduler/delivery/webhook-secret", headers=alice)).json()
+    bob = await api.headers("bob")
+    other = (await api.http.get("/api/scheduler/delivery/webhook-secret", headers=bob)).json()
+    assert secret["secret"].startswith("whsec_") and secret["secret"] != other["secret"]
+
+    job = await create(
+        api,
+        alice,
+        goal='{"price_change_pct": 0.07}',
+        delivery={"channel": f"webhook:{receiver.url}", "format": "json"},
+    )
+    run_id = await trigger(api, alice, job["id"])
+    run = await wait_run(api, alice, job["id"], run_id)
+    assert run["delivery"]["status"] == "delivered"
+    [(headers, body)] = receiver.requests
+    timestamp = headers["X-Agent-Scheduler-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 60
+    expected = hmac.new(
+        secret["secret"].encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    assert hmac.compare_digest(headers["X-Agent-Scheduler-Signature"], f"sha256={expected}")
+    forged = hmac.new(other["secret"].encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert headers["X-Agent-Scheduler-Signature"] != f"sha256={forged.hexdigest()}"
+    assert headers["X-Agent-Scheduler-Delivery"] == f"{run_id}/delivery"
+    document = json.loads(body)
+    assert document["run"]["run_id"] == run_id and document["run"]["status"] == "completed"
+    assert document["run"]["data"] == {"price_change_pct": 0.07}
+    assert "owner" not in document["run"]
+
+
+async def test_email_arrives_with_html_and_text_parts(
+    api: Api, worker: Worker, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    alice = await api.headers("alice")
+    job = await create(
+        api,
+        alice,
+        name="Digest",
+        goal="# Today\n\nPrices are **up** <script>x</script>",
+        delivery={"channel": "email:ops@example.com", "format": "markdown"},
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["delivery"]["status"] == "delivered"
+    [(recipients, message)] = box.messages
+    assert recipients == ["ops@example.com"]
+    assert message["Subject"] == "Digest (completed)"
+    types = {part.get_content_type(): part for part in message.walk()}
+    assert message.get_content_type() == "multipart/alternative"
+    text, page = (types[kind].get_payload(decode=True) for kind in ("text/plain", "text/html"))
+    assert isinstance(text, bytes) and isinstance(page, bytes)
+    text, page = text.decode(), page.decode()
+    assert "Prices are **up**" in text
+    assert "<h1>Today</h1>" in page and "<strong>up</strong>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+async def test_slack_500_twice_then_200_posts_exactly_once(
+    api: Api, worker: Worker, slack: ScriptedServer, agent: ScriptedServer
+) -> None:
+    agent.script("/agent", Reply(200, {"output": "hello", "data": {}}))
+    slack.script(SLACK, Reply(500, {"ok": False}), Reply(500, {"ok": False}), OK)
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", delivery={"channel": "slack:#ops", "format": "text"}
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["delivery"]["status"] == "delivered" and run["delivery"]["messages"] == 1
+    await asyncio.sleep(1.5)  # nothing else arrives later
+    calls = slack.calls(SLACK)
+    assert len(calls) == 3 and all(c.body == calls[0].body for c in calls)
+    assert calls[2].at - calls[1].at >= 1.5  # the delivery retry policy backs off
+    assert len(agent.calls("/agent")) == 1 and run["attempts"] == 1
+
+
+async def test_failed_delivery_keeps_the_run_and_redeliver_retries_only_delivery(
+    api: Api,
+    worker: Worker,
+    slack: ScriptedServer,
+    agent: ScriptedServer,
+    temporal_client: Client,
+) -> None:
+    agent.script("/agent", Reply(200, {"output": "x" * 9000, "data": {"n": 1}}))
+    slack.script(SLACK, Reply(200, {"ok": False, "error": "channel_not_found"}))
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", delivery={"channel": "slack:#gone", "format": "text"}
+    )
+    run_id = await trigger(api, alice, job["id"])
+    run = await wait_run(api, alice, job["id"], run_id)
+    assert run["status"] == "completed" and run["output"] == "x" * 9000
+    assert run["delivery"]["status"] == "failed"
+    assert "channel_not_found" in run["delivery"]["error"]
+    assert len(slack.calls(SLACK)) == 1  # a refusal is not retried
+
+    slack.seen.clear()
+    slack.script(SLACK, OK)
+    await api.http.put(
+        f"{JOBS}/{job['id']}",
+        json={"delivery": {"channel": "slack:#ops", "format": "text"}},
+        headers=alice,
+    )
+    path = f"{JOBS}/{job['id']}/runs/{run_id}/redeliver"
+    response = await api.http.post(path, headers=alice)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"run_id": run_id, "job_id": job["id"], "status": "redelivering"}
+    run = await wait_delivery(api, alice, job["id"], run_id, "delivered")
+    assert run["delivery"]["redelivered"] is True and run["delivery"]["channel"] == "slack:#ops"
+    # 9,000 characters: split into a channel message and thread replies.
+    calls = slack.calls(SLACK)
+    assert len(calls) == run["delivery"]["messages"] >= 3
+    assert "thread_ts" not in calls[0].body
+    assert all(c.body["thread_ts"] == "1700000000.000100" for c in calls[1:])
+    assert "".join(c.body["text"] for c in calls).count("x") >= 9000
+    assert len(agent.calls("/agent")) == 1, "redelivery called the agent"
+
+    mallory = await api.headers("mallory")
+    assert (await api.http.post(path, headers=mallory)).status_code == 404
+
+    # Both workflows replay; AGENT_SCHEDULER_RECORD_HISTORIES keeps them for future replays.
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    histories = {
+        "job_run_delivery_failed": await temporal_client.get_workflow_handle(
+            run_id
+        ).fetch_history(),
+        "redeliver": await temporal_client.get_workflow_handle(
+            redeliver_workflow_id(run_id)
+        ).fetch_history(),
+    }
+    for name, history in histories.items():
+        await replayer.replay_workflow(history)
+        if os.environ.get("AGENT_SCHEDULER_RECORD_HISTORIES"):
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def test_redeliver_refuses_runs_with_nothing_to_deliver(api: Api, worker: Worker) -> None:
+    alice = await api.headers("alice")
+    job = await create(
+        api,
+        alice,
+        goal='{"n": 1}',
+        condition={"expression": "n > 5"},
+        delivery={"channel": "slack:#ops"},
+    )
+    run_id = await trigger(api, alice, job["id"])
+    await wait_run(api, alice, job["id"], run_id)
+    response = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_id}/redeliver", headers=alice)
+    assert response.status_code == 409 and "condition was false" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [
+        ("carrier-pigeon:coop", "unknown provider"),
+        ("slack:general chat", "slack target"),
+        ("slack:#Has-Caps", "slack target"),
+        ("webhook:ftp://example.com/x", "https"),
+        ("webhook:not a url", "https"),
+        ("webhook:https://example.com/\nx", "control characters"),
+        ("email:not-an-address", "plain address"),
+        ("email:Ops <ops@example.com>", "plain address"),
+        ("discord:", "provider"),
+        ("dbus:", "provider"),
+        ("nochannel", "provider"),
+    ],
+)
+async def test_malformed_channels_are_422(api: Api, channel: str, message: str) -> None:
+    alice = await api.headers("alice")
+    body = job_body(delivery={"channel": channel})
+    response = await api.http.post(JOBS, json=body, headers=alice)
+    assert response.status_code == 422, response.text
+    detail = response.json()["details"][0]
+    assert detail["field"] == "delivery.channel" and message in detail["message"]
+
+
+async def test_private_targets_need_the_setting(api: Api, settings: Settings) -> None:
+    alice = await api.headers("alice")
+    settings.allow_private_targets = False
+    for channel in (
+        "webhook:http://example.com/hook",
+        "webhook:https://127.0.0.1/hook",
+        "webhook:https://localhost:8080/hook",
+        "webhook:https://10.1.2.3/hook",
+        "webhook:https://[::1]/hook",
+        "webhook:https://169.254.169.254/latest",
+        "json:127.0.0.1/x",
+    ):
+        body = job_body(delivery={"channel": channel})
+        response = await api.http.post(JOBS, json=body, headers=alice)
+        assert response.status_code == 422, (channel, response.text)
+        assert response.json()["details"][0]["field"] == "delivery.channel"
+    settings.slack_token = None
+    response = await api.http.post(
+        JOBS, json=job_body(delivery={"channel": "slack:#ops"}), headers=alice
+    )
+    assert response.status_code == 422 and "not configured" in response.text
+    # A well-formed notification-service channel is accepted.
+    response = await api.http.post(
+        JOBS, json=job_body(delivery={"channel": "discord:1234567/abcdefg"}), headers=alice
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_private_webhook_refused_again_at_delivery(
+    api: Api, worker: Worker, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, delivery={"channel": f"webhook:{receiver.url}"})
+    settings.allow_private_targets = False  # turned off after the job was created
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["delivery"]["status"] == "failed"
+    assert "ALLOW_PRIVATE_TARGETS" in run["delivery"]["error"]
+    assert receiver.requests == []

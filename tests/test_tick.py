@@ -1,0 +1,268 @@
+"""The tick (SPEC §11): drift made on purpose is repaired and counted; one tick at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from temporalio.client import Client, ScheduleOverlapPolicy, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer, Worker
+
+from activities.tick import TickInput
+from api.app import create_app
+from api.index.models import Job, Run, TickRecord
+from api.services.engine import ensure_tick_schedule, tick_schedule_id
+from api.services.temporal_schedules import parse_schedule
+from api.settings import Settings
+from domain.schedules import next_fire_time
+from tests.conftest import Api
+from tests.test_jobs_api import JOBS, create
+from worker import WORKFLOWS
+from workflows.tick import TickWorkflow
+
+STATUS = "/api/scheduler/status"
+HISTORIES = Path(__file__).parent / "histories"
+INTERVAL = 2
+
+
+@pytest.fixture
+async def tick_settings(settings: Settings, temporal_client: Client) -> AsyncIterator[Settings]:
+    """Settings with a 2-second tick; its schedule is removed after the test."""
+    settings.tick_interval_seconds = INTERVAL
+    yield settings
+    try:
+        await temporal_client.get_schedule_handle(tick_schedule_id(settings)).delete()
+    except RPCError as exc:
+        assert exc.status == RPCStatusCode.NOT_FOUND
+
+
+async def status(api: Api, headers: dict[str, str]) -> dict[str, Any]:
+    response = await api.http.get(STATUS, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def wait_for(check: Any, *, timeout: float = 45) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s")
+        await asyncio.sleep(0.25)
+
+
+async def schedule_exists(client: Client, schedule_id: str) -> bool:
+    try:
+        await client.get_schedule_handle(schedule_id).describe()
+        return True
+    except RPCError as exc:
+        assert exc.status == RPCStatusCode.NOT_FOUND
+        return False
+
+
+async def wait_run_done(api: Api, headers: dict[str, str], job_id: str, run_id: str) -> None:
+    async def done() -> bool:
+        response = await api.http.get(f"{JOBS}/{job_id}/runs/{run_id}", headers=headers)
+        return response.status_code == 200 and response.json()["status"] == "completed"
+
+    await wait_for(done, timeout=30)
+
+
+async def test_status_without_a_worker_is_not_running(api: Api) -> None:
+    alice = await api.headers("alice")
+    body = await status(api, alice)
+    assert body["running"] is False and body["workers"] == []
+    assert body["temporal"]["reachable"] is True
+    assert body["temporal"]["namespace"] == "default"
+    assert body["tick_interval_seconds"] == 0  # disabled in these tests' settings
+    assert body["last_tick_at"] is None and body["next_tick_at"] is None
+    assert body["jobs_checked_last_tick"] is None and body["repairs_last_24h"] == {}
+    assert (await api.http.get(STATUS)).status_code == 401
+
+
+async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
+    tick_settings: Settings, api: Api, worker: Worker, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    # Far from firing, so no next_run_at goes stale by itself during the test.
+    yearly = {"type": "cron", "expression": "0 8 1 1 *", "timezone": "America/New_York"}
+    lost_schedule = await create(api, alice, name="schedule deleted", schedule=yearly)
+    lost_row = await create(api, alice, name="index row deleted", schedule=yearly)
+    ran = await create(api, alice, name="runs not recorded", schedule=yearly)
+    paused = await create(api, alice, name="schedule paused behind the API", schedule=yearly)
+    runs = []
+    for _ in range(2):
+        response = await api.http.post(f"{JOBS}/{ran['id']}/trigger", headers=alice)
+        runs.append(response.json()["run_id"])
+    for run_id in runs:
+        await wait_run_done(api, alice, ran["id"], run_id)
+
+    # The tick runs on its own schedule and finds nothing to repair yet.
+    ready = datetime.now(UTC)
+    first = await wait_for(lambda: _ticked(api, alice, after=ready))
+    assert first["running"] is True and first["workers"]
+    assert first["tick_interval_seconds"] == INTERVAL and first["repairs_last_24h"] == {}
+    assert first["jobs_checked_last_tick"] == 4
+    assert datetime.fromisoformat(first["next_tick_at"]) > datetime.fromisoformat(
+        first["last_tick_at"]
+    )
+
+    # Break the agreement, each in its own way.
+    await temporal_client.get_schedule_handle(lost_schedule["id"]).delete()
+    await temporal_client.get_schedule_handle(paused["id"]).pause(note="behind the API")
+    async with api.state.sessions() as session:
+        await session.execute(sa.delete(Job).where(Job.id == lost_row["id"]))
+        # One run's end was never recorded, the other run was lost entirely (as after a crash
+        # that lost the last commits): the job's counters lost them too.
+        await session.execute(
+            sa.update(Run)
+            .where(Run.id == runs[0])
+            .values(status="running", completed_at=None, duration_seconds=None, output=None)
+        )
+        await session.execute(sa.delete(Run).where(Run.id == runs[1]))
+        await session.execute(
+            sa.update(Job)
+            .where(Job.id == ran["id"])
+            .values(run_count=0, last_run_at=None, next_run_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
+        await session.commit()
+    broken_at = datetime.now(UTC)
+
+    expected = {
+        "orphan_schedules_deleted": 1,
+        "runs_recorded": 2,
+        "schedules_recreated": 1,
+        "schedules_resynced": 1,
+        "next_run_at_refreshed": 1,
+    }
+
+    async def repaired() -> dict[str, Any] | None:
+        body = await status(api, alice)
+        return body if body["repairs_last_24h"] == dict(sorted(expected.items())) else None
+
+    after = await wait_for(repaired)
+    assert datetime.fromisoformat(after["last_tick_at"]) > broken_at
+    assert after["jobs_checked_last_tick"] == 3
+
+    description = await temporal_client.get_schedule_handle(lost_schedule["id"]).describe()
+    # Rebuilt from the job: it fires when the job says it will.
+    assert description.schedule.spec.time_zone_name == "America/New_York"
+    job_now = (await api.http.get(f"{JOBS}/{lost_schedule['id']}", headers=alice)).json()
+    assert description.info.next_action_times[0] == datetime.fromisoformat(job_now["next_run_at"])
+    assert not await schedule_exists(temporal_client, lost_row["id"])
+    resumed = await temporal_client.get_schedule_handle(paused["id"]).describe()
+    assert resumed.schedule.state.paused is False
+    for run_id in runs:
+        run = (await api.http.get(f"{JOBS}/{ran['id']}/runs/{run_id}", headers=alice)).json()
+        assert run["status"] == "completed" and run["output"] == "Summarize today's activity"
+        assert run["completed_at"] is not None and run["temporal"]["run_id"]
+    async with api.state.sessions() as session:
+        job = await session.get(Job, ran["id"])
+        assert job is not None and job.run_count == 2
+        assert job.next_run_at == next_fire_time(
+            parse_schedule(job.schedule), after=datetime.now(UTC) - timedelta(minutes=1)
+        )
+    # Later ticks find nothing more to do.
+    await asyncio.sleep(INTERVAL * 2 + 1)
+    final = await status(api, alice)
+    assert final["repairs_last_24h"] == dict(sorted(expected.items()))
+    assert final["last_tick"]["repairs"] == {}
+
+
+async def _ticked(api: Api, headers: dict[str, str], *, after: datetime) -> dict[str, Any] | None:
+    body = await status(api, headers)
+    last = body["last_tick_at"]
+    return body if last and datetime.fromisoformat(last) > after else None
+
+
+async def test_two_api_instances_share_one_schedule_and_ticks_never_overlap(
+    tick_settings: Settings, api: Api, worker: Worker, temporal_client: Client
+) -> None:
+    second = create_app(tick_settings)
+    async with second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            other = Api(second, http)
+            # Both instances (and the worker) ensure the schedule, also at the same time.
+            await asyncio.gather(
+                ensure_tick_schedule(temporal_client, tick_settings),
+                ensure_tick_schedule(temporal_client, tick_settings),
+            )
+            handle = temporal_client.get_schedule_handle(tick_schedule_id(tick_settings))
+            description = await handle.describe()
+            assert description.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+            assert [i.every for i in description.schedule.spec.intervals] == [
+                timedelta(seconds=INTERVAL)
+            ]
+            alice = await other.headers("alice")
+
+            async def three_ticks() -> bool:
+                async with other.state.sessions() as session:
+                    count = await session.execute(
+                        sa.select(sa.func.count()).select_from(TickRecord)
+                    )
+                    return int(count.scalar_one()) >= 3
+
+            await wait_for(three_ticks)
+            # Ask for more ticks at once from both sides: Temporal skips while one runs.
+            await asyncio.gather(*(handle.trigger() for _ in range(4)))
+            await asyncio.sleep(INTERVAL + 1)
+            seen_by_both = [await status(api, alice), await status(other, alice)]
+            assert seen_by_both[0]["last_tick_at"] and seen_by_both[1]["last_tick_at"]
+
+    prefix = tick_schedule_id(tick_settings)
+    executions = [
+        await temporal_client.get_workflow_handle(w.id, run_id=w.run_id).describe()
+        async for w in temporal_client.list_workflows(f'WorkflowId STARTS_WITH "{prefix}"')
+    ]
+    closed = sorted(
+        (e.start_time, e.close_time or datetime.max.replace(tzinfo=UTC)) for e in executions
+    )
+    assert len(closed) >= 3
+    for (_, end), (start, _) in zip(closed, closed[1:], strict=False):
+        assert end <= start, "two ticks ran at the same time"
+    async with api.state.sessions() as session:
+        rows = (
+            await session.execute(sa.select(TickRecord).order_by(TickRecord.started_at))  # type: ignore[arg-type]
+        ).scalars()
+        ticks = list(rows)
+    for earlier, later in zip(ticks, ticks[1:], strict=False):
+        assert earlier.finished_at <= later.started_at
+    # A schedule with other settings is brought to the new interval, not duplicated.
+    tick_settings.tick_interval_seconds = 5
+    await ensure_tick_schedule(temporal_client, tick_settings)
+    description = await temporal_client.get_schedule_handle(prefix).describe()
+    assert [i.every for i in description.schedule.spec.intervals] == [timedelta(seconds=5)]
+
+
+async def test_tick_workflow_replays_recorded_and_fresh_histories(
+    api: Api, worker: Worker, temporal_client: Client, settings: Settings
+) -> None:
+    handle = await temporal_client.start_workflow(
+        TickWorkflow.run,
+        TickInput(grace_seconds=0),
+        id=f"{settings.task_queue}-tick-replay",
+        task_queue=settings.task_queue,
+    )
+    result = await handle.result()
+    assert result.jobs_checked == 0 and result.repairs == {}
+    fresh = await handle.fetch_history()
+    if os.environ.get("AGENT_SCHEDULER_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / "tick.json").write_text(fresh.to_json())
+    recorded = WorkflowHistory.from_json("tick", (HISTORIES / "tick.json").read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    for history in (fresh, recorded):
+        await replayer.replay_workflow(history)
