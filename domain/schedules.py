@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from domain.cron import MAX_YEAR, CronError, parse_cron
-from domain.timezones import TimezoneError, load_timezone
+from domain.timezones import TimezoneName, load_timezone
 
 __all__ = [
     "AtSchedule",
@@ -80,14 +80,6 @@ def parse_duration(value: int | str) -> int:
     return seconds
 
 
-def _check_timezone(name: str) -> str:
-    try:
-        load_timezone(name)
-    except TimezoneError as error:
-        raise ValueError(str(error)) from None
-    return name
-
-
 class CronSchedule(BaseModel):
     """Fires at the wall-clock times a 5-field cron expression matches in ``timezone``."""
 
@@ -95,7 +87,7 @@ class CronSchedule(BaseModel):
 
     type: Literal["cron"]
     expression: str
-    timezone: str = "UTC"
+    timezone: TimezoneName = "UTC"
 
     @field_validator("expression")
     @classmethod
@@ -105,11 +97,6 @@ class CronSchedule(BaseModel):
         except CronError as error:
             raise ValueError(str(error)) from None
         return expression
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_loads(cls, name: str) -> str:
-        return _check_timezone(name)
 
 
 class EverySchedule(BaseModel):
@@ -130,7 +117,7 @@ class EverySchedule(BaseModel):
             }
         ),
     ]
-    timezone: str = "UTC"
+    timezone: TimezoneName = "UTC"
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -140,11 +127,6 @@ class EverySchedule(BaseModel):
         if not isinstance(value, int | str):
             raise ValueError("interval must be a number of seconds or a duration like '30m'")
         return parse_duration(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_loads(cls, name: str) -> str:
-        return _check_timezone(name)
 
 
 class AtSchedule(BaseModel):
@@ -158,12 +140,7 @@ class AtSchedule(BaseModel):
 
     type: Literal["at"]
     datetime: dt.datetime
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_loads(cls, name: str) -> str:
-        return _check_timezone(name)
+    timezone: TimezoneName = "UTC"
 
     @model_validator(mode="after")
     def _datetime_is_aware(self) -> AtSchedule:

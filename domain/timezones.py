@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
-__all__ = ["TimezoneError", "load_timezone"]
+from pydantic import AfterValidator
+
+__all__ = ["TimezoneError", "TimezoneName", "load_timezone"]
 
 
 class TimezoneError(ValueError):
@@ -62,3 +65,15 @@ def load_timezone(name: str) -> ZoneInfo:
             "America/New_York or UTC"
         )
     return ZoneInfo(name)
+
+
+def _known_name(name: str) -> str:
+    try:
+        load_timezone(name)
+    except TimezoneError as error:
+        raise ValueError(str(error)) from None
+    return name
+
+
+TimezoneName = Annotated[str, AfterValidator(_known_name)]
+"""An IANA zone name, validated (with a did-you-mean message) when a model is built."""

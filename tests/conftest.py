@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -140,6 +141,26 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Api(app, http)
+
+
+async def spawn_worker(settings: Settings) -> asyncio.subprocess.Process:
+    """A worker in a process of its own (``python worker.py``) on the test's queue and index."""
+    env = {
+        **os.environ,
+        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
+        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
+        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
+        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
+    }
+    if settings.agents_file:
+        env["AGENT_SCHEDULER_AGENTS_FILE"] = str(settings.agents_file)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).parent.parent / "worker.py"),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from domain.chains import (
     find_cycle,
     next_steps,
 )
-from tests.conftest import Api
+from tests.conftest import Api, spawn_worker
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -515,21 +514,7 @@ async def test_killed_worker_mid_chain_loses_no_node_and_runs_none_twice(
         "/b", Reply(200, {"output": "never"}, delay=-1), Reply(200, {"output": "second worker"})
     )
     agent_server.script("/c", OK)
-    env = {
-        **os.environ,
-        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
-        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
-        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
-        "AGENT_SCHEDULER_AGENTS_FILE": str(settings.agents_file),
-        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
-    }
-    doomed = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).parent.parent / "worker.py"),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    doomed = await spawn_worker(settings)
     try:
         alice = await api.headers("alice")
         jobs = await make_jobs(api, alice, "a", "b", "c")

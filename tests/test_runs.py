@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from api.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, spawn_worker
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -359,21 +359,7 @@ async def test_killed_worker_loses_nothing_and_doubles_nothing(
         Reply(200, {"output": "never"}, delay=-1),
         Reply(200, {"output": "second worker", "data": {"ok": True}}),
     )
-    env = {
-        **os.environ,
-        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
-        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
-        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
-        "AGENT_SCHEDULER_AGENTS_FILE": str(settings.agents_file),
-        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
-    }
-    doomed = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).parent.parent / "worker.py"),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    doomed = await spawn_worker(settings)
     try:
         alice = await api.headers("alice")
         job = await create(api, alice, agent_id="web")

@@ -8,20 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import OwnerDep, SessionDep, StateDep
-from api.errors import ERROR_RESPONSES, Invalid
+from api.errors import ERROR_RESPONSES
 from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
 from api.services import time as time_service
-from domain.timezones import TimezoneError, load_timezone
+from api.services.insight import zone_of
 
 router = APIRouter(tags=["time"], responses=ERROR_RESPONSES)
-
-
-def _zone(name: str) -> str:
-    try:
-        load_timezone(name)
-    except TimezoneError as error:
-        raise Invalid.field("timezone", str(error)) from None
-    return name
 
 
 @router.get("/validate", response_model=Validation)
@@ -64,6 +56,6 @@ async def calendar_data(
         owner=owner,
         start=start,
         end=end,
-        timezone=_zone(timezone),
+        timezone=zone_of(timezone).key,
         now=datetime.now(UTC),
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from domain.schedules import Schedule
-from domain.timezones import TimezoneError, load_timezone
+from domain.timezones import TimezoneName
 
 
 class Validation(BaseModel):
@@ -23,16 +23,7 @@ class ParseRequest(BaseModel):
     """Text to read as a schedule, and the zone to assume when it names none."""
 
     text: str = Field(min_length=1, max_length=500)
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            load_timezone(name)
-        except TimezoneError as error:
-            raise ValueError(str(error)) from None
-        return name
+    timezone: TimezoneName = "UTC"
 
 
 class ParsedSchedule(BaseModel):
