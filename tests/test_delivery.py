@@ -242,6 +242,28 @@ async def test_webhook_delivery_is_signed_with_the_owner_secret(
     assert "owner" not in document["run"]
 
 
+async def test_notification_library_provider_delivers_under_its_own_prefix(
+    api: Api, worker: Worker, receiver: WebhookReceiver
+) -> None:
+    """Any other provider goes through Apprise: here its generic JSON service, on loopback."""
+    alice = await api.headers("alice")
+    target = receiver.url.removeprefix("http://")
+    job = await create(
+        api,
+        alice,
+        name="Prices",
+        goal="BTC is **up** 7%",
+        delivery={"channel": f"json:{target}", "format": "text"},
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+
+    assert run["delivery"]["status"] == "delivered", run["delivery"]
+    [(headers, body)] = receiver.requests
+    assert headers["Content-Type"].startswith("application/json")
+    document = json.loads(body)
+    assert "BTC is **up** 7%" in document["message"] and "Prices" in document["title"]
+
+
 async def test_email_arrives_with_html_and_text_parts(
     api: Api, worker: Worker, mailbox: tuple[Mailbox, int]
 ) -> None:
