@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,11 @@ async def test_every_job_fires_on_its_own(api: Api, worker: Worker) -> None:
     assert scheduled.timestamp() % 2 == 0
     assert run["id"] == f"run_{job['id'].removeprefix('job_')}-{scheduled:%Y-%m-%dT%H:%M:%SZ}"
     assert datetime.fromisoformat(run["started_at"]) >= scheduled
+    # The next fire moves on after each one (the stored value is only used while ahead).
+    before = datetime.now(UTC)
+    next_run = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()["next_run_at"]
+    after = datetime.now(UTC)
+    assert before < datetime.fromisoformat(next_run) <= after + timedelta(seconds=2)
 
 
 async def test_at_job_runs_once_and_completes(api: Api, worker: Worker) -> None:

@@ -84,7 +84,7 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        job.next_run_at = self.next_run_at(job)
+        job.next_run_at = _next_fire(job, utcnow())
         client = await self.temporal.client()
         self.session.add(job)
         await self.session.commit()
@@ -220,11 +220,19 @@ class JobService:
             raise
         return run.id
 
-    def next_run_at(self, job: Job, *, now: datetime | None = None) -> datetime | None:
-        """When Temporal fires the job next, in the job's timezone (None if it will not)."""
+    @staticmethod
+    def next_run_at(job: Job, *, now: datetime | None = None) -> datetime | None:
+        """When Temporal fires the job next, in the job's timezone (None if it will not).
+
+        The stored ``next_run_at`` is used while it is still ahead: no fire has happened since
+        it was computed, so it is still the next one (every edit of the job re-computes it).
+        """
         if job.status != "active":
             return None
-        return next_fire_time(parse_schedule(job.schedule), after=now or utcnow())
+        now = now or utcnow()
+        if job.next_run_at is not None and job.next_run_at > now:
+            return job.next_run_at.astimezone(ZoneInfo(job.timezone))
+        return _next_fire(job, now)
 
     def public(self, job: Job) -> JobPublic:
         """The API view of a job."""
@@ -273,7 +281,7 @@ class JobService:
     async def _save(self, job: Job, *, rebuild: bool) -> None:
         """Flush the row, update the schedule, commit; undo the schedule if the commit fails."""
         job.updated_at = utcnow()
-        job.next_run_at = self.next_run_at(job)
+        job.next_run_at = _next_fire(job, utcnow())
         await self.session.flush()
         if not rebuild:
             await self.session.commit()
@@ -338,3 +346,10 @@ async def _describe_or_none(handle: ScheduleHandle) -> Any:
 
 def _dump(model: Any) -> dict[str, Any] | None:
     return None if model is None else dict(model.model_dump(mode="json"))
+
+
+def _next_fire(job: Job, now: datetime) -> datetime | None:
+    """The job's next fire computed from its schedule (None when paused or finished)."""
+    if job.status != "active":
+        return None
+    return next_fire_time(parse_schedule(job.schedule), after=now)
