@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.index.models import Chain, ChainJob, ChainRun, Run
+from api.index.models import Chain, ChainJob, ChainRun
 from domain import search_attributes
 from domain.chains import (
     CHAIN_WORKFLOW,
@@ -34,7 +34,6 @@ from domain.payloads import RunFinish
 chains: sa.Table = Chain.__table__  # type: ignore[attr-defined]
 chain_jobs: sa.Table = ChainJob.__table__  # type: ignore[attr-defined]
 chain_runs: sa.Table = ChainRun.__table__  # type: ignore[attr-defined]
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 
 
 def chain_search_attributes(owner: str) -> TypedSearchAttributes:
@@ -58,29 +57,28 @@ def chain_run_input(chain: Any, **kwargs: Any) -> ChainRunInput:
     )
 
 
-async def continue_into_chains(engine: AsyncEngine, temporal: Client, finish: RunFinish) -> None:
-    """Start a chain run for every chain whose root job this standalone run belongs to.
-
-    Called when any run finishes; runs a chain made itself do not continue anywhere. The chain
-    run's workflow id derives from the run and chain ids and is never reused, so a retried
-    call cannot start it twice.
-    """
-    async with engine.connect() as conn:
-        rows = (
+async def root_chains(conn: AsyncConnection, job_id: str) -> list[Any]:
+    """The chains whose root nodes include the job, in id order."""
+    return list(
+        (
             await conn.execute(
                 sa.select(chains)
                 .join(chain_jobs, chain_jobs.c.chain_id == chains.c.id)
-                .where(chain_jobs.c.job_id == finish.job_id, chain_jobs.c.is_root)
+                .where(chain_jobs.c.job_id == job_id, chain_jobs.c.is_root)
                 .order_by(chains.c.id)
             )
         ).all()
-        if not rows:
-            return
-        trigger = (
-            await conn.execute(sa.select(runs.c.trigger).where(runs.c.id == finish.run_id))
-        ).scalar_one_or_none()
-    if trigger is None or trigger == "chain":
-        return
+    )
+
+
+async def continue_into_chains(
+    temporal: Client, roots: list[Any], finish: RunFinish, *, task_queue: str
+) -> None:
+    """Start a chain run of every chain in ``roots``, adopting the finished standalone run.
+
+    The chain run's workflow id derives from the run and chain ids and is never reused, so a
+    retried call cannot start it twice.
+    """
     root = AdoptedRun(
         job_id=finish.job_id,
         run_id=finish.run_id,
@@ -89,13 +87,13 @@ async def continue_into_chains(engine: AsyncEngine, temporal: Client, finish: Ru
         data=finish.data,
         error=finish.error,
     )
-    for chain in rows:
+    for chain in roots:
         try:
             await temporal.start_workflow(
                 CHAIN_WORKFLOW,
                 chain_run_input(chain, trigger="root_run", root=root),
                 id=adopted_chain_run_id(chain.id, finish.run_id),
-                task_queue=activity.info().task_queue,
+                task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=chain_search_attributes(chain.owner),
                 static_summary=f"{chain.name} (after {finish.run_id})"[:200],

@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.chains import continue_into_chains
+from activities.chains import chain_jobs, continue_into_chains, root_chains
 from api.index.models import Job, Run
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
@@ -57,49 +57,69 @@ class RunRecorder:
 
     @activity.defn(name="record_run_finish")
     async def record_finish(self, finish: RunFinish) -> RunFinished:
-        """Record the run's end and update its job; a second call changes nothing."""
-        await continue_into_chains(self._engine, self._temporal, finish)
+        """Record the run's end, update its job, continue into chains; a retry changes nothing.
+
+        One query reads the run, its job and whether the job roots a chain. Chain runs start
+        after the commit, on a retry too, under ids that cannot start twice.
+        """
         async with self._engine.begin() as conn:
-            run = (
+            row = (
                 await conn.execute(
-                    sa.select(runs.c.status, runs.c.started_at, runs.c.trigger).where(
-                        runs.c.id == finish.run_id
+                    sa.select(
+                        runs.c.status.label("run_status"),
+                        runs.c.started_at.label("run_started_at"),
+                        runs.c.trigger.label("run_trigger"),
+                        sa.exists()
+                        .where(chain_jobs.c.job_id == runs.c.job_id, chain_jobs.c.is_root)
+                        .label("chain_root"),
+                        jobs,
                     )
+                    .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
+                    .where(runs.c.id == finish.run_id)
                 )
             ).first()
-            if run is None or run.status != "running":
+            if row is None:
                 return RunFinished()
-            duration = (
-                (finish.completed_at - run.started_at).total_seconds() if run.started_at else None
+            finished = RunFinished()
+            if row.run_status == "running":
+                finished = await self._record(conn, finish, row)
+            roots = []
+            if row.chain_root and row.run_trigger != "chain":
+                roots = await root_chains(conn, finish.job_id)
+        await continue_into_chains(
+            self._temporal, roots, finish, task_queue=activity.info().task_queue
+        )
+        return finished
+
+    async def _record(self, conn: AsyncConnection, finish: RunFinish, row: Any) -> RunFinished:
+        """Write the run's end and its job's counters (``row``: the run and its job's columns)."""
+        started_at = row.run_started_at
+        duration = (finish.completed_at - started_at).total_seconds() if started_at else None
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == finish.run_id)
+            .values(
+                status=finish.status,
+                temporal_run_id=finish.temporal_run_id,
+                completed_at=finish.completed_at,
+                duration_seconds=duration,
+                attempts=finish.attempts,
+                attempt_errors=[e.model_dump(mode="json") for e in finish.attempt_errors],
+                output=finish.output,
+                data=finish.data,
+                error=finish.error,
+                condition_result=finish.condition_result,
+                delivery=finish.delivery,
             )
-            await conn.execute(
-                runs.update()
-                .where(runs.c.id == finish.run_id)
-                .values(
-                    status=finish.status,
-                    temporal_run_id=finish.temporal_run_id,
-                    completed_at=finish.completed_at,
-                    duration_seconds=duration,
-                    attempts=finish.attempts,
-                    attempt_errors=[e.model_dump(mode="json") for e in finish.attempt_errors],
-                    output=finish.output,
-                    data=finish.data,
-                    error=finish.error,
-                    condition_result=finish.condition_result,
-                    delivery=finish.delivery,
-                )
-            )
-            job = (await conn.execute(sa.select(jobs).where(jobs.c.id == finish.job_id))).first()
-            if job is None or job.deleted_at is not None:
-                return RunFinished()
-            changes = _counted(job._mapping, finish.status, run.started_at, run.trigger)
-            await conn.execute(jobs.update().where(jobs.c.id == job.id).values(**changes))
-            auto_paused = changes.get("status") == "paused"
-            if auto_paused:
-                await self._pause_schedule(job.id, changes["paused_reason"])
-            return RunFinished(
-                job_status=changes.get("status", job.status), auto_paused=auto_paused
-            )
+        )
+        if row.id is None or row.deleted_at is not None:
+            return RunFinished()
+        changes = _counted(row._mapping, finish.status, started_at, row.run_trigger)
+        await conn.execute(jobs.update().where(jobs.c.id == row.id).values(**changes))
+        auto_paused = changes.get("status") == "paused"
+        if auto_paused:
+            await self._pause_schedule(row.id, changes["paused_reason"])
+        return RunFinished(job_status=changes.get("status", row.status), auto_paused=auto_paused)
 
     async def _pause_schedule(self, job_id: str, reason: str) -> None:
         try:
