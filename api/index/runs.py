@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Run
+from api.index.models import Run, utcnow
 
 
 async def get_run(session: AsyncSession, *, job_id: str, run_id: str) -> Run | None:
@@ -41,3 +41,26 @@ async def running_run_ids(session: AsyncSession, *, job_id: str) -> list[str]:
         select(Run.id).where(col(Run.job_id) == job_id, col(Run.status) == "running")
     )
     return list(rows.scalars())
+
+
+async def insert_manual_run(session: AsyncSession, *, run_id: str, job_id: str, owner: str) -> None:
+    """Record a triggered run as ``running`` and commit (one Core statement: it is on every
+    trigger's path)."""
+    await session.execute(
+        sa.insert(Run).values(
+            id=run_id,
+            job_id=job_id,
+            owner=owner,
+            trigger="manual",
+            status="running",
+            attempts=0,
+            started_at=utcnow(),
+        )
+    )
+    await session.commit()
+
+
+async def forget_run(session: AsyncSession, *, run_id: str) -> None:
+    """Remove a run whose workflow never started, and commit."""
+    await session.execute(sa.delete(Run).where(col(Run.id) == run_id))
+    await session.commit()

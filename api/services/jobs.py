@@ -24,7 +24,7 @@ from api.errors import Conflict, Invalid, NotFound, Unavailable
 from api.index import chains as chains_store
 from api.index import jobs as store
 from api.index import runs as runs_store
-from api.index.models import Job, Run, utcnow
+from api.index.models import Job, utcnow
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
 from api.services.delivery import check_delivery
 from api.services.temporal_schedules import (
@@ -190,16 +190,10 @@ class JobService:
         """
         job = await self.get(job_id)
         client = await self.temporal.client()
-        run = Run(
-            id=new_id("run", 16),
-            job_id=job.id,
-            owner=job.owner,
-            trigger="manual",
-            status="running",
-            started_at=utcnow(),
+        run_id = new_id("run", 16)
+        await runs_store.insert_manual_run(
+            self.session, run_id=run_id, job_id=job.id, owner=job.owner
         )
-        self.session.add(run)
-        await self.session.commit()
         try:
             await client.start_workflow(
                 JobRunWorkflow.run,
@@ -209,16 +203,15 @@ class JobService:
                     trigger="manual",
                     job=JobSnapshot.of(job.model_dump()),
                 ),
-                id=run.id,
+                id=run_id,
                 task_queue=self.settings.task_queue,
                 search_attributes=job_search_attributes(job, "manual"),
                 static_summary=f"{job.name} (manual)"[:200],
             )
         except BaseException:
-            await self.session.delete(run)
-            await self.session.commit()
+            await runs_store.forget_run(self.session, run_id=run_id)
             raise
-        return run.id
+        return run_id
 
     @staticmethod
     def next_run_at(job: Job, *, now: datetime | None = None) -> datetime | None:
