@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,3 +82,6 @@ async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> Ru
 
 
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+Offset = Annotated[int, Query(ge=0, description="How many to skip.")]

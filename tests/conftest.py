@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -141,6 +143,20 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Api(app, http)
+
+
+async def wait_finished(
+    api: Api, headers: dict[str, str], url: str, *, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll a run or chain run through the API until it is no longer ``running``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await api.http.get(url, headers=headers)
+        if response.status_code == 200 and response.json()["status"] != "running":
+            return dict(response.json())
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} still {response.text} after {timeout}s")
+        await asyncio.sleep(0.1)
 
 
 async def spawn_worker(settings: Settings) -> asyncio.subprocess.Process:

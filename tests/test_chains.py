@@ -24,7 +24,7 @@ from domain.chains import (
     find_cycle,
     next_steps,
 )
-from tests.conftest import Api, spawn_worker
+from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -202,14 +202,7 @@ async def wait_chain_run(
     api: Api, headers: dict[str, str], chain_id: str, run_id: str, *, timeout: float = 30
 ) -> dict[str, Any]:
     """Poll the API until the chain run has finished."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await api.http.get(f"{CHAINS}/{chain_id}/runs/{run_id}", headers=headers)
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if time.monotonic() > deadline:
-            raise AssertionError(f"chain run {run_id} still {response.text} after {timeout}s")
-        await asyncio.sleep(0.1)
+    return await wait_finished(api, headers, f"{CHAINS}/{chain_id}/runs/{run_id}", timeout=timeout)
 
 
 def node_statuses(run: dict[str, Any], jobs: dict[str, str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from api.settings import Settings
-from tests.conftest import Api, spawn_worker
+from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -63,14 +63,7 @@ async def wait_run(
     api: Api, headers: dict[str, str], job_id: str, run_id: str, *, timeout: float = 30
 ) -> dict[str, Any]:
     """Poll the API until the run has finished."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await api.http.get(f"{JOBS}/{job_id}/runs/{run_id}", headers=headers)
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {response.text} after {timeout}s")
-        await asyncio.sleep(0.1)
+    return await wait_finished(api, headers, f"{JOBS}/{job_id}/runs/{run_id}", timeout=timeout)
 
 
 async def trigger(api: Api, headers: dict[str, str], job_id: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import OwnerDep, SessionDep, StateDep
+from api.deps import Limit, Offset, OwnerDep, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas.chains import (
     ChainCreate,
@@ -43,8 +43,8 @@ async def create_chain(body: ChainCreate, chains: ChainServiceDep) -> ChainPubli
 @router.get("", response_model=ChainsPublic)
 async def list_chains(
     chains: ChainServiceDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ChainsPublic:
     """List the caller's chains, newest first; `count` is the total."""
     return await chains.list(limit=limit, offset=offset)
@@ -78,8 +78,8 @@ async def list_chain_runs(
     chain_id: str,
     chains: ChainServiceDep,
     status_: Annotated[ChainRunStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ChainRunsPublic:
     """The chain's runs, newest first; `count` is the total matching the filter."""
     return await chains.runs(chain_id, status=status_, limit=limit, offset=offset)

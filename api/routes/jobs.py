@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import JobServiceDep
+from api.deps import JobServiceDep, Limit, Offset
 from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
 
@@ -27,8 +27,8 @@ async def list_jobs(
     status_: Annotated[
         Literal["active", "paused", "completed", "failed"] | None, Query(alias="status")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> JobsPublic:
     """List the caller's jobs, newest first; `count` is the total matching the filter."""
     return await jobs.list(status=status_, limit=limit, offset=offset)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import RunServiceDep
+from api.deps import Limit, Offset, RunServiceDep
 from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas.runs import CancelAccepted, RedeliverAccepted, RunPublic, RunsPublic, RunStatus
 
@@ -18,8 +18,8 @@ async def list_runs(
     job_id: str,
     runs: RunServiceDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> RunsPublic:
     """The job's runs, newest first; `count` is the total matching the filter."""
     return await runs.list(job_id, status=status_, limit=limit, offset=offset)
