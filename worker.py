@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import workflows
 from activities.agents import AgentActivities
 from activities.chains import ChainRecorder
 from activities.conditions import ConditionEvaluator
@@ -32,11 +35,21 @@ log = logging.getLogger("agent_scheduler.worker")
 WORKFLOWS = [JobRunWorkflow, ChainWorkflow, RedeliverWorkflow, TickWorkflow]
 
 
+def precompile_workflows() -> None:
+    """Write the workflow modules' bytecode, best effort.
+
+    The sandbox imports a workflow's module afresh for every run; with bytecode on disk that is
+    a load rather than a compile, even where ``PYTHONDONTWRITEBYTECODE`` is set.
+    """
+    compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
+
+
 @asynccontextmanager
 async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
     """A started worker with every workflow and activity; drained and closed on exit."""
     url = settings.resolved_database_url
     await asyncio.to_thread(migrate, url)
+    await asyncio.to_thread(precompile_workflows)
     engine = make_engine(url)
     agents_text = settings.agents_file.read_text() if settings.agents_file else None
     agent_activities = AgentActivities(parse_agents(agents_text), settings)

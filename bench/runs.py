@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from api.index.keys import create_key  # noqa: E402
 from api.index.models import Run  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.temporal import packaged_binary  # noqa: E402
+from bench import bare_workflow as bare_workflow_module  # noqa: E402
 from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
 from domain import search_attributes  # noqa: E402
 from worker import running_worker  # noqa: E402
@@ -130,6 +132,8 @@ async def main() -> None:
         "--database-url", default=None, help="index URL (default: SQLite in a temp dir)"
     )
     args = parser.parse_args()
+    # Our worker writes its workflow modules' bytecode at start; do the same for the bare side.
+    compileall.compile_file(bare_workflow_module.__file__, quiet=2)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=packaged_binary("temporal"),
         search_attributes=search_attributes.ALL,
