@@ -7,8 +7,9 @@ Seeds one owner's jobs, runs (over the last 365 days) and activity events (throu
 write path as the API: raw events plus quarter-hour buckets) straight into a fresh index (a
 SQLite file by default), then times ``GET /jobs?limit=50``, ``GET /stats`` and
 ``GET /smart/heatmap`` through the real app (auth included) and a bare endpoint that does
-nothing, both over the same in-process ASGI transport. No Temporal server is needed: these
-endpoints only read the index.
+nothing, both over the same in-process ASGI transport. Two reference rows show the floors: a
+bare endpoint that runs one ``SELECT 1`` through the index session, and ``GET /agents``, which
+only authenticates. No Temporal server is needed: these endpoints only read the index.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -35,7 +37,9 @@ from api.index.activity import add_events  # noqa: E402
 from api.index.db import make_engine, migrate  # noqa: E402
 from api.index.keys import create_key  # noqa: E402
 from api.index.models import Job, Run  # noqa: E402
+from api.services.temporal_schedules import parse_schedule  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from domain.schedules import next_fire_time  # noqa: E402
 
 OWNER = "bench"
 STATUSES = ["completed"] * 90 + ["failed"] * 6 + ["timed_out"] * 2 + ["cancelled"] * 2
@@ -48,10 +52,16 @@ async def seed(url: str, *, jobs: int, runs: int, events: int) -> None:
     now = datetime.now(UTC)
     year = 365 * 86400
     engine = make_engine(url)
+    schedules: list[dict[str, Any]] = [
+        {"type": "cron", "expression": "*/5 9-17 * * 1-5", "timezone": "UTC"},
+        {"type": "every", "interval": 3600, "timezone": "UTC"},
+    ]
+    # Stored as the API stores it on every create, edit and tick.
+    next_fires = [next_fire_time(parse_schedule(schedule), after=now) for schedule in schedules]
     job_rows = []
     for i in range(jobs):
         created = now - timedelta(seconds=rng.randrange(year))
-        cron = i % 2 == 0
+        status = rng.choice(JOB_STATUSES)
         job_rows.append(
             {
                 "id": f"job_{i:012d}",
@@ -59,11 +69,10 @@ async def seed(url: str, *, jobs: int, runs: int, events: int) -> None:
                 "name": f"job {i}",
                 "goal": "benchmark",
                 "agent_id": "echo",
-                "schedule": {"type": "cron", "expression": "*/5 9-17 * * 1-5", "timezone": "UTC"}
-                if cron
-                else {"type": "every", "interval": 3600, "timezone": "UTC"},
+                "schedule": schedules[i % 2],
                 "timezone": "UTC",
-                "status": rng.choice(JOB_STATUSES),
+                "status": status,
+                "next_run_at": next_fires[i % 2] if status == "active" else None,
                 "timeout_seconds": 60,
                 "overlap": "skip",
                 "max_consecutive_failures": 5,
@@ -159,14 +168,23 @@ async def main() -> None:
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            async with app.state.app.sessions() as session:
+            sessions = app.state.app.sessions
+            async with sessions() as session:
                 _, key = await create_key(session, owner=OWNER)
+
+            @bare.get("/one-query")
+            async def one_query_endpoint() -> dict[str, int]:
+                async with sessions() as session:
+                    return {"one": (await session.execute(sa.text("SELECT 1"))).scalar_one()}
+
             headers = {"Authorization": f"Bearer {key}"}
             ours = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
             plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=bare), base_url="http://b")
             async with ours, plain:
                 base = "/api/scheduler"
                 cases: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
+                    # What one trivial query through the index session costs, without auth.
+                    "bare + SELECT 1": lambda: plain.get("/one-query"),
                     # The floor of any authenticated endpoint: key lookup, no other query.
                     "GET /agents (auth)": lambda: ours.get(f"{base}/agents", headers=headers),
                     "GET /jobs?limit=50": lambda: ours.get(

@@ -169,7 +169,13 @@ async def main() -> None:
         + ", ".join(f"{o:.1f}" for o in our)
         + ")"
     )
-    print(f"ratio (ours / bare):        {mine / base:8.2f}")
+    # Each round's pair ran back to back, so its ratio is the fairest single sample under drift.
+    pairs = sorted(o / b for o, b in zip(our, bases, strict=True))
+    print(
+        f"ratio (ours / bare):        {mine / base:8.2f}  (per round: "
+        + ", ".join(f"{r:.2f}" for r in pairs)
+        + f"; median {statistics.median(pairs):.2f})"
+    )
 
 
 if __name__ == "__main__":

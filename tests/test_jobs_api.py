@@ -231,6 +231,10 @@ async def test_list_paginates_newest_first_with_total_count(api: Api) -> None:
     assert [j["name"] for j in page["jobs"]] == ["job 4", "job 3"]
     page = (await api.http.get(JOBS, params={"limit": 2, "offset": 4}, headers=alice)).json()
     assert page["count"] == 5 and [j["name"] for j in page["jobs"]] == ["job 0"]
+    past_the_end = (await api.http.get(JOBS, params={"offset": 9}, headers=alice)).json()
+    assert past_the_end == {"jobs": [], "count": 5}
+    carol = (await api.http.get(JOBS, headers=await api.headers("carol"))).json()
+    assert carol == {"jobs": [], "count": 0}
 
     paused = (await api.http.get(JOBS, params={"status": "paused"}, headers=alice)).json()
     assert paused["count"] == 1 and paused["jobs"][0]["id"] == created[1]["id"]

@@ -20,19 +20,28 @@ async def get_job(session: AsyncSession, *, owner: str, job_id: str) -> Job | No
 async def list_jobs(
     session: AsyncSession, *, owner: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[Job], int]:
-    """A page of the owner's jobs, newest first, and how many match in total."""
+    """A page of the owner's jobs, newest first, and how many match in total.
+
+    The total rides on the page's rows as an uncorrelated subquery (evaluated once), so a
+    page costs one round trip; only a page past the end needs a second one to count.
+    """
     where: list[sa.ColumnElement[bool]] = [col(Job.owner) == owner, col(Job.deleted_at).is_(None)]
     if status is not None:
         where.append(col(Job.status) == status)
-    total = await session.execute(select(sa.func.count()).select_from(Job).where(*where))
-    rows = await session.execute(
-        select(Job)
-        .where(*where)
-        .order_by(col(Job.created_at).desc(), col(Job.id).desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.scalars()), int(total.scalar_one())
+    count = select(sa.func.count()).select_from(Job).where(*where)
+    rows = (
+        await session.execute(
+            select(Job, count.scalar_subquery())
+            .where(*where)
+            .order_by(col(Job.created_at).desc(), col(Job.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        return [job for job, _ in rows], int(rows[0][1])
+    total = 0 if offset == 0 else int((await session.execute(count)).scalar_one())
+    return [], total
 
 
 async def purge_job(session: AsyncSession, *, job_id: str) -> None:
