@@ -291,7 +291,7 @@ async def test_spec_example_chain_follows_its_edges_in_all_three_cases(
 
 
 async def test_diamond_runs_both_branches_in_parallel_and_the_join_once(
-    api: Api, worker: Worker, agent_server: ScriptedServer
+    api: Api, worker: Worker, agent_server: ScriptedServer, temporal_client: Client
 ) -> None:
     for name in ("a", "d"):
         agent_server.script(f"/{name}", Reply(200, {"output": name}))
@@ -313,6 +313,10 @@ async def test_diamond_runs_both_branches_in_parallel_and_the_join_once(
     assert set(d.body["context"]["upstream"]) == {jobs["b"], jobs["c"]}
     assert d.body["context"]["upstream"][jobs["c"]]["data"] == {"c": 1}
     assert len(await job_runs(api, alice, jobs["d"])) == 1
+    # The Temporal UI shows each node's run as a child of the chain run.
+    for node in run["nodes"]:
+        child = await temporal_client.get_workflow_handle(node["run_id"]).describe()
+        assert child.parent_id == run["id"], node
 
 
 async def test_on_complete_follows_success_and_failure(

@@ -181,6 +181,48 @@ def test_hostile_expressions_are_refused_or_bounded(expression: str) -> None:
     assert isinstance(outcome.value, bool)
 
 
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for i in range(depth):
+        value = {"a": value, "l": [value] if i % 2 else []}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("expression", "value", "error"),
+    [
+        ("data == data", True, None),
+        ("a == a", True, None),
+        ("a['a']['a'] != 0", True, None),
+        ("a.a.a.a.a.a.a.a.a.a.leaf == 1", False, "'leaf' is not defined"),
+        ("'needle' in output", False, None),
+        ("output + output == output", False, "longer than"),
+        ("output * 2 == ''", False, "longer than"),
+        ("huge == huge", True, None),
+        ("len(huge) > 3", True, None),
+        ("str(a) == ''", False, "too complex"),
+    ],
+)
+def test_hostile_data_is_evaluated_safely_and_quickly(
+    expression: str, value: bool, error: str | None
+) -> None:
+    # What an agent answers is hostile input too: deeply nested, long and large.
+    variables = after_run_variables(
+        "x" * 1_000_000, {"a": _nested(3_000), "huge": list(range(100_000))}
+    )
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        outcome = evaluate(expression, variables)
+        timings.append(time.perf_counter() - started)
+    assert min(timings) < 0.05, f"{expression!r} took {min(timings) * 1000:.1f} ms"
+    assert outcome.value is value
+    if error is None:
+        assert outcome.error is None
+    else:
+        assert outcome.error is not None and error in outcome.error
+
+
 def test_the_hostile_list_is_big_and_mostly_refused_up_front() -> None:
     refused = 0
     for expression in HOSTILE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +55,12 @@ async def test_create_cron_job_maps_onto_a_temporal_schedule(
     assert description.schedule.spec.time_zone_name == "America/New_York"
     assert description.schedule.policy.overlap == ScheduleOverlapPolicy.BUFFER_ONE
     assert not description.schedule.state.paused
-    assert (await description.memo())["owner"] == "alice"
+    assert await description.memo() == {
+        "owner": "alice",
+        "name": "Daily digest",
+        "agent_id": "echo",
+        "goal": "Summarize today's activity",
+    }
     assert description.typed_search_attributes.get(search_attributes.OWNER) == "alice"
     assert description.typed_search_attributes.get(search_attributes.JOB_ID) == job["id"]
 
@@ -126,7 +132,28 @@ async def test_status_transitions(api: Api, temporal_client: Client) -> None:
     assert (await handle.describe()).schedule.state.paused
 
 
-async def test_finished_job_cannot_be_paused_or_resumed(api: Api) -> None:
+@pytest.mark.parametrize(
+    "overlap",
+    [
+        ("skip", ScheduleOverlapPolicy.SKIP),
+        ("buffer_one", ScheduleOverlapPolicy.BUFFER_ONE),
+        ("cancel_other", ScheduleOverlapPolicy.CANCEL_OTHER),
+        ("allow_all", ScheduleOverlapPolicy.ALLOW_ALL),
+    ],
+    ids=lambda pair: pair[0],
+)
+async def test_overlap_maps_onto_the_schedule_policy(
+    api: Api, temporal_client: Client, overlap: tuple[str, ScheduleOverlapPolicy]
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, overlap=overlap[0])
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert job["overlap"] == overlap[0]
+    assert description.schedule.policy.overlap == overlap[1]
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+async def test_finished_job_cannot_be_paused_or_resumed(api: Api, status: str) -> None:
     alice = await api.headers("alice")
     job = await create(api, alice)
     # A finished one-off is what the run workflow leaves behind; set it in the index directly.
@@ -135,14 +162,36 @@ async def test_finished_job_cannot_be_paused_or_resumed(api: Api) -> None:
 
         row = await session.get(Job, job["id"])
         assert row is not None
-        row.status = "completed"
+        row.status = status
         await session.commit()
 
-    for action in ("pause", "resume"):
-        response = await api.http.post(f"{JOBS}/{job['id']}/{action}", headers=alice)
-        assert response.status_code == 409
+    attempts = [
+        api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice),
+        api.http.post(f"{JOBS}/{job['id']}/resume", headers=alice),
+        api.http.put(f"{JOBS}/{job['id']}", json={"enabled": True}, headers=alice),
+        api.http.put(f"{JOBS}/{job['id']}", json={"enabled": False}, headers=alice),
+    ]
+    for attempt in attempts:
+        response = await attempt
+        assert response.status_code == 409, response.text
         assert response.json()["error"] == "conflict"
-        assert "completed" in response.json()["message"]
+        assert status in response.json()["message"]
+    after = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert after["status"] == status
+
+
+async def test_resuming_a_one_off_whose_time_has_passed_is_a_409(api: Api) -> None:
+    alice = await api.headers("alice")
+    when = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    job = await create(
+        api, alice, schedule={"type": "at", "datetime": when.isoformat()}, enabled=False
+    )
+    while datetime.now(UTC) < when + timedelta(seconds=1.5):
+        await asyncio.sleep(0.2)
+    response = await api.http.post(f"{JOBS}/{job['id']}/resume", headers=alice)
+    assert response.status_code == 409 and "has passed" in response.json()["message"]
+    after = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert after["status"] == "paused"
 
 
 async def test_partial_update_changes_only_what_was_sent(api: Api, temporal_client: Client) -> None:

@@ -279,6 +279,29 @@ async def test_at_job_runs_once_and_completes(api: Api, worker: Worker) -> None:
     assert pause.status_code == 409
 
 
+async def test_at_job_whose_run_fails_ends_failed(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script("/web", Reply(400, {"error": "bad goal"}))
+    alice = await api.headers("alice")
+    when = (datetime.now().astimezone() + timedelta(seconds=3)).replace(microsecond=0)
+    job = await create(
+        api, alice, agent_id="web", schedule={"type": "at", "datetime": when.isoformat()}
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        current = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+        if current["status"] != "active":
+            break
+        await asyncio.sleep(0.2)
+    assert current["status"] == "failed" and current["run_count"] == 1
+    assert current["consecutive_failures"] == 1 and current["next_run_at"] is None
+    runs = (await api.http.get(f"{JOBS}/{job['id']}/runs", headers=alice)).json()
+    assert [(r["status"], r["trigger"]) for r in runs["runs"]] == [("failed", "schedule")]
+    resume = await api.http.post(f"{JOBS}/{job['id']}/resume", headers=alice)
+    assert resume.status_code == 409
+
+
 async def test_overlap_skip_does_not_double_a_slow_run(
     api: Api, worker: Worker, agent_server: ScriptedServer
 ) -> None:

@@ -32,6 +32,8 @@ from temporalio.client import (
     ScheduleState,
 )
 
+from api.index.models import Job
+from api.services.jobs import JobService
 from domain.schedules import CronSchedule, EverySchedule, next_fire_times
 
 # How many future action times Temporal reports; each comparison checks all of them.
@@ -90,12 +92,34 @@ async def compare_with_temporal(
     raise AssertionError("a fire time kept falling between creating and describing the schedule")
 
 
+def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
+    """The evaluator's next ``COUNT`` times, checking that a job's ``next_run_at`` is the first."""
+    times = next_fire_times(schedule, after=after, count=COUNT)
+    job = Job(
+        id="job_x",
+        owner="o",
+        name="n",
+        goal="g",
+        agent_id="echo",
+        schedule=schedule.model_dump(mode="json"),
+        timezone=schedule.timezone,
+        status="active",
+        timeout_seconds=60,
+        overlap="skip",
+        max_consecutive_failures=5,
+    )
+    next_run_at = JobService.next_run_at(job, now=after)
+    assert next_run_at == (times[0] if times else None)
+    assert next_run_at is None or next_run_at.tzinfo == ZoneInfo(schedule.timezone)
+    return times
+
+
 async def compare_cron(client: Client, expression: str, timezone: str) -> list[datetime]:
     schedule = CronSchedule(type="cron", expression=expression, timezone=timezone)
     return await compare_with_temporal(
         client,
         ScheduleSpec(cron_expressions=[expression], time_zone_name=timezone),
-        lambda after: next_fire_times(schedule, after=after, count=COUNT),
+        lambda after: evaluator_times(schedule, after),
     )
 
 
