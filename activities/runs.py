@@ -1,11 +1,15 @@
 """Index writes on behalf of the job-run workflow: a run's start, its end, and the job's counters.
 
 Both are idempotent, so an activity retried after a worker died cannot count a run twice. They
-are on every run's path, so they use a few Core statements rather than ORM round trips.
+are on every run's path, so they use a few Core statements rather than ORM round trips, and
+run ends that arrive together share one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +25,8 @@ from api.index.models import Job, Run
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
 _FAILED = ("failed", "timed_out")
+# Run ends written in one transaction at most.
+MAX_BATCH = 200
 jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
 runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 
@@ -31,6 +37,7 @@ class RunRecorder:
     def __init__(self, engine: AsyncEngine, temporal: Client) -> None:
         self._engine = engine
         self._temporal = temporal
+        self._finishes = _GroupCommit(self._record_finishes)
 
     @activity.defn(name="record_run_start")
     async def record_start(self, start: RunStart) -> RunStarted:
@@ -59,67 +66,15 @@ class RunRecorder:
     async def record_finish(self, finish: RunFinish) -> RunFinished:
         """Record the run's end, update its job, continue into chains; a retry changes nothing.
 
-        One query reads the run, its job and whether the job roots a chain. Chain runs start
-        after the commit, on a retry too, under ids that cannot start twice.
+        Ends that arrive while another transaction is open are written together in the next
+        one (group commit). Chain runs start after the commit, on a retry too, under ids that
+        cannot start twice.
         """
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        runs.c.status.label("run_status"),
-                        runs.c.started_at.label("run_started_at"),
-                        runs.c.trigger.label("run_trigger"),
-                        sa.exists()
-                        .where(chain_jobs.c.job_id == runs.c.job_id, chain_jobs.c.is_root)
-                        .label("chain_root"),
-                        jobs,
-                    )
-                    .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
-                    .where(runs.c.id == finish.run_id)
-                )
-            ).first()
-            if row is None:
-                return RunFinished()
-            finished = RunFinished()
-            if row.run_status == "running":
-                finished = await self._record(conn, finish, row)
-            roots = []
-            if row.chain_root and row.run_trigger != "chain":
-                roots = await root_chains(conn, finish.job_id)
+        written = await self._finishes.write(finish)
         await continue_into_chains(
-            self._temporal, roots, finish, task_queue=activity.info().task_queue
+            self._temporal, written.roots, finish, task_queue=activity.info().task_queue
         )
-        return finished
-
-    async def _record(self, conn: AsyncConnection, finish: RunFinish, row: Any) -> RunFinished:
-        """Write the run's end and its job's counters (``row``: the run and its job's columns)."""
-        started_at = row.run_started_at
-        duration = (finish.completed_at - started_at).total_seconds() if started_at else None
-        await conn.execute(
-            runs.update()
-            .where(runs.c.id == finish.run_id)
-            .values(
-                status=finish.status,
-                temporal_run_id=finish.temporal_run_id,
-                completed_at=finish.completed_at,
-                duration_seconds=duration,
-                attempts=finish.attempts,
-                attempt_errors=[e.model_dump(mode="json") for e in finish.attempt_errors],
-                output=finish.output,
-                data=finish.data,
-                error=finish.error,
-                condition_result=finish.condition_result,
-                delivery=finish.delivery,
-            )
-        )
-        if row.id is None or row.deleted_at is not None:
-            return RunFinished()
-        changes = _counted(row._mapping, finish.status, started_at, row.run_trigger)
-        await conn.execute(jobs.update().where(jobs.c.id == row.id).values(**changes))
-        auto_paused = changes.get("status") == "paused"
-        if auto_paused:
-            await self._pause_schedule(row.id, changes["paused_reason"])
-        return RunFinished(job_status=changes.get("status", row.status), auto_paused=auto_paused)
+        return written.finished
 
     async def _pause_schedule(self, job_id: str, reason: str) -> None:
         try:
@@ -127,6 +82,177 @@ class RunRecorder:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
+
+    async def _record_finishes(self, finishes: list[RunFinish]) -> list[_Written]:
+        """One transaction: each run's end, then each job's counters after all of its runs.
+
+        One query reads the runs, their jobs and whether each job roots a chain. A run already
+        recorded (by an earlier attempt, or earlier in the same batch) changes nothing.
+        """
+        async with self._engine.begin() as conn:
+            found = {
+                row.run_id: row
+                for row in (
+                    await conn.execute(
+                        sa.select(
+                            runs.c.id.label("run_id"),
+                            runs.c.status.label("run_status"),
+                            runs.c.started_at.label("run_started_at"),
+                            runs.c.trigger.label("run_trigger"),
+                            sa.exists()
+                            .where(chain_jobs.c.job_id == runs.c.job_id, chain_jobs.c.is_root)
+                            .label("chain_root"),
+                            jobs,
+                        )
+                        .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
+                        .where(runs.c.id.in_(sorted({finish.run_id for finish in finishes})))
+                    )
+                ).all()
+            }
+            ended: dict[str, dict[str, Any]] = {}  # run id -> its end
+            counters: dict[str, dict[str, Any]] = {}  # job id -> its columns as they become
+            changed: dict[str, dict[str, Any]] = {}  # job id -> what to write
+            written = []
+            for finish in finishes:
+                row = found.get(finish.run_id)
+                if row is None:
+                    written.append(_Written(RunFinished(), []))
+                    continue
+                finished = RunFinished()
+                if row.run_status == "running" and finish.run_id not in ended:
+                    ended[finish.run_id] = _ended(finish, row.run_started_at)
+                    if row.id is not None and row.deleted_at is None:
+                        job = counters.setdefault(row.id, dict(row._mapping))
+                        changes = _counted(job, finish.status, row.run_started_at, row.run_trigger)
+                        job.update(changes)
+                        changed.setdefault(row.id, {}).update(changes)
+                        finished = RunFinished(
+                            job_status=job["status"], auto_paused=changes.get("status") == "paused"
+                        )
+                roots = []
+                if row.chain_root and row.run_trigger != "chain":
+                    roots = await root_chains(conn, finish.job_id)
+                written.append(_Written(finished, roots))
+            if ended:
+                await conn.execute(_END_RUN, list(ended.values()))
+            for job_id, changes in changed.items():
+                await conn.execute(jobs.update().where(jobs.c.id == job_id).values(**changes))
+                if changes.get("status") == "paused":
+                    await self._pause_schedule(job_id, changes["paused_reason"])
+        return written
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What recording one run's end gave: the job's change and the chains it roots."""
+
+    finished: RunFinished
+    roots: list[Any]
+
+
+class _GroupCommit:
+    """Writes run ends in batches: whatever arrives while a batch is written joins the next.
+
+    An idle recorder writes each end at once; under load a batch costs one transaction for
+    many runs. A batch that fails is written again one run at a time, so one bad end cannot
+    fail the others.
+    """
+
+    def __init__(self, write: Callable[[list[RunFinish]], Awaitable[list[_Written]]]) -> None:
+        self._write = write
+        self._queue: list[tuple[RunFinish, asyncio.Future[_Written]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, finish: RunFinish) -> _Written:
+        """Record ``finish`` in the next batch and wait for its commit."""
+        future: asyncio.Future[_Written] = asyncio.get_running_loop().create_future()
+        self._queue.append((finish, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name="record-run-finishes")
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[RunFinish, asyncio.Future[_Written]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                await self._commit(batch)
+        except BaseException as exc:  # cancelled with the worker: nobody may wait forever
+            for _, future in batch + self._queue:
+                _fail(future, exc)
+            self._queue = []
+            raise
+        finally:
+            self._writer = None
+
+    async def _commit(self, batch: list[tuple[RunFinish, asyncio.Future[_Written]]]) -> None:
+        try:
+            results = await self._write([finish for finish, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0][1], exc)
+                return
+            for finish, future in batch:
+                try:
+                    (result,) = await self._write([finish])
+                except Exception as single:
+                    _fail(future, single)
+                else:
+                    _settle(future, result)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
+
+
+def _settle(future: asyncio.Future[_Written], result: _Written) -> None:
+    if not future.done():  # done: its activity was cancelled meanwhile
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[_Written], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def _ended(finish: RunFinish, started_at: Any) -> dict[str, Any]:
+    """Parameters of ``_END_RUN`` for one run."""
+    return {
+        "b_run_id": finish.run_id,
+        "b_status": finish.status,
+        "b_temporal_run_id": finish.temporal_run_id,
+        "b_completed_at": finish.completed_at,
+        "b_duration_seconds": (finish.completed_at - started_at).total_seconds()
+        if started_at
+        else None,
+        "b_attempts": finish.attempts,
+        "b_attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
+        "b_output": finish.output,
+        "b_data": finish.data,
+        "b_error": finish.error,
+        "b_condition_result": finish.condition_result,
+        "b_delivery": finish.delivery,
+    }
+
+
+_END_COLUMNS = (
+    "status",
+    "temporal_run_id",
+    "completed_at",
+    "duration_seconds",
+    "attempts",
+    "attempt_errors",
+    "output",
+    "data",
+    "error",
+    "condition_result",
+    "delivery",
+)
+# One statement for every run of a batch (executemany).
+_END_RUN = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("b_run_id"))
+    .values({name: sa.bindparam(f"b_{name}", type_=runs.c[name].type) for name in _END_COLUMNS})
+)
 
 
 def _insert(conn: AsyncConnection) -> Any:
