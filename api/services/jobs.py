@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError, RPCStatusCode
@@ -180,7 +181,12 @@ class JobService:
                 raise
         if cancel_running:
             await self._cancel_running(job)
-        await store.purge_job(self.session, job_id=job.id)
+        try:
+            await store.purge_job(self.session, job_id=job.id)
+        except SQLAlchemyError:
+            # Deleted already: the row is marked and the schedule gone. The tick purges it.
+            log.warning("job %s deleted; purging its rows failed, the tick will", job.id)
+            await self.session.rollback()
 
     async def trigger(self, job_id: str) -> str:
         """Start a run now, whatever the schedule or status; returns the run id.
