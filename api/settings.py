@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     smtp_from: str = "agent-scheduler@localhost"
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Implicit TLS (SMTPS, usually port 465).")
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="CA bundle to trust for the SMTP server's certificate, e.g. a private CA; "
+        "default: the system's.",
+    )
     smtp_timeout_seconds: float = Field(30, gt=0, description="SMTP connect/command timeout.")
     delivery_timeout_seconds: float = Field(
         30, gt=0, description="Timeout of one delivery request (Slack, webhook, notifications)."

@@ -8,9 +8,11 @@ import hmac
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from api.settings import Settings
+from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
 from tests.conftest import Api
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create, job_body
@@ -46,28 +50,55 @@ def agent() -> Iterator[ScriptedServer]:
 
 
 class Mailbox:
-    """An aiosmtpd handler keeping every message it receives."""
+    """An aiosmtpd handler keeping every message it receives, and how its session was secured."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
+        # Per message: the TLS version it came over (None: plain) and whether through STARTTLS.
+        self.tls: list[tuple[str | None, bool]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        tls = server.transport.get_extra_info("ssl_object")
+        self.tls.append((tls.version() if tls else None, session.ssl is not None))
         return "250 OK"
 
 
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
+@contextmanager
+def smtp_server(**options: Any) -> Iterator[tuple[Mailbox, int]]:
+    """An aiosmtpd server on a free loopback port; ``options`` go to its ``Controller``."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield box, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server() as served:
+        yield served
+
+
+def server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate for ``names`` issued by ``ca``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def private_ca(settings: Settings, tmp_path: Path) -> trustme.CA:
+    """A CA of our own, trusted through ``smtp_ca_file``."""
+    ca = trustme.CA()
+    settings.smtp_ca_file = tmp_path / "smtp-ca.pem"
+    ca.cert_pem.write_to_path(str(settings.smtp_ca_file))
+    return ca
 
 
 @pytest.fixture
@@ -264,31 +295,132 @@ async def test_notification_library_provider_delivers_under_its_own_prefix(
     assert "BTC is **up** 7%" in document["message"] and "Prices" in document["title"]
 
 
+async def email_digest(api: Api, **job: Any) -> dict[str, Any]:
+    """Create a job e-mailing ops@example.com, trigger it and return the finished run."""
+    alice = await api.headers("alice")
+    body = {
+        "name": "Digest",
+        "goal": "# Today\n\nPrices are **up** <script>x</script>",
+        "delivery": {"channel": "email:ops@example.com", "format": "markdown"},
+        **job,
+    }
+    created = await create(api, alice, **body)
+    return await wait_run(api, alice, created["id"], await trigger(api, alice, created["id"]))
+
+
+def email_bodies(message: Message) -> tuple[str, str]:
+    """The decoded plain-text and HTML parts of a ``multipart/alternative`` e-mail."""
+    assert message.get_content_type() == "multipart/alternative"
+    types = {part.get_content_type(): part for part in message.walk()}
+    text, page = (types[kind].get_payload(decode=True) for kind in ("text/plain", "text/html"))
+    assert isinstance(text, bytes) and isinstance(page, bytes)
+    # Both came over SMTP with CRLF line ends.
+    return text.decode().replace("\r\n", "\n"), page.decode().replace("\r\n", "\n")
+
+
+def assert_digest(box: Mailbox) -> None:
+    [(recipients, message)] = box.messages
+    assert recipients == ["ops@example.com"]
+    assert message["Subject"] == "Digest (completed)"
+    text, page = email_bodies(message)
+    assert "Prices are **up**" in text
+    assert "<h1>Today</h1>" in page and "<strong>up</strong>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
 async def test_email_arrives_with_html_and_text_parts(
     api: Api, worker: Worker, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, _ = mailbox
-    alice = await api.headers("alice")
-    job = await create(
-        api,
-        alice,
-        name="Digest",
-        goal="# Today\n\nPrices are **up** <script>x</script>",
-        delivery={"channel": "email:ops@example.com", "format": "markdown"},
-    )
-    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    run = await email_digest(api)
     assert run["delivery"]["status"] == "delivered"
-    [(recipients, message)] = box.messages
-    assert recipients == ["ops@example.com"]
-    assert message["Subject"] == "Digest (completed)"
-    types = {part.get_content_type(): part for part in message.walk()}
-    assert message.get_content_type() == "multipart/alternative"
-    text, page = (types[kind].get_payload(decode=True) for kind in ("text/plain", "text/html"))
-    assert isinstance(text, bytes) and isinstance(page, bytes)
-    text, page = text.decode(), page.decode()
-    assert "Prices are **up**" in text
-    assert "<h1>Today</h1>" in page and "<strong>up</strong>" in page
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert_digest(box)
+    assert box.tls == [(None, False)]
+
+
+async def test_email_over_starttls_verifies_the_private_ca(
+    api: Api, worker: Worker, settings: Settings, private_ca: trustme.CA
+) -> None:
+    tls = server_tls(private_ca, "127.0.0.1", "localhost")
+    with smtp_server(tls_context=tls, require_starttls=True) as (box, port):
+        settings.smtp_port, settings.smtp_starttls = port, True
+        run = await email_digest(api)
+    assert run["delivery"]["status"] == "delivered", run["delivery"]
+    assert_digest(box)
+    [(version, starttls)] = box.tls
+    assert version in ("TLSv1.2", "TLSv1.3") and starttls
+
+
+async def test_email_over_implicit_tls_verifies_the_private_ca(
+    api: Api, worker: Worker, settings: Settings, private_ca: trustme.CA
+) -> None:
+    tls = server_tls(private_ca, "127.0.0.1", "localhost")
+    with smtp_server(ssl_context=tls) as (box, port):
+        settings.smtp_port, settings.smtp_ssl = port, True
+        run = await email_digest(api)
+    assert run["delivery"]["status"] == "delivered", run["delivery"]
+    assert_digest(box)
+    [(version, starttls)] = box.tls
+    assert version in ("TLSv1.2", "TLSv1.3") and not starttls
+
+
+@pytest.mark.parametrize(
+    ("mode", "issuer", "names", "reason"),
+    [
+        # No SMTP_CA_FILE: the system's CAs do not know a private CA.
+        ("starttls", "unknown", ("127.0.0.1", "localhost"), "unable to get local issuer"),
+        ("ssl", "other", ("127.0.0.1", "localhost"), "unable to get local issuer"),
+        # The trusted CA, but for another host: host names are checked too.
+        ("ssl", "trusted", ("mail.example.com",), "mismatch"),
+    ],
+)
+async def test_email_to_an_untrusted_certificate_fails_at_once(
+    api: Api,
+    worker: Worker,
+    settings: Settings,
+    private_ca: trustme.CA,
+    mode: str,
+    issuer: str,
+    names: tuple[str, ...],
+    reason: str,
+) -> None:
+    if issuer == "unknown":
+        settings.smtp_ca_file = None
+    tls = server_tls(private_ca if issuer == "trusted" else trustme.CA(), *names)
+    served = (
+        smtp_server(tls_context=tls, require_starttls=True)
+        if mode == "starttls"
+        else smtp_server(ssl_context=tls)
+    )
+    with served as (box, port):
+        settings.smtp_port, settings.smtp_starttls, settings.smtp_ssl = port, True, mode == "ssl"
+        started = time.monotonic()
+        run = await email_digest(api)
+    assert run["status"] == "completed"
+    assert run["delivery"]["status"] == "failed"
+    assert "SMTP server certificate not trusted" in run["delivery"]["error"]
+    assert reason in run["delivery"]["error"] and "SMTP_CA_FILE" in run["delivery"]["error"]
+    assert time.monotonic() - started < 20, "a certificate failure is not retried"
+    assert box.messages == []
+
+
+async def test_long_email_is_cut_and_says_so(
+    api: Api, worker: Worker, agent: ScriptedServer, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    output = "".join(f"line {n:07d} of a long report\n" for n in range(66_667))
+    assert len(output) > 2_000_000
+    agent.script("/agent", Reply(200, {"output": output, "data": {}}))
+    run = await email_digest(api, agent_id="web")
+    assert run["status"] == "completed" and run["output"] == output
+    assert run["delivery"]["status"] == "delivered", run["delivery"]
+    assert run["delivery"]["truncated"] is True
+    [(_, message)] = box.messages
+    text, page = email_bodies(message)
+    text = text.removesuffix("\n")  # set_content ends the part with a newline
+    assert len(text) == EMAIL_MAX_CHARS and text.endswith(CUT_NOTE)
+    assert text.startswith("**Digest**\n\nline 0000000 of a long report\n")
+    assert CUT_NOTE.strip() in page and "line 0066666" not in page
 
 
 async def test_slack_500_twice_then_200_posts_exactly_once(

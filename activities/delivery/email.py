@@ -1,6 +1,7 @@
 """``email:addr``: one message with a plain-text and an HTML part, over SMTP.
 
-Implicit TLS (``SMTP_SSL``) or STARTTLS (``SMTP_STARTTLS``, on by default) per the settings. The
+Implicit TLS (``SMTP_SSL``) or STARTTLS (``SMTP_STARTTLS``, on by default) per the settings; the
+server's certificate and host name are always checked, against ``SMTP_CA_FILE`` when set. The
 ``Message-ID`` derives from the delivery id, so a retried send is recognisable as the same mail.
 """
 
@@ -40,7 +41,7 @@ def build_message(
 def _send(settings: Settings, message: EmailMessage) -> None:
     assert settings.smtp_host is not None
     timeout = settings.smtp_timeout_seconds
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.smtp_ca_file)
     smtp: smtplib.SMTP
     if settings.smtp_ssl:
         smtp = smtplib.SMTP_SSL(
@@ -68,6 +69,13 @@ async def send(settings: Settings, channel: Channel, job: DeliverInput) -> Deliv
         if all(500 <= code < 600 for code in codes):
             raise refused(f"SMTP server refused {channel.target}: {codes}") from None
         raise failed(f"SMTP server deferred {channel.target}: {codes}") from None
+    except ssl.SSLCertVerificationError as exc:
+        # Retrying in the next seconds will not change the certificate: fix it, then redeliver.
+        raise refused(
+            f"SMTP server certificate not trusted for {settings.smtp_host}: "
+            f"{str(exc.verify_message).rstrip('.')} "
+            "(the CA to trust, e.g. a private one, is AGENT_SCHEDULER_SMTP_CA_FILE)"
+        ) from None
     except smtplib.SMTPAuthenticationError as exc:
         raise refused(f"SMTP login failed ({exc.smtp_code})") from None
     except smtplib.SMTPResponseException as exc:
