@@ -8,12 +8,17 @@ from sqlmodel import col, select
 
 from api.index.models import Job, Run
 
+# Built once: every job route runs it.
+_OWNERS_JOB = select(Job).where(
+    Job.id == sa.bindparam("job_id"),
+    Job.owner == sa.bindparam("owner"),
+    col(Job.deleted_at).is_(None),
+)
+
 
 async def get_job(session: AsyncSession, *, owner: str, job_id: str) -> Job | None:
     """The owner's job, or None (another owner's job is None too)."""
-    result = await session.execute(
-        select(Job).where(Job.id == job_id, Job.owner == owner, col(Job.deleted_at).is_(None))
-    )
+    result = await session.execute(_OWNERS_JOB, {"job_id": job_id, "owner": owner})
     return result.scalar_one_or_none()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -43,11 +44,13 @@ async def revoke_key(session: AsyncSession, *, key_id: str) -> bool:
     return True
 
 
+# Built once: every authenticated request runs it.
+_OWNER_OF_HASH = select(ApiKey.owner).where(
+    ApiKey.key_hash == sa.bindparam("key_hash"), col(ApiKey.revoked_at).is_(None)
+)
+
+
 async def owner_of(session: AsyncSession, *, plaintext: str) -> str | None:
     """The owner of a live key, or None for an unknown or revoked one."""
-    result = await session.execute(
-        select(ApiKey.owner).where(
-            ApiKey.key_hash == hash_key(plaintext), col(ApiKey.revoked_at).is_(None)
-        )
-    )
+    result = await session.execute(_OWNER_OF_HASH, {"key_hash": hash_key(plaintext)})
     return result.scalar_one_or_none()
