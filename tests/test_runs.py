@@ -263,16 +263,23 @@ async def test_every_job_fires_on_its_own(api: Api, worker: Worker) -> None:
     assert before < datetime.fromisoformat(next_run) <= after + timedelta(seconds=2)
 
 
+async def wait_job_settled(
+    api: Api, headers: dict[str, str], job_id: str, *, timeout: float = 20
+) -> dict[str, Any]:
+    """The job once it is no longer active (a one-off that ran), or as it is at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current: dict[str, Any] = (await api.http.get(f"{JOBS}/{job_id}", headers=headers)).json()
+        if current["status"] != "active" or time.monotonic() > deadline:
+            return current
+        await asyncio.sleep(0.2)
+
+
 async def test_at_job_runs_once_and_completes(api: Api, worker: Worker) -> None:
     alice = await api.headers("alice")
     when = (datetime.now().astimezone() + timedelta(seconds=3)).replace(microsecond=0)
     job = await create(api, alice, schedule={"type": "at", "datetime": when.isoformat()})
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        current = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
-        if current["status"] != "active":
-            break
-        await asyncio.sleep(0.2)
+    current = await wait_job_settled(api, alice, job["id"])
     assert current["status"] == "completed" and current["run_count"] == 1
     assert current["next_run_at"] is None
     pause = await api.http.post(f"{JOBS}/{job['id']}/pause", headers=alice)
@@ -288,12 +295,7 @@ async def test_at_job_whose_run_fails_ends_failed(
     job = await create(
         api, alice, agent_id="web", schedule={"type": "at", "datetime": when.isoformat()}
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        current = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
-        if current["status"] != "active":
-            break
-        await asyncio.sleep(0.2)
+    current = await wait_job_settled(api, alice, job["id"])
     assert current["status"] == "failed" and current["run_count"] == 1
     assert current["consecutive_failures"] == 1 and current["next_run_at"] is None
     runs = (await api.http.get(f"{JOBS}/{job['id']}/runs", headers=alice)).json()
