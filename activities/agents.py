@@ -28,6 +28,11 @@ AGENT_CALL_FAILED = "AgentCallFailed"
 # Often enough that cancellation and a dead worker are noticed within seconds.
 HEARTBEAT_EVERY = 1.0
 _SNIPPET = 300
+# A run's output and data travel through Temporal several times (activity result, the run's
+# record, the workflow result, delivery), each as one payload that must stay under Temporal's
+# 2 MB limit. Longer outputs are cut with a note; larger data fails the attempt.
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_DATA_BYTES = 256 * 1024
 
 
 class AgentCallInput(BaseModel):
@@ -104,6 +109,26 @@ def json_object(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def bounded(result: AgentCallResult, *, agent_id: str) -> AgentCallResult:
+    """The answer within the sizes a run can carry: output cut with a note, data refused."""
+    size = len(json.dumps(result.data, ensure_ascii=False).encode())
+    if size > MAX_DATA_BYTES:
+        raise AgentFailure(
+            f"agent '{agent_id}' answered 'data' of {size:,} bytes; a run keeps at most "
+            f"{MAX_DATA_BYTES:,} (put large results in the output)",
+            kind="bad_answer",
+            retryable=False,
+        )
+    if len(result.output) <= MAX_OUTPUT_CHARS:
+        return result
+    note = (
+        f"\n\n… (cut by agent-scheduler: the agent answered {len(result.output):,} characters; "
+        f"a run keeps the first {MAX_OUTPUT_CHARS:,})"
+    )
+    output = result.output[: MAX_OUTPUT_CHARS - len(note)] + note
+    return AgentCallResult(output=output, data=result.data)
 
 
 class Echo:
@@ -297,7 +322,7 @@ class AgentActivities:
             heartbeat = asyncio.create_task(_heartbeat())
             try:
                 async with asyncio.timeout(call.timeout_seconds):
-                    return await agent.call(call)
+                    return bounded(await agent.call(call), agent_id=call.agent_id)
             except TimeoutError as exc:
                 raise AgentFailure(
                     f"agent '{call.agent_id}' did not finish within {call.timeout_seconds}s",

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, Worker
 
+from api.index.db import sync_url
 from api.settings import Settings
 from domain.chains import (
     ChainEdge,
@@ -23,6 +27,7 @@ from domain.chains import (
     edge_satisfied,
     find_cycle,
     next_steps,
+    node_run_id,
 )
 from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
@@ -537,6 +542,120 @@ async def test_killed_worker_mid_chain_loses_no_node_and_runs_none_twice(
     for job_id in jobs.values():
         (job_run,) = await job_runs(api, alice, job_id)
         assert job_run["status"] == "completed" and job_run["attempts"] == 1
+
+
+HOLD = "test_hold_chain_progress"
+
+
+def hold_chain_progress(url: str, *, held: bool) -> None:
+    """Make every update of a chain run fail (``held``), or stop doing so.
+
+    A chain workflow that cannot record its progress cannot start its next node either: the
+    child's start goes to Temporal with the workflow task, after the task's local activities.
+    """
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        with engine.begin() as conn:
+            if not postgres:
+                conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+            if held and postgres:
+                conn.exec_driver_sql(
+                    f"CREATE FUNCTION {HOLD}() RETURNS trigger LANGUAGE plpgsql"
+                    " AS $$ BEGIN RAISE EXCEPTION 'held by the test'; END $$"
+                )
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {HOLD} BEFORE UPDATE ON chain_runs"
+                    f" FOR EACH ROW EXECUTE FUNCTION {HOLD}()"
+                )
+            elif held:
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {HOLD} BEFORE UPDATE ON chain_runs"
+                    " BEGIN SELECT RAISE(ABORT, 'held by the test'); END"
+                )
+            elif postgres:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {HOLD}() CASCADE")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {HOLD}")
+    finally:
+        engine.dispose()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
+        await asyncio.sleep(0.05)
+
+
+async def test_killed_worker_between_nodes_loses_no_node_and_runs_none_twice(
+    api: Api, settings: Settings, agent_server: ScriptedServer, temporal_client: Client
+) -> None:
+    """The worker dies after a's run ended and before b started: b and c run once, later."""
+    agent_server.script("/a", Reply(200, {"output": "from a"}, delay=-1))
+    agent_server.script("/b", Reply(200, {"output": "from b", "data": {"b": 1}}))
+    agent_server.script("/c", OK)
+    url = settings.resolved_database_url
+    doomed = await spawn_worker(settings)
+    try:
+        alice = await api.headers("alice")
+        jobs = await make_jobs(api, alice, "a", "b", "c")
+        graph = ChainGraph(jobs=["a", "b", "c"], edges=[edge("a", "b"), edge("b", "c")])
+        chain = await make_chain(api, alice, jobs, graph)
+        run_id = await trigger_chain(api, alice, chain["id"])
+        chain_run = temporal_client.get_workflow_handle(run_id)
+
+        async def a_called() -> bool:
+            return bool(agent_server.calls("/a"))
+
+        await eventually(a_called, "node a's agent call")
+        # a's start is recorded already (a's child started after it); from here on the chain
+        # workflow cannot record b's start, so it cannot start b.
+        await asyncio.to_thread(hold_chain_progress, url, held=True)
+        agent_server.release.set()
+
+        async def a_completed() -> bool:
+            return [r["status"] for r in await job_runs(api, alice, jobs["a"])] == ["completed"]
+
+        async def chain_on_a_result() -> bool:
+            history = await chain_run.fetch_history()
+            done = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED
+            task = (await chain_run.describe()).raw_description.pending_workflow_task
+            return any(e.event_type == done for e in history.events) and (
+                task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+            )
+
+        await eventually(a_completed, "node a's run completed in the API")
+        # The doomed worker holds the chain's workflow task that took in a's result.
+        await eventually(chain_on_a_result, "the chain taking in a's result")
+        assert agent_server.calls("/b") == [] and await job_runs(api, alice, jobs["b"]) == []
+        with pytest.raises(RPCError) as not_started:
+            await temporal_client.get_workflow_handle(node_run_id(run_id, jobs["b"])).describe()
+        assert not_started.value.status == RPCStatusCode.NOT_FOUND
+    finally:
+        doomed.kill()  # SIGKILL: no chance to clean up
+        await doomed.wait()
+        await asyncio.to_thread(hold_chain_progress, url, held=False)
+
+    async with running_worker(temporal_client, settings):
+        run = await wait_chain_run(api, alice, chain["id"], run_id, timeout=60)
+
+    assert run["status"] == "completed"
+    assert node_statuses(run, jobs) == dict.fromkeys(jobs, "completed")
+    assert [len(agent_server.calls(f"/{n}")) for n in jobs] == [1, 1, 1]
+    nodes = {n["job_id"]: n for n in run["nodes"]}
+    for name, job_id in jobs.items():
+        (job_run,) = await job_runs(api, alice, job_id)
+        assert job_run["trigger"] == "chain" and job_run["chain_id"] == chain["id"], name
+        assert job_run["status"] == "completed" and job_run["attempts"] == 1, name
+        assert nodes[job_id]["run_id"] == job_run["id"] == node_run_id(run_id, job_id), name
+    (b_call,) = agent_server.calls("/b")
+    assert b_call.body["context"]["upstream"][jobs["a"]]["output"] == "from a"
+    (c_call,) = agent_server.calls("/c")
+    upstream = c_call.body["context"]["upstream"]
+    assert set(upstream) == {jobs["b"]}
+    assert upstream[jobs["b"]]["output"] == "from b" and upstream[jobs["b"]]["data"] == {"b": 1}
+    assert upstream[jobs["b"]]["run_id"] == nodes[jobs["b"]]["run_id"]
 
 
 async def test_chain_workflow_replays_recorded_and_fresh_histories(

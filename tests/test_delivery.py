@@ -412,7 +412,7 @@ async def test_long_email_is_cut_and_says_so(
     assert len(output) > 2_000_000
     agent.script("/agent", Reply(200, {"output": output, "data": {}}))
     run = await email_digest(api, agent_id="web")
-    assert run["status"] == "completed" and run["output"] == output
+    assert run["status"] == "completed" and run["output"].startswith(output[:900_000])
     assert run["delivery"]["status"] == "delivered", run["delivery"]
     assert run["delivery"]["truncated"] is True
     [(_, message)] = box.messages

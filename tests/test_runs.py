@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
+from activities.agents import MAX_OUTPUT_CHARS
 from api.settings import Settings
 from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
@@ -142,6 +143,37 @@ async def test_http_agent_400_fails_after_one_attempt(
     assert len(agent_server.calls("/web")) == 1
     job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
     assert job_now["consecutive_failures"] == 1 and job_now["run_count"] == 1
+
+
+async def test_an_output_too_long_for_a_run_is_cut_and_says_so(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    output = "".join(f"line {n:06d}\n" for n in range(250_000))  # 3,000,000 characters
+    agent_server.script("/web", Reply(200, {"output": output, "data": {"lines": 250_000}}))
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="web")
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "completed" and run["attempts"] == 1
+    assert run["data"] == {"lines": 250_000}
+    assert len(run["output"]) == MAX_OUTPUT_CHARS
+    assert run["output"].startswith(output[:900_000])
+    assert run["output"].endswith(
+        "the agent answered 3,000,000 characters; a run keeps the first 1,000,000)"
+    )
+
+
+async def test_data_too_large_for_a_run_fails_the_run_at_once(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script("/web", Reply(200, {"output": "ok", "data": {"blob": "x" * 300_000}}))
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1}
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["status"] == "failed" and run["attempts"] == 1
+    assert "'data' of 300,012 bytes; a run keeps at most 262,144" in run["error"]
+    assert len(agent_server.calls("/web")) == 1
 
 
 async def test_command_agent_gets_the_run_on_stdin(api: Api, worker: Worker) -> None:
