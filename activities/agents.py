@@ -23,16 +23,12 @@ from temporalio.exceptions import ApplicationError
 
 from api.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
+from domain.limits import MAX_DATA_BYTES, cut_output
 
 AGENT_CALL_FAILED = "AgentCallFailed"
 # Often enough that cancellation and a dead worker are noticed within seconds.
 HEARTBEAT_EVERY = 1.0
 _SNIPPET = 300
-# A run's output and data travel through Temporal several times (activity result, the run's
-# record, the workflow result, delivery), each as one payload that must stay under Temporal's
-# 2 MB limit. Longer outputs are cut with a note; larger data fails the attempt.
-MAX_OUTPUT_CHARS = 1_000_000
-MAX_DATA_BYTES = 256 * 1024
 
 
 class AgentCallInput(BaseModel):
@@ -121,14 +117,7 @@ def bounded(result: AgentCallResult, *, agent_id: str) -> AgentCallResult:
             kind="bad_answer",
             retryable=False,
         )
-    if len(result.output) <= MAX_OUTPUT_CHARS:
-        return result
-    note = (
-        f"\n\n… (cut by agent-scheduler: the agent answered {len(result.output):,} characters; "
-        f"a run keeps the first {MAX_OUTPUT_CHARS:,})"
-    )
-    output = result.output[: MAX_OUTPUT_CHARS - len(note)] + note
-    return AgentCallResult(output=output, data=result.data)
+    return AgentCallResult(output=cut_output(result.output), data=result.data)
 
 
 class Echo:

@@ -16,8 +16,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from activities.agents import MAX_OUTPUT_CHARS
 from api.settings import Settings
+from domain.limits import MAX_OUTPUT_CHARS
 from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
@@ -158,7 +158,7 @@ async def test_an_output_too_long_for_a_run_is_cut_and_says_so(
     assert len(run["output"]) == MAX_OUTPUT_CHARS
     assert run["output"].startswith(output[:900_000])
     assert run["output"].endswith(
-        "the agent answered 3,000,000 characters; a run keeps the first 1,000,000)"
+        "the agent answered 3,000,000 characters; this keeps the first 1,000,000)"
     )
 
 

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         next_steps,
         node_run_id,
     )
+    from domain.limits import MAX_OUTPUT_CHARS, cut_output
     from domain.payloads import JobRunInput, JobRunResult, RunStatus
     from workflows.job_run import JobRunWorkflow
 
@@ -173,6 +174,11 @@ class ChainWorkflow:
                 "output": result.output,
                 "data": result.data,
             }
+        # All upstream outputs together fit in what one run's output may be.
+        share = MAX_OUTPUT_CHARS // max(len(upstream), 1)
+        for entry in upstream.values():
+            if entry["output"] is not None:
+                entry["output"] = cut_output(entry["output"], share)
         return {
             "chain_id": chain.chain_id,
             "chain_run_id": workflow.info().workflow_id,
