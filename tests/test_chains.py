@@ -29,6 +29,7 @@ from domain.chains import (
     next_steps,
     node_run_id,
 )
+from domain.limits import MAX_OUTPUT_CHARS
 from tests.conftest import Api, spawn_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
@@ -324,6 +325,40 @@ async def test_diamond_runs_both_branches_in_parallel_and_the_join_once(
         assert child.parent_id == run["id"], node
 
 
+async def test_a_join_gets_its_upstream_outputs_within_one_outputs_budget(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    # Three outputs of the longest a run keeps would not fit in one input (Temporal's 2 MB
+    # payload limit): each gets a third.
+    branches = ("b", "c", "d")
+    for name in branches:
+        agent_server.script(f"/{name}", Reply(200, {"output": name * MAX_OUTPUT_CHARS}))
+    agent_server.script("/a", OK)
+    agent_server.script("/store", OK)
+    alice = await api.headers("alice")
+    jobs = await make_jobs(api, alice, "a", *branches, "store")
+    graph = ChainGraph(
+        jobs=["a", *branches, "store"],
+        edges=[edge("a", name) for name in branches] + [edge(name, "store") for name in branches],
+    )
+    chain = await make_chain(api, alice, jobs, graph)
+    run = await wait_chain_run(
+        api, alice, chain["id"], await trigger_chain(api, alice, chain["id"])
+    )
+
+    assert run["status"] == "completed"
+    assert node_statuses(run, jobs) == dict.fromkeys(jobs, "completed")
+    [call] = agent_server.calls("/store")
+    upstream = call.body["context"]["upstream"]
+    for name in branches:
+        output = upstream[jobs[name]]["output"]
+        assert len(output) == MAX_OUTPUT_CHARS // 3
+        assert output.startswith(name * 300_000)
+        assert output.endswith("answered 1,000,000 characters; this keeps the first 333,333)")
+    # The runs themselves keep their whole outputs.
+    assert (await job_runs(api, alice, jobs["b"]))[0]["output"] == "b" * MAX_OUTPUT_CHARS
+
+
 async def test_on_complete_follows_success_and_failure(
     api: Api, worker: Worker, agent_server: ScriptedServer
 ) -> None:
@@ -551,7 +586,8 @@ def hold_chain_progress(url: str, *, held: bool) -> None:
     """Make every update of a chain run fail (``held``), or stop doing so.
 
     A chain workflow that cannot record its progress cannot start its next node either: the
-    child's start goes to Temporal with the workflow task, after the task's local activities.
+    child's start goes to Temporal with the workflow task, after the task's local activities
+    (or with the task's heartbeat, some 8 s on: ample time to kill the worker first).
     """
     engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
     postgres = engine.dialect.name == "postgresql"
