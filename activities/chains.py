@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.index.models import Chain, ChainJob, ChainRun
+from api.index.models import chain_jobs, chain_runs, chains
 from domain import search_attributes
 from domain.chains import (
     CHAIN_WORKFLOW,
@@ -30,10 +30,6 @@ from domain.chains import (
     adopted_chain_run_id,
 )
 from domain.payloads import RunFinish
-
-chains: sa.Table = Chain.__table__  # type: ignore[attr-defined]
-chain_jobs: sa.Table = ChainJob.__table__  # type: ignore[attr-defined]
-chain_runs: sa.Table = ChainRun.__table__  # type: ignore[attr-defined]
 
 
 def chain_search_attributes(owner: str) -> TypedSearchAttributes:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from api.index.models import Run
+from api.index.models import runs
 from domain.conditions import (
     ConditionInput,
     ConditionResult,
@@ -20,8 +20,6 @@ from domain.conditions import (
     before_run_variables,
     evaluate,
 )
-
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 
 # The previous run of a before_run condition: the latest that called the agent.
 _PREVIOUS = ("completed", "failed", "timed_out", "cancelled")

@@ -20,15 +20,13 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.chains import chain_jobs, continue_into_chains, root_chains
-from api.index.models import Job, Run
+from activities.chains import continue_into_chains, root_chains
+from api.index.models import chain_jobs, jobs, runs
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
 _FAILED = ("failed", "timed_out")
 # Run ends written in one transaction at most.
 MAX_BATCH = 200
-jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 
 
 class RunRecorder:

@@ -39,7 +39,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.runs import RunRecorder
-from api.index.models import Job, Run, TickRecord
+from api.index.models import Job, jobs, runs, ticks
 from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
@@ -53,9 +53,6 @@ from domain.schedules import next_fire_time
 
 log = logging.getLogger(__name__)
 
-jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
-ticks: sa.Table = TickRecord.__table__  # type: ignore[attr-defined]
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 RUN_WORKFLOW_TYPE = "JobRun"

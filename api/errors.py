@@ -102,6 +102,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "unavailable"),
     )
 }
+# Added to the routes that can answer 409.
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "conflict"}
+}
 
 
 def error_response(

@@ -38,7 +38,8 @@ from api.app import create_app  # noqa: E402
 from api.index.activity import add_events  # noqa: E402
 from api.index.db import make_engine, migrate  # noqa: E402
 from api.index.keys import create_key  # noqa: E402
-from api.index.models import Job, Run  # noqa: E402
+from api.index.models import jobs as jobs_table  # noqa: E402
+from api.index.models import runs as runs_table  # noqa: E402
 from api.services.temporal_schedules import parse_schedule  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from domain.schedules import next_fire_time  # noqa: E402
@@ -84,8 +85,6 @@ async def seed(url: str, *, jobs: int, runs: int, events: int) -> None:
                 "updated_at": created,
             }
         )
-    jobs_table: sa.Table = Job.__table__  # type: ignore[attr-defined]
-    runs_table: sa.Table = Run.__table__  # type: ignore[attr-defined]
     async with engine.begin() as conn:
         await conn.execute(jobs_table.insert(), job_rows)
     for start in range(0, runs, BATCH):

@@ -14,11 +14,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.runs import RunRecorder
 from api.index.db import make_engine, migrate
-from api.index.models import Job, Run
+from api.index.models import jobs, runs
 from domain.payloads import RunFinish, RunFinished
 
-jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 

@@ -15,7 +15,7 @@ from temporalio import activity
 
 from activities.delivery import email, notify, slack, webhook
 from activities.delivery.errors import refused
-from api.index.models import Job, Run
+from api.index.models import jobs, runs
 from api.settings import Settings
 from domain.delivery import (
     ChannelError,
@@ -27,9 +27,6 @@ from domain.delivery import (
     RedeliveryPlan,
     parse_channel,
 )
-
-jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
-runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 
 
 class DeliveryActivities:

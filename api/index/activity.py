@@ -13,11 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import ActivityBucket, ActivityEvent
+from api.index.models import ActivityBucket, ActivityEvent, activity_buckets, activity_events
 from domain.localtime import QUARTER_SECONDS, quarter_of
-
-events_table: sa.Table = ActivityEvent.__table__  # type: ignore[attr-defined]
-buckets_table: sa.Table = ActivityBucket.__table__  # type: ignore[attr-defined]
 
 
 async def add_events(
@@ -27,15 +24,15 @@ async def add_events(
     if not rows:
         return
     await conn.execute(
-        events_table.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
+        activity_events.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
     )
     counts = Counter((owner, quarter_of(at)) for owner, at, _ in rows)
     insert: Any = pg_insert if _dialect(conn) == "postgresql" else sqlite_insert
-    statement = insert(buckets_table)
+    statement = insert(activity_buckets)
     await conn.execute(
         statement.on_conflict_do_update(
-            index_elements=[buckets_table.c.owner, buckets_table.c.bucket],
-            set_={"count": buckets_table.c.count + statement.excluded.count},
+            index_elements=[activity_buckets.c.owner, activity_buckets.c.bucket],
+            set_={"count": activity_buckets.c.count + statement.excluded.count},
         ),
         [{"owner": o, "bucket": b, "count": n} for (o, b), n in sorted(counts.items())],
     )

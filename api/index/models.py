@@ -151,32 +151,24 @@ class TickRecord(SQLModel, table=True):
     repairs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+# The Core tables behind the models, for the statements on hot paths (activities, stats).
+jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
+runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
+ticks: sa.Table = TickRecord.__table__  # type: ignore[attr-defined]
+activity_events: sa.Table = ActivityEvent.__table__  # type: ignore[attr-defined]
+activity_buckets: sa.Table = ActivityBucket.__table__  # type: ignore[attr-defined]
+
 # Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
-sa.Index(
-    "ix_jobs_owner_deleted_status",
-    Job.__table__.c.owner,  # type: ignore[attr-defined]
-    Job.__table__.c.deleted_at,  # type: ignore[attr-defined]
-    Job.__table__.c.status,  # type: ignore[attr-defined]
-)
-sa.Index(
-    "ix_jobs_owner_created_id",
-    Job.__table__.c.owner,  # type: ignore[attr-defined]
-    Job.__table__.c.created_at,  # type: ignore[attr-defined]
-    Job.__table__.c.id,  # type: ignore[attr-defined]
-)
+sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)
+sa.Index("ix_jobs_owner_created_id", jobs.c.owner, jobs.c.created_at, jobs.c.id)
 sa.Index(
     "ix_runs_owner_completed",
-    Run.__table__.c.owner,  # type: ignore[attr-defined]
-    Run.__table__.c.completed_at,  # type: ignore[attr-defined]
-    Run.__table__.c.status,  # type: ignore[attr-defined]
-    Run.__table__.c.duration_seconds,  # type: ignore[attr-defined]
+    runs.c.owner,
+    runs.c.completed_at,
+    runs.c.status,
+    runs.c.duration_seconds,
 )
-sa.Index(
-    "ix_runs_job_duration_status",
-    Run.__table__.c.job_id,  # type: ignore[attr-defined]
-    Run.__table__.c.duration_seconds,  # type: ignore[attr-defined]
-    Run.__table__.c.status,  # type: ignore[attr-defined]
-)
+sa.Index("ix_runs_job_duration_status", runs.c.job_id, runs.c.duration_seconds, runs.c.status)
 
 
 class Chain(SQLModel, table=True):
@@ -222,3 +214,8 @@ class ChainRun(SQLModel, table=True):
     nodes: list[dict[str, Any]] = Field(sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
     temporal_run_id: str | None = Field(default=None, max_length=64)
+
+
+chains: sa.Table = Chain.__table__  # type: ignore[attr-defined]
+chain_jobs: sa.Table = ChainJob.__table__  # type: ignore[attr-defined]
+chain_runs: sa.Table = ChainRun.__table__  # type: ignore[attr-defined]

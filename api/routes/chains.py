@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import Limit, Offset, OwnerDep, SessionDep, StateDep
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.schemas.chains import (
     ChainCreate,
     ChainPublic,
@@ -21,8 +21,6 @@ from api.services.chains import ChainService
 from domain.chains import ChainRunStatus
 
 router = APIRouter(prefix="/chains", tags=["chains"], responses=ERROR_RESPONSES)
-
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
 
 
 async def _chains(state: StateDep, session: SessionDep, owner: OwnerDep) -> ChainService:
@@ -95,7 +93,7 @@ async def get_chain_run(chain_id: str, run_id: str, chains: ChainServiceDep) -> 
     "/{chain_id}/runs/{run_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ChainRunCancelAccepted,
-    responses=_CONFLICT,
+    responses=CONFLICT_RESPONSE,
 )
 async def cancel_chain_run(
     chain_id: str, run_id: str, chains: ChainServiceDep

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import JobServiceDep, Limit, Offset
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
-
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
@@ -40,26 +38,26 @@ async def get_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
     return jobs.public(await jobs.get(job_id))
 
 
-@router.put("/{job_id}", response_model=JobPublic, responses=_CONFLICT)
+@router.put("/{job_id}", response_model=JobPublic, responses=CONFLICT_RESPONSE)
 async def update_job(job_id: str, body: JobUpdate, jobs: JobServiceDep) -> JobPublic:
     """Change only the fields sent; a new schedule applies from the next fire."""
     return jobs.public(await jobs.update(job_id, body))
 
 
-@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CONFLICT)
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT_RESPONSE)
 async def delete_job(job_id: str, jobs: JobServiceDep, cancel_running: bool = False) -> Response:
     """Delete a job and its schedule; `cancel_running=true` also cancels its runs."""
     await jobs.delete(job_id, cancel_running=cancel_running)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{job_id}/pause", response_model=JobPublic, responses=_CONFLICT)
+@router.post("/{job_id}/pause", response_model=JobPublic, responses=CONFLICT_RESPONSE)
 async def pause_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
     """Pause a job: its schedule stops firing."""
     return jobs.public(await jobs.pause(job_id))
 
 
-@router.post("/{job_id}/resume", response_model=JobPublic, responses=_CONFLICT)
+@router.post("/{job_id}/resume", response_model=JobPublic, responses=CONFLICT_RESPONSE)
 async def resume_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
     """Resume a paused job."""
     return jobs.public(await jobs.resume(job_id))

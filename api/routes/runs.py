@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import Limit, Offset, RunServiceDep
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.schemas.runs import CancelAccepted, RedeliverAccepted, RunPublic, RunsPublic, RunStatus
 
 router = APIRouter(prefix="/jobs/{job_id}/runs", tags=["runs"], responses=ERROR_RESPONSES)
@@ -35,7 +35,7 @@ async def get_run(job_id: str, run_id: str, runs: RunServiceDep) -> RunPublic:
     "/{run_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CancelAccepted,
-    responses={409: {"model": ErrorBody, "description": "conflict"}},
+    responses=CONFLICT_RESPONSE,
 )
 async def cancel_run(job_id: str, run_id: str, runs: RunServiceDep) -> CancelAccepted:
     """Cancel a running run: the agent call stops and the run ends `cancelled`."""
@@ -47,7 +47,7 @@ async def cancel_run(job_id: str, run_id: str, runs: RunServiceDep) -> CancelAcc
     "/{run_id}/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RedeliverAccepted,
-    responses={409: {"model": ErrorBody, "description": "conflict"}},
+    responses=CONFLICT_RESPONSE,
 )
 async def redeliver_run(job_id: str, run_id: str, runs: RunServiceDep) -> RedeliverAccepted:
     """Retry only the delivery of a finished run (to the job's current channel); the agent is
