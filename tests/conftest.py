@@ -7,7 +7,8 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,25 @@ async def wait_finished(
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} still {response.text} after {timeout}s")
         await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def doomed_worker(settings: Settings) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A worker process that is SIGKILLed, with no chance to clean up, when the block ends."""
+    process = await spawn_worker(settings)
+    try:
+        yield process
+    finally:
+        process.kill()
+        await process.wait()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+    """Return once ``check()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
+        await asyncio.sleep(0.05)
 
 
 async def spawn_worker(settings: Settings) -> asyncio.subprocess.Process:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -47,6 +48,13 @@ class ScriptedServer:
     def calls(self, path: str) -> list[Seen]:
         """Requests received on ``path``."""
         return [s for s in self.seen if s.path == path]
+
+    async def wait_for_call(self, path: str, *, timeout: float = 20) -> None:
+        """Return once ``path`` has been called; fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.calls(path):
+            assert time.monotonic() < deadline, f"nothing called {path} within {timeout}s"
+            await asyncio.sleep(0.05)
 
     def _next(self, path: str) -> Reply:
         queue = self.replies.get(path) or [Reply(404, {"error": "no script"})]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from domain.chains import (
     node_run_id,
 )
 from domain.limits import MAX_OUTPUT_CHARS
-from tests.conftest import Api, spawn_worker, wait_finished
+from tests.conftest import Api, doomed_worker, eventually, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -511,10 +511,7 @@ async def test_cancelling_a_chain_run_cancels_its_running_nodes(
     jobs = await make_jobs(api, alice, "a", "b")
     chain = await make_chain(api, alice, jobs, ChainGraph(jobs=["a", "b"], edges=[edge("a", "b")]))
     run_id = await trigger_chain(api, alice, chain["id"])
-    deadline = time.monotonic() + 20
-    while not agent_server.calls("/a") and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert agent_server.calls("/a"), "node a never called its agent"
+    await agent_server.wait_for_call("/a")
 
     path = f"{CHAINS}/{chain['id']}/runs/{run_id}/cancel"
     assert (await api.http.post(path, headers=alice)).status_code == 202
@@ -551,20 +548,13 @@ async def test_killed_worker_mid_chain_loses_no_node_and_runs_none_twice(
         "/b", Reply(200, {"output": "never"}, delay=-1), Reply(200, {"output": "second worker"})
     )
     agent_server.script("/c", OK)
-    doomed = await spawn_worker(settings)
-    try:
+    async with doomed_worker(settings):
         alice = await api.headers("alice")
         jobs = await make_jobs(api, alice, "a", "b", "c")
         graph = ChainGraph(jobs=["a", "b", "c"], edges=[edge("a", "b"), edge("b", "c")])
         chain = await make_chain(api, alice, jobs, graph)
         run_id = await trigger_chain(api, alice, chain["id"])
-        deadline = time.monotonic() + 20
-        while not agent_server.calls("/b") and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert agent_server.calls("/b"), "the first worker never reached node b"
-    finally:
-        doomed.kill()  # SIGKILL: no chance to clean up
-        await doomed.wait()
+        await agent_server.wait_for_call("/b")
 
     async with running_worker(temporal_client, settings):
         run = await wait_chain_run(api, alice, chain["id"], run_id, timeout=60)
@@ -617,13 +607,6 @@ def hold_chain_progress(url: str, *, held: bool) -> None:
         engine.dispose()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        await asyncio.sleep(0.05)
-
-
 async def test_killed_worker_between_nodes_loses_no_node_and_runs_none_twice(
     api: Api, settings: Settings, agent_server: ScriptedServer, temporal_client: Client
 ) -> None:
@@ -632,45 +615,40 @@ async def test_killed_worker_between_nodes_loses_no_node_and_runs_none_twice(
     agent_server.script("/b", Reply(200, {"output": "from b", "data": {"b": 1}}))
     agent_server.script("/c", OK)
     url = settings.resolved_database_url
-    doomed = await spawn_worker(settings)
     try:
-        alice = await api.headers("alice")
-        jobs = await make_jobs(api, alice, "a", "b", "c")
-        graph = ChainGraph(jobs=["a", "b", "c"], edges=[edge("a", "b"), edge("b", "c")])
-        chain = await make_chain(api, alice, jobs, graph)
-        run_id = await trigger_chain(api, alice, chain["id"])
-        chain_run = temporal_client.get_workflow_handle(run_id)
+        async with doomed_worker(settings):
+            alice = await api.headers("alice")
+            jobs = await make_jobs(api, alice, "a", "b", "c")
+            graph = ChainGraph(jobs=["a", "b", "c"], edges=[edge("a", "b"), edge("b", "c")])
+            chain = await make_chain(api, alice, jobs, graph)
+            run_id = await trigger_chain(api, alice, chain["id"])
+            chain_run = temporal_client.get_workflow_handle(run_id)
 
-        async def a_called() -> bool:
-            return bool(agent_server.calls("/a"))
+            await agent_server.wait_for_call("/a")
+            # a's start is recorded already (a's child started after it); from here on the chain
+            # workflow cannot record b's start, so it cannot start b.
+            await asyncio.to_thread(hold_chain_progress, url, held=True)
+            agent_server.release.set()
 
-        await eventually(a_called, "node a's agent call")
-        # a's start is recorded already (a's child started after it); from here on the chain
-        # workflow cannot record b's start, so it cannot start b.
-        await asyncio.to_thread(hold_chain_progress, url, held=True)
-        agent_server.release.set()
+            async def a_completed() -> bool:
+                return [r["status"] for r in await job_runs(api, alice, jobs["a"])] == ["completed"]
 
-        async def a_completed() -> bool:
-            return [r["status"] for r in await job_runs(api, alice, jobs["a"])] == ["completed"]
+            async def chain_on_a_result() -> bool:
+                history = await chain_run.fetch_history()
+                done = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED
+                task = (await chain_run.describe()).raw_description.pending_workflow_task
+                return any(e.event_type == done for e in history.events) and (
+                    task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+                )
 
-        async def chain_on_a_result() -> bool:
-            history = await chain_run.fetch_history()
-            done = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED
-            task = (await chain_run.describe()).raw_description.pending_workflow_task
-            return any(e.event_type == done for e in history.events) and (
-                task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
-            )
-
-        await eventually(a_completed, "node a's run completed in the API")
-        # The doomed worker holds the chain's workflow task that took in a's result.
-        await eventually(chain_on_a_result, "the chain taking in a's result")
-        assert agent_server.calls("/b") == [] and await job_runs(api, alice, jobs["b"]) == []
-        with pytest.raises(RPCError) as not_started:
-            await temporal_client.get_workflow_handle(node_run_id(run_id, jobs["b"])).describe()
-        assert not_started.value.status == RPCStatusCode.NOT_FOUND
+            await eventually(a_completed, "node a's run completed in the API")
+            # The doomed worker holds the chain's workflow task that took in a's result.
+            await eventually(chain_on_a_result, "the chain taking in a's result")
+            assert agent_server.calls("/b") == [] and await job_runs(api, alice, jobs["b"]) == []
+            with pytest.raises(RPCError) as not_started:
+                await temporal_client.get_workflow_handle(node_run_id(run_id, jobs["b"])).describe()
+            assert not_started.value.status == RPCStatusCode.NOT_FOUND
     finally:
-        doomed.kill()  # SIGKILL: no chance to clean up
-        await doomed.wait()
         await asyncio.to_thread(hold_chain_progress, url, held=False)
 
     async with running_worker(temporal_client, settings):
@@ -713,9 +691,7 @@ async def test_chain_workflow_replays_recorded_and_fresh_histories(
         "cancelled": await trigger_chain(api, alice, hanging["id"]),
     }
     await wait_chain_run(api, alice, example["id"], run_ids["example"])
-    deadline = time.monotonic() + 20
-    while not agent_server.calls("/a") and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await agent_server.wait_for_call("/a")
     await api.http.post(
         f"{CHAINS}/{hanging['id']}/runs/{run_ids['cancelled']}/cancel", headers=alice
     )

@@ -18,7 +18,7 @@ from temporalio.worker import Replayer, Worker
 
 from api.settings import Settings
 from domain.limits import MAX_OUTPUT_CHARS
-from tests.conftest import Api, spawn_worker, wait_finished
+from tests.conftest import Api, doomed_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS, running_worker
@@ -414,18 +414,11 @@ async def test_killed_worker_loses_nothing_and_doubles_nothing(
         Reply(200, {"output": "never"}, delay=-1),
         Reply(200, {"output": "second worker", "data": {"ok": True}}),
     )
-    doomed = await spawn_worker(settings)
-    try:
+    async with doomed_worker(settings):
         alice = await api.headers("alice")
         job = await create(api, alice, agent_id="web")
         run_id = await trigger(api, alice, job["id"])
-        deadline = time.monotonic() + 20
-        while not agent_server.calls("/web") and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert agent_server.calls("/web"), "the first worker never called the agent"
-    finally:
-        doomed.kill()  # SIGKILL: no chance to clean up
-        await doomed.wait()
+        await agent_server.wait_for_call("/web")
 
     async with running_worker(temporal_client, settings):
         run = await wait_run(api, alice, job["id"], run_id, timeout=60)
