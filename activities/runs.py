@@ -213,44 +213,26 @@ def _fail(future: asyncio.Future[_Written], error: BaseException) -> None:
 
 
 def _ended(finish: RunFinish, started_at: Any) -> dict[str, Any]:
-    """Parameters of ``_END_RUN`` for one run."""
+    """Parameters of ``_END_RUN`` for one run: its id and the columns its end sets."""
+    duration = (finish.completed_at - started_at).total_seconds() if started_at else None
     return {
         "b_run_id": finish.run_id,
-        "b_status": finish.status,
-        "b_temporal_run_id": finish.temporal_run_id,
-        "b_completed_at": finish.completed_at,
-        "b_duration_seconds": (finish.completed_at - started_at).total_seconds()
-        if started_at
-        else None,
-        "b_attempts": finish.attempts,
-        "b_attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
-        "b_output": finish.output,
-        "b_data": finish.data,
-        "b_error": finish.error,
-        "b_condition_result": finish.condition_result,
-        "b_delivery": finish.delivery,
+        "status": finish.status,
+        "temporal_run_id": finish.temporal_run_id,
+        "completed_at": finish.completed_at,
+        "duration_seconds": duration,
+        "attempts": finish.attempts,
+        "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
+        "output": finish.output,
+        "data": finish.data,
+        "error": finish.error,
+        "condition_result": finish.condition_result,
+        "delivery": finish.delivery,
     }
 
 
-_END_COLUMNS = (
-    "status",
-    "temporal_run_id",
-    "completed_at",
-    "duration_seconds",
-    "attempts",
-    "attempt_errors",
-    "output",
-    "data",
-    "error",
-    "condition_result",
-    "delivery",
-)
-# One statement for every run of a batch (executemany).
-_END_RUN = (
-    runs.update()
-    .where(runs.c.id == sa.bindparam("b_run_id"))
-    .values({name: sa.bindparam(f"b_{name}", type_=runs.c[name].type) for name in _END_COLUMNS})
-)
+# One statement for every run of a batch (executemany); the SET columns are the parameters'.
+_END_RUN = runs.update().where(runs.c.id == sa.bindparam("b_run_id"))
 
 
 def _insert(conn: AsyncConnection) -> Any:
