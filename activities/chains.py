@@ -8,14 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.index.db import upsert_insert
 from api.index.models import chain_jobs, chain_runs, chains
 from domain import search_attributes
 from domain.chains import (
@@ -119,7 +118,7 @@ class ChainRecorder:
                 return ChainRunStarted(exists=False)
             # A triggered chain run was inserted by the API already; it only lacks the run id.
             await conn.execute(
-                _insert(conn)(chain_runs)
+                upsert_insert(conn)(chain_runs)
                 .values(
                     id=start.chain_run_id,
                     chain_id=start.chain_id,
@@ -172,7 +171,3 @@ class ChainRecorder:
                     error=finish.error,
                 )
             )
-
-
-def _insert(conn: AsyncConnection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.chains import continue_into_chains, root_chains
+from api.index.db import upsert_insert
 from api.index.models import chain_jobs, jobs, runs
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
@@ -47,7 +46,7 @@ class RunRecorder:
             values = start.model_dump(exclude={"run_id"}) | {"id": start.run_id}
             # A triggered run was inserted by the API already; it only lacks Temporal's run id.
             await conn.execute(
-                _insert(conn)(runs)
+                upsert_insert(conn)(runs)
                 .values(status="running", attempts=0, **values)
                 .on_conflict_do_update(
                     index_elements=[runs.c.id],
@@ -233,10 +232,6 @@ def _ended(finish: RunFinish, started_at: Any) -> dict[str, Any]:
 
 # One statement for every run of a batch (executemany); the SET columns are the parameters'.
 _END_RUN = runs.update().where(runs.c.id == sa.bindparam("b_run_id"))
-
-
-def _insert(conn: AsyncConnection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def _counted(job: Any, status: str, started_at: Any, trigger: str) -> dict[str, Any]:

@@ -305,7 +305,8 @@ class TickActivities:
                         )
                     ).scalars()
                 )
-            missing = [run_id for run_id in closed if run_id not in finished | running_ids]
+            known = finished | running_ids
+            missing = [run_id for run_id in closed if run_id not in known]
             for recorded in await asyncio.gather(*(check(run_id) for run_id in missing)):
                 checked += 1
                 repairs["runs_recorded"] += int(recorded)

@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
+from api.index.db import upsert_insert
 from api.index.models import ActivityBucket, ActivityEvent, activity_buckets, activity_events
 from domain.localtime import QUARTER_SECONDS, quarter_of
 
@@ -27,8 +26,7 @@ async def add_events(
         activity_events.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
     )
     counts = Counter((owner, quarter_of(at)) for owner, at, _ in rows)
-    insert: Any = pg_insert if _dialect(conn) == "postgresql" else sqlite_insert
-    statement = insert(activity_buckets)
+    statement = upsert_insert(conn)(activity_buckets)
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[activity_buckets.c.owner, activity_buckets.c.bucket],
@@ -36,11 +34,6 @@ async def add_events(
         ),
         [{"owner": o, "bucket": b, "count": n} for (o, b), n in sorted(counts.items())],
     )
-
-
-def _dialect(conn: AsyncConnection | AsyncSession) -> str:
-    bind = conn.get_bind() if isinstance(conn, AsyncSession) else conn
-    return str(bind.dialect.name)
 
 
 async def weekly_cells(

@@ -86,6 +86,17 @@ async def list_chain_runs(
     if status is not None:
         where.append(col(ChainRun.status) == status)
     total = await session.execute(select(sa.func.count()).select_from(ChainRun).where(*where))
+    return await _newest_runs(session, where, limit=limit, offset=offset), int(total.scalar_one())
+
+
+async def last_chain_runs(session: AsyncSession, *, chain_id: str, limit: int) -> list[ChainRun]:
+    """The chain's latest runs, newest first."""
+    return await _newest_runs(session, [col(ChainRun.chain_id) == chain_id], limit=limit, offset=0)
+
+
+async def _newest_runs(
+    session: AsyncSession, where: list[sa.ColumnElement[bool]], *, limit: int, offset: int
+) -> list[ChainRun]:
     rows = await session.execute(
         select(ChainRun)
         .where(*where)
@@ -93,7 +104,7 @@ async def list_chain_runs(
         .limit(limit)
         .offset(offset)
     )
-    return list(rows.scalars()), int(total.scalar_one())
+    return list(rows.scalars())
 
 
 async def running_chain_run_ids(session: AsyncSession, *, chain_id: str) -> list[str]:

@@ -8,8 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -77,6 +80,12 @@ def make_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def upsert_insert(bind: AsyncConnection | AsyncSession) -> Any:
+    """The database's own ``insert``, which has ``on_conflict_do_update``."""
+    conn = bind.get_bind() if isinstance(bind, AsyncSession) else bind
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

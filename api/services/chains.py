@@ -149,9 +149,7 @@ class ChainService:
 
     async def public(self, chain: Chain) -> ChainPublic:
         """The API view of a chain, with its latest runs."""
-        runs, _ = await store.list_chain_runs(
-            self.session, chain_id=chain.id, status=None, limit=LAST_RUNS, offset=0
-        )
+        runs = await store.last_chain_runs(self.session, chain_id=chain.id, limit=LAST_RUNS)
         last = [self.run_public(run) for run in runs]
         latest = {node.job_id: node for node in last[0].nodes} if last else {}
         return ChainPublic.model_validate(

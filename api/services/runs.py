@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, NotFound
 from api.index import runs as store
-from api.index.models import Run
+from api.index.models import Job, Run
 from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
 from api.services.jobs import JobService
 from api.settings import Settings
@@ -44,7 +44,9 @@ class RunService:
 
     async def get(self, job_id: str, run_id: str) -> Run:
         """One run of the owner's job, or 404."""
-        job = await self.jobs.get(job_id)
+        return await self._run_of(await self.jobs.get(job_id), run_id)
+
+    async def _run_of(self, job: Job, run_id: str) -> Run:
         run = await store.get_run(self.session, job_id=job.id, run_id=run_id)
         if run is None:
             raise NotFound(f"Run {run_id} not found")
@@ -63,8 +65,8 @@ class RunService:
         The job's current channel is used, so a wrong channel can be fixed first. Only a run
         whose delivery was attempted (``failed`` or ``delivered``) can be redelivered.
         """
-        run = await self.get(job_id, run_id)
         job = await self.jobs.get(job_id)
+        run = await self._run_of(job, run_id)
         if run.status == "running":
             raise Conflict(f"Run {run_id} is still running; its delivery has not finished")
         if not job.delivery:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from domain.schedules import AtSchedule, Schedule, check_at_in_future
+from api.services.temporal_schedules import parse_schedule
+from domain.schedules import AtSchedule, check_at_in_future
 
 FIELD_OF: dict[str, str] = {"cron": "expression", "every": "interval", "at": "datetime"}
-SCHEDULE: TypeAdapter[Any] = TypeAdapter(Schedule)
 
 
 def schedule_error(error: ValidationError) -> str:
@@ -28,7 +28,7 @@ def schedule_error(error: ValidationError) -> str:
 def check_schedule(raw: dict[str, Any], *, now: datetime) -> Any:
     """A schedule from its JSON form, refused (ValueError) if invalid or an ``at`` in the past."""
     try:
-        schedule = SCHEDULE.validate_python(raw)
+        schedule = parse_schedule(raw)
     except ValidationError as error:
         raise ValueError(schedule_error(error)) from None
     if isinstance(schedule, AtSchedule):

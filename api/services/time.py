@@ -13,7 +13,8 @@ from api.errors import Invalid
 from api.index.models import Job, Run
 from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
-from api.services.schedule_input import FIELD_OF, SCHEDULE, check_schedule
+from api.services.schedule_input import FIELD_OF, check_schedule
+from api.services.temporal_schedules import parse_schedule
 from api.settings import Settings
 from domain.nl import NotASchedule, parse_text
 from domain.schedules import next_fire_times
@@ -95,7 +96,7 @@ async def calendar(
     for job in jobs:
         if job.status != "active" or after >= end:
             continue
-        schedule = SCHEDULE.validate_python(job.schedule)
+        schedule = parse_schedule(job.schedule)
         room = min(PLANNED_PER_JOB, PLANNED_TOTAL - len(events))
         fires = [t for t in next_fire_times(schedule, after=after, count=room + 1) if t < end]
         if len(fires) > room:
