@@ -35,7 +35,6 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
-from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.runs import RunRecorder
@@ -48,14 +47,12 @@ from api.services.temporal_schedules import (
 )
 from api.settings import Settings
 from domain import search_attributes
-from domain.payloads import JobRunResult, RunFinish, RunStart
+from domain.payloads import RUN_WORKFLOW, JobRunResult, RunFinish, RunStart
 from domain.schedules import next_fire_time
 
 log = logging.getLogger(__name__)
 
 
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-RUN_WORKFLOW_TYPE = "JobRun"
 # Runs older than this that the index still shows running are checked one by one.
 MAX_RUNS_DESCRIBED = 500
 TICKS_KEPT = timedelta(days=1)
@@ -290,7 +287,7 @@ class TickActivities:
             else (now - timedelta(hours=1))
         )
         query = (
-            f'TaskQueue = "{self._settings.task_queue}" AND WorkflowType = "{RUN_WORKFLOW_TYPE}" '
+            f'TaskQueue = "{self._settings.task_queue}" AND WorkflowType = "{RUN_WORKFLOW}" '
             f'AND ExecutionStatus != "Running" AND CloseTime > "{since.isoformat()}"'
         )
         closed = [w.id async for w in self._client.list_workflows(query)]
@@ -349,7 +346,7 @@ class TickActivities:
                 job_id=job_id,
                 owner=owner,
                 trigger=trigger if trigger in ("schedule", "manual", "chain") else "schedule",
-                scheduled_at=attributes.get(SCHEDULED_START),
+                scheduled_at=attributes.get(search_attributes.SCHEDULED_START),
                 started_at=description.start_time,
             )
         )

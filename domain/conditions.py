@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from simpleeval import InvalidExpression, SimpleEval  # type: ignore[import-untyped]
 
+from domain.localtime import DAY_NAMES
+
 Stage = Literal["after_run", "before_run"]
 
 MAX_LENGTH = 2000
@@ -37,7 +39,6 @@ MAX_NODES = 300
 MAX_DEPTH = 40
 MAX_INT_BITS = 1024
 MAX_SEQUENCE = 100_000
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class ConditionSyntaxError(ValueError):
@@ -451,7 +452,7 @@ def before_run_variables(
         "now": {
             "hour": local.hour,
             "minute": local.minute,
-            "weekday": WEEKDAYS[local.weekday()],
+            "weekday": DAY_NAMES[local.weekday()],
             "date": local.date().isoformat(),
         },
     }

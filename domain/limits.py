@@ -11,12 +11,18 @@ MAX_OUTPUT_CHARS = 1_000_000
 MAX_DATA_BYTES = 256 * 1024
 
 
+def fit(text: str, limit: int, note: str) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start and ``note`` in ``limit``."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(note), 0)] + note
+
+
 def cut_output(output: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    """``output`` if it fits in ``limit`` characters, else its start and a note of the cut."""
-    if len(output) <= limit:
-        return output
-    note = (
+    """An agent's output within ``limit`` characters, ending with a note if it was cut."""
+    return fit(
+        output,
+        limit,
         f"\n\n… (cut by agent-scheduler: the agent answered {len(output):,} characters; "
-        f"this keeps the first {limit:,})"
+        f"this keeps the first {limit:,})",
     )
-    return output[: max(limit - len(note), 0)] + note

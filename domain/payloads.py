@@ -11,6 +11,9 @@ from pydantic import BaseModel
 Trigger = Literal["schedule", "manual", "chain"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
 
+# The workflow type of every job run (workflows/job_run.py).
+RUN_WORKFLOW = "JobRun"
+
 
 class JobSnapshot(BaseModel):
     """A job as it is when a run starts: edits apply from the next run."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from domain.delivery import DeliveryRun, Format
+from domain.limits import fit
 
 SLACK_CHUNK = 3000  # Slack truncates past 40,000 and advises 4,000 characters per message
 SLACK_MAX_MESSAGES = 10
@@ -24,15 +26,14 @@ WEBHOOK_MAX_CHARS = 1_000_000
 CUT_NOTE = "\n\n… (truncated: the full output is in the run)"
 
 
+@cache
 def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
 def cut(text: str, limit: int) -> tuple[str, bool]:
     """``text`` cut to ``limit`` characters (note included), and whether it was cut."""
-    if len(text) <= limit:
-        return text, False
-    return text[: max(limit - len(CUT_NOTE), 0)] + CUT_NOTE, True
+    return fit(text, limit, CUT_NOTE), len(text) > limit
 
 
 def run_json(run: DeliveryRun) -> dict[str, Any]:

@@ -9,11 +9,9 @@ starts nothing twice: the new worker replays the history and waits on the same c
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     CancelledError,
     ChildWorkflowError,
@@ -40,9 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.limits import MAX_OUTPUT_CHARS, cut_output
     from domain.payloads import JobRunInput, JobRunResult, RunStatus
-    from workflows.job_run import JobRunWorkflow
-
-INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
+    from workflows.job_run import INDEX_WRITE_TIMEOUT, JobRunWorkflow
 
 
 @workflow.defn(name=CHAIN_WORKFLOW)
@@ -136,13 +132,7 @@ class ChainWorkflow:
                 id=run_id,
                 # If this workflow is terminated, the children still record their end.
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(search_attributes.JOB_ID, job_id),
-                        SearchAttributePair(search_attributes.OWNER, chain.owner),
-                        SearchAttributePair(search_attributes.TRIGGER, "chain"),
-                    ]
-                ),
+                search_attributes=search_attributes.run_attributes(job_id, chain.owner, "chain"),
                 static_summary=f"{chain.name}: {job_id}"[:200],
             )
         except ChildWorkflowError as err:

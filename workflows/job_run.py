@@ -15,7 +15,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy as TemporalRetryPolicy
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.conditions import ConditionInput, ConditionResult
     from domain.delivery import DeliverInput, DeliveryRun, delivery_status
     from domain.payloads import (
+        RUN_WORKFLOW,
         AttemptError,
         JobRunInput,
         JobRunResult,
@@ -33,9 +33,9 @@ with workflow.unsafe.imports_passed_through():
         RunStart,
     )
     from domain.retry import RetryPolicy
+    from domain.search_attributes import SCHEDULED_START
     from workflows.delivery import deliver
 
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 # A dead worker is noticed within this, and the call moves to another worker.
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Infrastructure failures (worker lost, heartbeat missed) are retried by Temporal; failures the
@@ -50,7 +50,7 @@ INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
 CONDITIONS_PATCH = "conditions-and-delivery"
 
 
-@workflow.defn(name="JobRun")
+@workflow.defn(name=RUN_WORKFLOW)
 class JobRunWorkflow:
     """One run of a job."""
 

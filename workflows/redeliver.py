@@ -8,8 +8,6 @@ with the same retry policy as a run, and writes the outcome into the run's ``del
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -17,8 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from domain.delivery import DeliveryRecord, RedeliverInput
     from workflows.delivery import deliver
-
-INDEX_TIMEOUT = timedelta(seconds=30)
+    from workflows.job_run import INDEX_WRITE_TIMEOUT
 
 
 def redeliver_workflow_id(run_id: str) -> str:
@@ -34,7 +31,7 @@ class RedeliverWorkflow:
     async def run(self, request: RedeliverInput) -> DeliveryRecord:
         """Plan from the index, deliver, record the outcome on the run."""
         plan = await workflow.execute_local_activity_method(
-            DeliveryActivities.plan_redelivery, request, start_to_close_timeout=INDEX_TIMEOUT
+            DeliveryActivities.plan_redelivery, request, start_to_close_timeout=INDEX_WRITE_TIMEOUT
         )
         if plan.deliver is None:
             raise ApplicationError(plan.reason or "nothing to deliver", non_retryable=True)
@@ -42,6 +39,6 @@ class RedeliverWorkflow:
         delivery["redelivered"] = True
         record = DeliveryRecord(run_id=request.run_id, delivery=delivery)
         await workflow.execute_local_activity_method(
-            DeliveryActivities.record_delivery, record, start_to_close_timeout=INDEX_TIMEOUT
+            DeliveryActivities.record_delivery, record, start_to_close_timeout=INDEX_WRITE_TIMEOUT
         )
         return record

@@ -19,7 +19,7 @@ from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import cut, message_source, subject
 
 
-def instantiate(channel: Channel) -> Any:
+def _instantiate(channel: Channel) -> Any:
     """The Apprise plugin of the channel, or None when the target is malformed."""
     url = channel.apprise_url
     if "overflow=" not in url:
@@ -27,24 +27,27 @@ def instantiate(channel: Channel) -> Any:
     return Apprise.instantiate(url, suppress_exceptions=True)
 
 
-async def check_target(channel: Channel, *, allow_private: bool, at_delivery: bool) -> None:
-    """Refuse a self-hosted service on a non-public host; raises TargetRefused."""
-    plugin = instantiate(channel)
+async def check_target(channel: Channel, *, allow_private: bool, at_delivery: bool) -> Any:
+    """The channel's Apprise plugin; a self-hosted service on a non-public host raises
+    TargetRefused."""
+    plugin = _instantiate(channel)
     if plugin is None:
         raise TargetRefused(f"malformed target for provider '{channel.scheme}'")
     if "host" in getattr(plugin, "template_tokens", {}) and getattr(plugin, "host", None):
         await check_host(
             str(plugin.host), allow_private=allow_private, resolve_required=at_delivery
         )
+    return plugin
 
 
 async def send(settings: Settings, channel: Channel, job: DeliverInput) -> DeliverResult:
     """Notify through the Apprise plugin of the channel's scheme."""
     try:
-        await check_target(channel, allow_private=settings.allow_private_targets, at_delivery=True)
+        plugin = await check_target(
+            channel, allow_private=settings.allow_private_targets, at_delivery=True
+        )
     except TargetRefused as exc:
         raise refused(f"target refused: {exc}") from None
-    plugin = instantiate(channel)
     limit = max(int(getattr(plugin, "body_maxlen", 0) or 0), 1000) * 10
     body, truncated = cut(message_source(job.run, job.format), limit)
     body_format = {"markdown": NotifyFormat.MARKDOWN, "text": NotifyFormat.TEXT}.get(

@@ -17,7 +17,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import TypedSearchAttributes
 
 from api.index.models import Job
 from api.settings import Settings
@@ -49,13 +49,7 @@ def scheduled_run_prefix(job_id: str) -> str:
 
 def job_search_attributes(job: Job, trigger: str) -> TypedSearchAttributes:
     """Search attributes that make a job's schedule and runs findable in the Temporal UI."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.JOB_ID, job.id),
-            SearchAttributePair(search_attributes.OWNER, job.owner),
-            SearchAttributePair(search_attributes.TRIGGER, trigger),
-        ]
-    )
+    return search_attributes.run_attributes(job.id, job.owner, trigger)
 
 
 def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
