@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,37 +35,33 @@ async def jobs_by_status(session: AsyncSession, *, owner: str) -> dict[str, int]
     return {str(status): int(n) for status, n in rows.all()}
 
 
-async def outcomes(
-    session: AsyncSession,
-    *,
-    owner: str | None = None,
-    job_id: str | None = None,
-    finished_since: datetime | None = None,
-) -> Outcomes:
-    """Outcome counts and mean duration of an owner's (or one job's) finished runs."""
-    where: list[sa.ColumnElement[bool]] = [col(Run.status).in_(OUTCOMES)]
-    if owner is not None:
-        where.append(col(Run.owner) == owner)
-    if job_id is not None:
-        where.append(col(Run.job_id) == job_id)
-    if finished_since is not None:
-        where.append(col(Run.completed_at) >= finished_since)
+# count, completed, mean duration: the columns an ``Outcomes`` is read from.
+_OUTCOME_COLUMNS = (
+    sa.func.count(),
+    sa.func.coalesce(sa.func.sum(sa.case((col(Run.status) == "completed", 1), else_=0)), 0),
+    sa.func.avg(Run.duration_seconds),
+)
+
+
+def _outcomes(row: Any) -> Outcomes:
+    finished, completed, mean = row
+    return Outcomes(
+        finished=int(finished),
+        completed=int(completed),
+        mean_duration=None if mean is None else float(mean),
+    )
+
+
+async def outcomes(session: AsyncSession, *, job_id: str) -> Outcomes:
+    """Outcome counts and mean duration of one job's finished runs."""
     row = (
         await session.execute(
-            select(
-                sa.func.count(),
-                sa.func.coalesce(
-                    sa.func.sum(sa.case((col(Run.status) == "completed", 1), else_=0)), 0
-                ),
-                sa.func.avg(Run.duration_seconds),
-            ).where(*where)
+            select(*_OUTCOME_COLUMNS).where(
+                col(Run.job_id) == job_id, col(Run.status).in_(OUTCOMES)
+            )
         )
     ).one()
-    return Outcomes(
-        finished=int(row[0]),
-        completed=int(row[1]),
-        mean_duration=None if row[2] is None else float(row[2]),
-    )
+    return _outcomes(row)
 
 
 async def owner_runs(
@@ -80,25 +77,14 @@ async def owner_runs(
     )
     row = (
         await session.execute(
-            select(
-                started,
-                sa.func.count(),
-                sa.func.coalesce(
-                    sa.func.sum(sa.case((col(Run.status) == "completed", 1), else_=0)), 0
-                ),
-                sa.func.avg(Run.duration_seconds),
-            ).where(
+            select(started, *_OUTCOME_COLUMNS).where(
                 col(Run.owner) == owner,
                 col(Run.completed_at) >= finished_since,
                 col(Run.status).in_(OUTCOMES),
             )
         )
     ).one()
-    return int(row[0]), Outcomes(
-        finished=int(row[1]),
-        completed=int(row[2]),
-        mean_duration=None if row[3] is None else float(row[3]),
-    )
+    return int(row[0]), _outcomes(row[1:])
 
 
 async def runs_by_status(session: AsyncSession, *, job_id: str) -> dict[str, int]:
