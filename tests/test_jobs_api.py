@@ -8,7 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import Client, ScheduleOverlapPolicy
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleOverlapPolicy,
+)
 from temporalio.worker import Worker
 
 from domain import search_attributes
@@ -55,12 +61,13 @@ async def test_create_cron_job_maps_onto_a_temporal_schedule(
     assert description.schedule.spec.time_zone_name == "America/New_York"
     assert description.schedule.policy.overlap == ScheduleOverlapPolicy.BUFFER_ONE
     assert not description.schedule.state.paused
-    assert await description.memo() == {
-        "owner": "alice",
+    assert await description.memo() == {"owner": "alice", "job_id": job["id"]}
+    assert action_memo(temporal_client, description) == {
         "name": "Daily digest",
         "agent_id": "echo",
         "goal": "Summarize today's activity",
     }
+    assert action_summary(temporal_client, description) == "Daily digest (echo)"
     assert description.typed_search_attributes.get(search_attributes.OWNER) == "alice"
     assert description.typed_search_attributes.get(search_attributes.JOB_ID) == job["id"]
 
@@ -218,6 +225,48 @@ async def test_partial_update_changes_only_what_was_sent(api: Api, temporal_clie
 
     fetched = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
     assert fetched == updated
+
+
+async def test_temporal_ui_shows_what_an_edited_job_does(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+
+    response = await api.http.put(f"{JOBS}/{job['id']}", json={"goal": "A new goal"}, headers=alice)
+    assert response.status_code == 200, response.text
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert action_memo(temporal_client, description) == {
+        "name": "Daily digest",
+        "agent_id": "echo",
+        "goal": "A new goal",
+    }
+
+    response = await api.http.put(f"{JOBS}/{job['id']}", json={"name": "Renamed"}, headers=alice)
+    assert response.status_code == 200, response.text
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    assert (action_memo(temporal_client, description))["name"] == "Renamed"
+    assert action_summary(temporal_client, description) == "Renamed (echo)"
+    assert await description.memo() == {"owner": "alice", "job_id": job["id"]}
+
+    run_id = (await api.http.post(f"{JOBS}/{job['id']}/trigger", headers=alice)).json()["run_id"]
+    run = await temporal_client.get_workflow_handle(run_id).describe()
+    assert (await run.memo())["goal"] == "A new goal"
+
+
+def action_memo(client: Client, description: ScheduleDescription) -> dict[str, Any]:
+    """The memo the schedule gives each run it starts, decoded."""
+    action = description.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow) and action.memo
+    converter = client.data_converter.payload_converter
+    return {key: converter.from_payload(value) for key, value in action.memo.items()}
+
+
+def action_summary(client: Client, description: ScheduleDescription) -> str:
+    """The summary the Temporal UI shows for the schedule's runs, decoded."""
+    action = description.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert isinstance(action.static_summary, Payload)  # a described schedule holds raw payloads
+    summary: str = client.data_converter.payload_converter.from_payload(action.static_summary)
+    return summary
 
 
 async def test_update_recreates_a_schedule_deleted_behind_our_back(

@@ -32,6 +32,7 @@ from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
     parse_schedule,
+    run_memo,
     schedule_memo,
 )
 from api.settings import Settings
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
 
 # Fields whose change means the Temporal schedule must be rebuilt.
-_SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "enabled"}
+_SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "goal", "enabled"}
 
 
 @dataclass
@@ -212,6 +213,7 @@ class JobService:
                 id=run_id,
                 task_queue=self.settings.task_queue,
                 search_attributes=job_search_attributes(job, "manual"),
+                memo=run_memo(job),
                 static_summary=f"{job.name} (manual)"[:200],
             )
         except BaseException:

@@ -88,6 +88,7 @@ def build_schedule(job: Job, settings: Settings) -> Schedule:
             id=scheduled_run_prefix(job.id),
             task_queue=settings.task_queue,
             typed_search_attributes=job_search_attributes(job, "schedule"),
+            memo=run_memo(job),
             static_summary=f"{job.name} ({job.agent_id})"[:200],
         ),
         spec=_spec(schedule),
@@ -105,5 +106,14 @@ def build_schedule(job: Job, settings: Settings) -> Schedule:
 
 
 def schedule_memo(job: Job) -> dict[str, str]:
-    """What the Temporal UI shows about whose job a schedule is and what it does."""
-    return {"owner": job.owner, "name": job.name, "agent_id": job.agent_id, "goal": job.goal[:500]}
+    """The schedule's own memo in the Temporal UI: whose job it is.
+
+    Only what never changes: Temporal cannot update a schedule's memo, so what a job does
+    (which an edit changes) is in its runs' memo and the schedule's summary instead.
+    """
+    return {"owner": job.owner, "job_id": job.id}
+
+
+def run_memo(job: Job) -> dict[str, str]:
+    """Each run's memo in the Temporal UI: what the job was when the run started."""
+    return {"name": job.name, "agent_id": job.agent_id, "goal": job.goal[:500]}
