@@ -1,6 +1,6 @@
 """Runs/s of triggered echo-agent jobs end to end, next to a bare one-activity workflow.
 
-    .venv/bin/python bench/runs.py [--runs 300] [--concurrency 50]
+    .venv/bin/python bench/runs.py [--runs 300] [--rounds 3] [--concurrency 30]
 
 Both sides run on one fresh Temporal dev server, one worker process (this one), same machine.
 """

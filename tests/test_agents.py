@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 from temporalio.worker import Worker
 
 from api.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, eventually
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create
 from tests.test_runs import trigger, wait_run
@@ -192,3 +193,31 @@ async def test_cancel_kills_the_command_process(api: Api, worker: Worker, pidfil
     run = await wait_run(api, alice, job["id"], run_id, timeout=5)
     assert run["status"] == "cancelled"
     assert not alive(pid), "the agent's process outlived its cancelled run"
+
+
+async def test_command_outliving_the_timeout_is_killed_and_the_run_timed_out(
+    api: Api, worker: Worker, pidfile: Path
+) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="pidfile", timeout_seconds=2)
+    run_id = await trigger(api, alice, job["id"])
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline, "the command never started"
+        await asyncio.sleep(0.1)
+    pid = int(pidfile.read_text())
+    assert alive(pid)
+
+    run = await wait_run(api, alice, job["id"], run_id, timeout=15)
+    assert run["status"] == "timed_out" and run["attempts"] == 1
+    assert [e["kind"] for e in run["attempt_errors"]] == ["timeout"]
+    assert "did not finish within 2s" in run["error"]
+
+    async def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await eventually(gone, "the timed-out agent's process being gone", timeout=5)

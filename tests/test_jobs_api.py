@@ -18,6 +18,7 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from domain import search_attributes
+from domain.payloads import JobRunResult
 from tests.conftest import Api
 
 JOBS = "/api/scheduler/jobs"
@@ -309,9 +310,10 @@ async def test_trigger_starts_a_run_now_even_when_paused(
     body = response.json()
     assert body["job_id"] == job["id"] and body["run_id"].startswith("run_")
 
-    handle = temporal_client.get_workflow_handle(body["run_id"])
+    handle = temporal_client.get_workflow_handle(body["run_id"], result_type=JobRunResult)
     result = await handle.result()
-    assert result["status"] == "completed" if isinstance(result, dict) else result.status
+    assert result.status == "completed" and result.error is None
+    assert result.output == job["goal"]
     description = await handle.describe()
     assert description.typed_search_attributes.get(search_attributes.JOB_ID) == job["id"]
     assert description.typed_search_attributes.get(search_attributes.TRIGGER) == "manual"

@@ -129,6 +129,30 @@ async def test_http_agent_503_twice_then_ok_completes_in_three_attempts(
     assert calls[1].at - calls[0].at >= 1.0 and calls[2].at - calls[1].at >= 1.0
 
 
+async def test_http_agent_429_once_then_ok_completes_in_two_attempts(
+    api: Api, worker: Worker, agent_server: ScriptedServer
+) -> None:
+    agent_server.script(
+        "/web",
+        Reply(429, {"error": "slow down"}),
+        Reply(200, {"output": "done", "data": {"n": 2}}),
+    )
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1}
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+
+    assert run["status"] == "completed" and run["attempts"] == 2 and run["error"] is None
+    assert run["output"] == "done" and run["data"] == {"n": 2}
+    (first,) = run["attempt_errors"]
+    assert first["attempt"] == 1 and first["kind"] == "http_status"
+    assert "HTTP 429" in first["error"]
+    calls = agent_server.calls("/web")
+    assert [c.body["attempt"] for c in calls] == [1, 2]
+    assert calls[1].at - calls[0].at >= 1.0
+
+
 async def test_http_agent_400_fails_after_one_attempt(
     api: Api, worker: Worker, agent_server: ScriptedServer
 ) -> None:
@@ -269,25 +293,35 @@ async def test_run_history_filters_paginates_and_hides_other_owners(
     assert missing.status_code == 404
 
 
+async def first_completed_run(
+    api: Api, headers: dict[str, str], job_id: str, *, timeout: float = 15
+) -> dict[str, Any]:
+    """The newest completed run of a job that runs on its own (a schedule), once there is one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs: list[dict[str, Any]] = (
+            await api.http.get(f"{JOBS}/{job_id}/runs?status=completed", headers=headers)
+        ).json()["runs"]
+        if runs:
+            return runs[0]
+        assert time.monotonic() < deadline, f"the schedule never fired within {timeout}s"
+        await asyncio.sleep(0.2)
+
+
 async def test_every_job_fires_on_its_own(api: Api, worker: Worker) -> None:
     alice = await api.headers("alice")
     job = await create(api, alice, schedule={"type": "every", "interval": 2})
-    deadline = time.monotonic() + 15
-    runs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        runs = (
-            await api.http.get(f"{JOBS}/{job['id']}/runs?status=completed", headers=alice)
-        ).json()["runs"]
-        if runs:
-            break
-        await asyncio.sleep(0.2)
-    assert runs, "the schedule never fired"
-    run = runs[0]
+    run = await first_completed_run(api, alice, job["id"])
     assert run["trigger"] == "schedule" and run["output"] == job["goal"]
     scheduled = datetime.fromisoformat(run["scheduled_at"])
     assert scheduled.timestamp() % 2 == 0
     assert run["id"] == f"run_{job['id'].removeprefix('job_')}-{scheduled:%Y-%m-%dT%H:%M:%SZ}"
-    assert datetime.fromisoformat(run["started_at"]) >= scheduled
+    started = datetime.fromisoformat(run["started_at"])
+    completed = datetime.fromisoformat(run["completed_at"])
+    assert scheduled <= started <= completed
+    assert run["duration_seconds"] == pytest.approx(
+        (completed - started).total_seconds(), abs=0.001
+    )
     # The next fire moves on after each one (the stored value is only used while ahead).
     before = datetime.now(UTC)
     next_run = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()["next_run_at"]
@@ -376,17 +410,37 @@ async def test_workflow_replays_recorded_and_fresh_histories(
     )
     cancelled = await create(api, alice, agent_id="sleeper")
     echoed = await create(api, alice)
+    gated = await create(
+        api,
+        alice,
+        condition={"type": "expression", "expression": "now.hour < 0", "stage": "before_run"},
+    )
+    scheduled = await create(api, alice, schedule={"type": "every", "interval": 2})
     run_ids = {
         "retried": await trigger(api, alice, retried["id"]),
         "cancelled": await trigger(api, alice, cancelled["id"]),
         "echo": await trigger(api, alice, echoed["id"]),
+        "skipped": await trigger(api, alice, gated["id"]),
     }
     await asyncio.sleep(1.0)
     await api.http.post(
         f"{JOBS}/{cancelled['id']}/runs/{run_ids['cancelled']}/cancel", headers=alice
     )
-    for name, job in (("retried", retried), ("cancelled", cancelled), ("echo", echoed)):
-        await wait_run(api, alice, job["id"], run_ids[name])
+    jobs = {"retried": retried, "cancelled": cancelled, "echo": echoed, "skipped": gated}
+    ended = {
+        name: (await wait_run(api, alice, job["id"], run_ids[name]))["status"]
+        for name, job in jobs.items()
+    }
+    assert ended == {
+        "retried": "completed",
+        "cancelled": "cancelled",
+        "echo": "completed",
+        "skipped": "skipped",
+    }
+    fired = await first_completed_run(api, alice, scheduled["id"])
+    await api.http.post(f"{JOBS}/{scheduled['id']}/pause", headers=alice)
+    assert fired["trigger"] == "schedule"
+    run_ids["scheduled"] = fired["id"]
 
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     fresh = {
