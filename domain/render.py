@@ -105,10 +105,15 @@ def split_text(text: str, size: int) -> list[str]:
             at = window.rfind(" ")
         if at < size // 2:
             at = size
+            # Not inside an entity of slack_escape ("&amp;" is the longest, 5 characters).
+            amp = window.rfind("&", size - 4)
+            if amp > 0 and ";" not in window[amp:]:
+                at = amp
         chunks.append(rest[:at].rstrip())
-        rest = rest[at:].lstrip("\n ")
+        # Drop the break itself, not the next line's indentation (nested lists, code).
+        rest = rest[at:].lstrip(" ").lstrip("\n")
     chunks.append(rest)
-    return [chunk for chunk in chunks if chunk] or [""]
+    return [chunk for chunk in chunks if chunk.strip()] or [""]
 
 
 def to_mrkdwn(source: str) -> str:
@@ -121,6 +126,7 @@ class _Mrkdwn:
         self.out: list[str] = []
         self.lists: list[list[int | None]] = []  # per open list: [next number or None]
         self.quote = 0
+        self.heading = False  # a heading is bold already: "**" inside it would close it
 
     def render(self, tokens: list[Token]) -> str:
         for token in tokens:
@@ -140,8 +146,10 @@ class _Mrkdwn:
             self.out.append(self._prefix())
         elif kind == "heading_open":
             self.out.append(self._prefix() + "*")
+            self.heading = True
         elif kind == "heading_close":
             self.out.append("*\n\n")
+            self.heading = False
         elif kind in ("bullet_list_open", "ordered_list_open"):
             start = int(token.attrs.get("start", 1) or 1) if kind == "ordered_list_open" else None
             self.lists.append([start])
@@ -183,7 +191,8 @@ class _Mrkdwn:
             if kind == "text":
                 parts.append(slack_escape(child.content))
             elif kind in ("strong_open", "strong_close"):
-                parts.append("*")
+                if not self.heading:
+                    parts.append("*")
             elif kind in ("em_open", "em_close"):
                 parts.append("_")
             elif kind in ("s_open", "s_close"):
@@ -191,7 +200,7 @@ class _Mrkdwn:
             elif kind == "code_inline":
                 parts.append(f"`{slack_escape(child.content)}`")
             elif kind in ("softbreak", "hardbreak"):
-                parts.append("\n")
+                parts.append("\n" + self._prefix())  # each line of a quote is quoted
             elif kind == "link_open":
                 href.append(str(child.attrs.get("href", "")))
                 parts.append(f"<{_slack_url(href[-1])}|")
@@ -205,7 +214,8 @@ class _Mrkdwn:
 
 
 def _slack_url(url: str) -> str:
-    return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    # "&" stays a control character inside <url|text>: Slack reads "&amp;" back as "&".
+    return url.replace("&", "&amp;").replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
 
 
 def _md_escape(text: str) -> str:

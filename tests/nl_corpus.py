@@ -3,7 +3,10 @@
 Each case is ``(text, kind, value, zone)`` plus an optional default zone (``UTC`` otherwise):
 ``cron`` → expression (judged by its next fire times, not its spelling), ``every`` → seconds,
 ``at`` → local wall time ``YYYY-MM-DDTHH:MM[:SS]`` in ``zone``. Relative phrases count from
-``NOW_LOCAL`` (Wednesday 2026-11-25 10:00) in the default zone.
+``NOW_LOCAL`` (Wednesday 2026-11-25 10:00) in the default zone. Cron fire times are also
+taken from ``SUMMER`` (2027-07-01, summer time in the north), because in late November
+London keeps UTC's clock and "every 2 hours Pacific" fires on UTC's even hours: a parser
+that lost the zone would pass on winter fire times alone.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 NOW_LOCAL = dt.datetime(2026, 11, 25, 10, 0)
+SUMMER = dt.datetime(2027, 7, 1, tzinfo=dt.UTC)
 
 UTC = "UTC"
 LA = "America/Los_Angeles"
@@ -336,16 +340,29 @@ def fire_times(
     return next_fire_times(schedule, after=after, count=count)
 
 
+def _instants(schedule: CronSchedule, after: dt.datetime) -> list[dt.datetime]:
+    # In UTC: two aware times that share a tzinfo compare by wall clock, ignoring ``fold``,
+    # so the two 01:30s of a fall-back night in the schedule's own zone would look equal.
+    return [t.astimezone(dt.UTC) for t in fire_times(schedule, after)]
+
+
 def same_schedule(
     got: CronSchedule | EverySchedule | AtSchedule,
     want: CronSchedule | EverySchedule | AtSchedule,
     after: dt.datetime,
 ) -> bool:
-    """Cron by its next 20 fire times (instants); every and at by value."""
+    """Cron by its next 20 fire times after ``after`` and after ``SUMMER``, as UTC instants;
+    every and at by value, zone included."""
     if isinstance(want, CronSchedule):
-        return isinstance(got, CronSchedule) and fire_times(got, after) == fire_times(want, after)
+        return isinstance(got, CronSchedule) and all(
+            _instants(got, start) == _instants(want, start) for start in (after, SUMMER)
+        )
     if isinstance(want, EverySchedule):
-        return isinstance(got, EverySchedule) and got.interval == want.interval
+        return (
+            isinstance(got, EverySchedule)
+            and got.interval == want.interval
+            and got.timezone == want.timezone
+        )
     return (
         isinstance(got, AtSchedule)
         and got.datetime == want.datetime

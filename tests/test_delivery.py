@@ -175,6 +175,43 @@ async def test_condition_gates_slack_delivery(
     assert len(slack.calls(SLACK)) == 1
 
 
+async def test_markdown_output_reaches_slack_as_mrkdwn(
+    api: Api, worker: Worker, slack: ScriptedServer, agent: ScriptedServer
+) -> None:
+    output = (
+        "# Prices\n\n"
+        "**BTC** is up _7%_ & ETH < 1%\n\n"
+        "- [chart](https://example.com/c?a=1&b=2)\n"
+        "- `x > y`\n\n"
+        "> ~~sell~~ hold\n\n"
+        "```\nif a < b: buy()\n```"
+    )
+    agent.script("/agent", Reply(200, {"output": output, "data": {}}))
+    slack.script(SLACK, OK)
+    alice = await api.headers("alice")
+    job = await create(
+        api,
+        alice,
+        name="Market <daily>",
+        agent_id="web",
+        delivery={"channel": "slack:#markets", "format": "markdown"},
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["output"] == output
+    assert run["delivery"]["status"] == "delivered" and run["delivery"]["messages"] == 1
+    [call] = slack.calls(SLACK)
+    assert call.body["channel"] == "#markets" and call.body["mrkdwn"] is True
+    assert call.body["text"] == (
+        "*Market &lt;daily&gt;*\n\n"
+        "*Prices*\n\n"
+        "*BTC* is up _7%_ &amp; ETH &lt; 1%\n\n"
+        "• <https://example.com/c?a=1&amp;b=2|chart>\n"
+        "• `x &gt; y`\n\n"
+        "> ~sell~ hold\n\n"
+        "```\nif a &lt; b: buy()\n```"
+    )
+
+
 async def test_before_run_false_skips_the_agent(
     api: Api, worker: Worker, agent: ScriptedServer
 ) -> None:
@@ -539,6 +576,24 @@ async def test_malformed_channels_are_422(api: Api, channel: str, message: str) 
     assert response.status_code == 422, response.text
     detail = response.json()["details"][0]
     assert detail["field"] == "delivery.channel" and message in detail["message"]
+
+
+async def test_update_with_a_malformed_channel_is_422_and_changes_nothing(api: Api) -> None:
+    alice = await api.headers("alice")
+    delivery = {"channel": "slack:#ops", "format": "text"}
+    job = await create(api, alice, delivery=delivery)
+    url = f"{JOBS}/{job['id']}"
+    for channel, message in (("carrier-pigeon:coop", "unknown provider"), ("slack:a b", "slack")):
+        response = await api.http.put(
+            url, json={"name": "renamed", "delivery": {"channel": channel}}, headers=alice
+        )
+        assert response.status_code == 422, response.text
+        detail = response.json()["details"][0]
+        assert detail["field"] == "delivery.channel" and message in detail["message"]
+    after = (await api.http.get(url, headers=alice)).json()
+    assert after["delivery"] == job["delivery"]
+    assert after["delivery"]["channel"] == "slack:#ops" and after["delivery"]["format"] == "text"
+    assert after["name"] == job["name"] and after["updated_at"] == job["updated_at"]
 
 
 async def test_private_targets_need_the_setting(api: Api, settings: Settings) -> None:

@@ -37,6 +37,28 @@ def test_corpus_pass_rate() -> None:
     assert rate >= 0.95
 
 
+@pytest.mark.parametrize(
+    ("expression", "zone"),
+    [
+        # Same clock as UTC in November; an hour apart in summer.
+        ("0 9 * * *", "Europe/London"),
+        # Even UTC hours in November (UTC-8), odd ones in summer (UTC-7).
+        ("0 */2 * * *", "America/Los_Angeles"),
+    ],
+)
+def test_corpus_judge_tells_zones_apart(expression: str, zone: str) -> None:
+    right = CronSchedule(type="cron", expression=expression, timezone=zone)
+    wrong = CronSchedule(type="cron", expression=expression, timezone="UTC")
+    assert same_schedule(right, right, NOW)
+    assert not same_schedule(wrong, right, NOW)
+    # "Every 5 minutes" fires at the same instants in any whole-hour zone: equal, rightly.
+    assert same_schedule(
+        CronSchedule(type="cron", expression="*/5 * * * *", timezone="Asia/Tokyo"),
+        CronSchedule(type="cron", expression="*/5 * * * *", timezone="UTC"),
+        NOW,
+    )
+
+
 @pytest.mark.parametrize("text", REFUSALS)
 def test_refusals(text: str) -> None:
     with pytest.raises(NotASchedule) as refused:

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.services.llm import LLM_THRESHOLD
 from api.settings import Settings
+from domain.nl import parse_text
 from tests.conftest import Api
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import create
@@ -254,3 +256,66 @@ async def test_parse_nl_llm_down_is_a_503(api: Api, llm: ScriptedServer) -> None
     llm.script("/v1/chat/completions", Reply(500, {"error": "overloaded"}))
     response = await parse(api, await api.headers("alice"), text="buy milk and eggs")
     assert response.status_code == 503 and response.json()["error"] == "unavailable"
+
+
+# Rule readings just below and exactly at the threshold (each test checks the parser first):
+# two repaired typos and a guessed hour for "morning" give 0.55; a typo, a lone weekday read
+# as weekly and a time without am/pm give 0.6, which is not below it.
+UNSURE = "evry wendsday morning"
+AT_THRESHOLD = "fridya at 10"
+
+
+def rule_confidence(text: str) -> float:
+    return parse_text(text, now=datetime.now(UTC)).confidence
+
+
+async def test_parse_nl_unsure_rule_reading_goes_to_the_llm(api: Api, llm: ScriptedServer) -> None:
+    assert rule_confidence(UNSURE) < LLM_THRESHOLD
+    llm.script(
+        "/v1/chat/completions",
+        completion('{"type": "cron", "expression": "30 8 * * 3", "confidence": 0.8}'),
+    )
+    response = await parse(api, await api.headers("alice"), text=UNSURE, timezone="Europe/Oslo")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "schedule": {"type": "cron", "expression": "30 8 * * 3", "timezone": "Europe/Oslo"},
+        "human_readable": "At 08:30 AM, only on Wednesday, Europe/Oslo time",
+        "confidence": 0.8,
+        "parse_method": "llm",
+    }
+    (call,) = llm.calls("/v1/chat/completions")
+    assert call.body["messages"][-1] == {"role": "user", "content": UNSURE}
+    assert "use Europe/Oslo" in call.body["messages"][0]["content"]
+
+
+async def test_parse_nl_unsure_rule_reading_gets_the_llms_answer_validated(
+    api: Api, llm: ScriptedServer
+) -> None:
+    llm.script("/v1/chat/completions", completion('{"type": "cron", "expression": "0 9 * * L"}'))
+    response = await parse(api, await api.headers("alice"), text=UNSURE)
+    assert response.status_code == 422, response.text
+    assert "the LLM answered an invalid schedule" in response.json()["message"]
+    assert "'L' is not supported" in response.json()["message"]
+
+
+async def test_parse_nl_at_the_threshold_the_rules_answer(api: Api, llm: ScriptedServer) -> None:
+    assert rule_confidence(AT_THRESHOLD) == LLM_THRESHOLD
+    response = await parse(api, await api.headers("alice"), text=AT_THRESHOLD)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["parse_method"] == "regex" and body["confidence"] == LLM_THRESHOLD
+    assert body["schedule"] == {"type": "cron", "expression": "0 10 * * 5", "timezone": "UTC"}
+    assert llm.calls("/v1/chat/completions") == []
+
+
+async def test_parse_nl_unsure_rule_reading_is_returned_when_no_model_is_configured(
+    api: Api,
+) -> None:
+    response = await parse(api, await api.headers("alice"), text=UNSURE)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "schedule": {"type": "cron", "expression": "0 9 * * 3", "timezone": "UTC"},
+        "human_readable": "At 09:00 AM, only on Wednesday, UTC",
+        "confidence": rule_confidence(UNSURE),
+        "parse_method": "regex",
+    }
