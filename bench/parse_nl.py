@@ -7,10 +7,10 @@ fixed ``now`` (2026-11-25 10:00 in the case's default zone), in this process; la
 wall time of one call per phrase, measured ``--rounds`` times (first round cold), reported as
 p50/p99 over all calls.
 
-Accuracy: ours is judged exactly as in the tests (cron by the next 20 fire times, every and at
-by value, zone included). ``recurrent`` knows no time zones and answers an RRULE string, a
-naive datetime or nothing, so it is judged leniently, on local wall times with the zone
-ignored:
+Accuracy: ours is judged exactly as in the tests (cron by its next 20 fire instants from ``now``
+and from a summer date, every and at by value, zone included). ``recurrent`` knows no time
+zones and answers an RRULE string, a naive datetime or nothing, so it is judged leniently, on
+local wall times with the zone ignored:
 
 - expected ``cron``: its RRULE, expanded with dateutil from DTSTART = ``now`` (local, naive),
   must give the same next 20 local wall times as the expected cron;

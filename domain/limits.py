@@ -12,10 +12,13 @@ MAX_DATA_BYTES = 256 * 1024
 
 
 def fit(text: str, limit: int, note: str) -> str:
-    """``text`` if it has at most ``limit`` characters, else its start and ``note`` in ``limit``."""
+    """``text`` if it has at most ``limit`` characters, else its start and ``note`` in ``limit``
+    (only the start of ``note`` when even the note is longer than ``limit``)."""
     if len(text) <= limit:
         return text
-    return text[: max(limit - len(note), 0)] + note
+    if len(note) >= limit:
+        return note[:limit]
+    return text[: limit - len(note)] + note
 
 
 def cut_output(output: str, limit: int = MAX_OUTPUT_CHARS) -> str:

@@ -159,6 +159,9 @@ def test_cut_boundaries() -> None:
     text, truncated = cut("x" * (limit + 1), limit)
     assert truncated and text == "x" * 10 + CUT_NOTE and len(text) == limit
     assert cut("", 0) == ("", False)
+    # A limit shorter than the note itself still holds.
+    text, truncated = cut("x" * 100, 5)
+    assert truncated and text == CUT_NOTE[:5]
 
 
 # ---------------------------------------------------------------------------------------------
