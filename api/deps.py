@@ -1,9 +1,10 @@
-"""Request dependencies: index session, Temporal client, settings, the caller's owner."""
+"""Request dependencies: index session, Temporal client, settings, the caller's owner, the clock."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -82,6 +83,17 @@ async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> Ru
 
 
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+
+
+def utc_now() -> datetime:
+    """The current instant, in UTC: what "now" is for the request.
+
+    Tests pin it with ``app.dependency_overrides[utc_now] = lambda: instant``.
+    """
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(utc_now)]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
 Offset = Annotated[int, Query(ge=0, description="How many to skip.")]

@@ -9,7 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api.index.activity import add_events
 from tests.conftest import Api
+from tests.test_jobs_api import create
+from tests.test_stats import pin
 
 SMART = "/api/scheduler/smart"
 NY = ZoneInfo("America/New_York")
@@ -297,3 +300,172 @@ async def test_too_little_activity_gives_no_suggestions_and_a_note(api: Api) -> 
         "Not enough activity yet: 4 active weekday(s) in the last 28 days (a day is active "
         "with at least 3 events); suggestions need 5."
     )
+
+
+def local(zone: str, text: str) -> datetime:
+    """``YYYY-MM-DD HH:MM`` wall time in ``zone``, as a UTC instant."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def pin_without_call_activity(api: Api, now: datetime) -> None:
+    """Pin the API's clock to ``now``; leave API calls out of the activity.
+
+    Calls are counted at the real time, which must not land in the pinned window.
+    """
+    pin(api, now)
+    api.app.state.activity = None
+
+
+async def suggestions(api: Api, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await api.http.get(f"{SMART}/suggestions", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_suggestions_in_a_half_hour_zone_are_exact(api: Api) -> None:
+    zone = "Asia/Kolkata"
+    now = local(zone, "2027-03-19 12:00")  # a Friday; the 28 days start on 02-20
+    pin_without_call_activity(api, now)
+    priya = await api.headers("priya")
+    days = {
+        # weekday: (first activity, last activity)
+        "2027-03-11": ("09:30", "18:10"),
+        "2027-03-12": ("09:35", "18:00"),
+        "2027-03-15": ("09:25", "18:20"),
+        "2027-03-16": ("09:40", "18:30"),
+        "2027-03-17": ("09:30", "18:05"),
+        "2027-03-18": ("09:45", "18:15"),
+    }
+    events = []
+    for day, (first, last) in days.items():
+        middle = ("11:00", "11:30", "14:00", "14:15", "14:30", "14:45")
+        events += [local(zone, f"{day} {hhmm}") for hhmm in (first, *middle, last)]
+    events += [local(zone, f"2027-03-10 {t}") for t in ("07:00", "07:05")]  # 2 events: idle
+    events += [local(zone, f"2027-03-13 {t}") for t in ("10:00", "10:30", "11:00")]  # 1 Saturday
+    # The evening before the window: 02-19 is within 28 × 24 h of now, but not a day of it.
+    events += [local(zone, f"2027-02-19 {t}") for t in ("21:00", "21:30", "23:59")]
+    events += [local(zone, f"2027-03-19 {t}") for t in ("08:00", "08:10")]  # today so far
+    await post_events(api, priya, events)
+    # A third event today, an hour from now, would make today an active day; it is not yet.
+    async with api.state.sessions() as session:
+        await add_events(session, [("priya", now + timedelta(hours=1), "x")])
+        await session.commit()
+
+    cron = {"type": "cron", "timezone": zone}
+    body = await suggestions(api, priya, timezone=zone)
+    assert body == {
+        "suggestions": [
+            {
+                "time": "09:25",
+                "days": "Mon-Fri",
+                "reason": "5 min before your typical start of day "
+                "(median first activity 09:30 over 6 active weekdays)",
+                "schedule": cron | {"expression": "25 9 * * 1-5"},
+            },
+            {
+                "time": "13:45",
+                "days": "Mon-Fri",
+                "reason": "15 min before your busiest hour, 14:00–15:00 "
+                "(median 4 events on active weekdays)",
+                "schedule": cron | {"expression": "45 13 * * 1-5"},
+            },
+            {
+                "time": "18:10",
+                "days": "Mon-Fri",
+                "reason": "end of your typical work day "
+                "(median last activity 18:10 over 6 active weekdays)",
+                "schedule": cron | {"expression": "10 18 * * 1-5"},
+            },
+        ],
+        "note": None,
+        "timezone": zone,
+        "days": 28,
+    }
+    # Each suggestion is a schedule POST /jobs takes as it is.
+    for suggestion in body["suggestions"]:
+        job = await create(api, priya, name=suggestion["time"], schedule=suggestion["schedule"])
+        assert job["schedule"] == suggestion["schedule"]
+
+
+async def test_suggestions_and_heatmap_across_londons_spring_change_are_exact(api: Api) -> None:
+    zone = "Europe/London"
+    now = local(zone, "2027-04-02 18:00")  # a Friday, BST; 14 days: 03-20 to 04-02
+    pin_without_call_activity(api, now)
+    olivia = await api.headers("olivia")
+    gmt_days = ["2027-03-22", "2027-03-23", "2027-03-24", "2027-03-25", "2027-03-26"]
+    bst_days = ["2027-03-29", "2027-03-30", "2027-03-31", "2027-04-01", "2027-04-02"]
+    events = []
+    # Wall times differ between the weeks, so that reading either week with the other's
+    # offset (or in UTC) moves both medians.
+    for day in gmt_days:
+        events += [local(zone, f"{day} {t}") for t in ("08:50", "10:05", "10:20", "10:40")]
+        events += [local(zone, f"{day} {t}") for t in ("13:00", "17:30")]
+    for day in bst_days:
+        events += [local(zone, f"{day} {t}") for t in ("09:10", "10:05", "10:20", "10:40")]
+        events += [local(zone, f"{day} {t}") for t in ("13:00", "17:50")]
+    events += [local(zone, f"2027-03-27 {t}") for t in ("10:20", "10:50", "11:10")]  # GMT
+    events += [local(zone, f"2027-03-28 {t}") for t in ("10:40", "11:00", "11:30")]  # BST
+    await post_events(api, olivia, events)
+
+    cron = {"type": "cron", "timezone": zone}
+    body = await suggestions(api, olivia, timezone=zone, days=14)
+    assert body == {
+        "suggestions": [
+            {
+                "time": "08:45",
+                "days": "Mon-Fri",
+                "reason": "5 min before your typical start of day "
+                "(median first activity 08:50 over 10 active weekdays)",
+                "schedule": cron | {"expression": "45 8 * * 1-5"},
+            },
+            {
+                "time": "09:45",
+                "days": "Mon-Fri",
+                "reason": "15 min before your busiest hour, 10:00–11:00 "
+                "(median 3 events on active weekdays)",
+                "schedule": cron | {"expression": "45 9 * * 1-5"},
+            },
+            {
+                "time": "17:30",
+                "days": "Mon-Fri",
+                "reason": "end of your typical work day "
+                "(median last activity 17:30 over 10 active weekdays)",
+                "schedule": cron | {"expression": "30 17 * * 1-5"},
+            },
+            {
+                "time": "10:15",
+                "days": "Sat-Sun",
+                "reason": "5 min before your typical weekend start "
+                "(median first activity 10:20 on 2 of 4 weekend days)",
+                "schedule": cron | {"expression": "15 10 * * 0,6"},
+            },
+        ],
+        "note": None,
+        "timezone": zone,
+        "days": 14,
+    }
+    for suggestion in body["suggestions"]:
+        job = await create(api, olivia, name=suggestion["time"], schedule=suggestion["schedule"])
+        assert job["schedule"] == suggestion["schedule"]
+
+    def grid(cells: dict[tuple[int, int], int]) -> list[list[int]]:
+        rows = [[0] * 24 for _ in range(7)]
+        for (weekday, hour), n in cells.items():
+            rows[weekday][hour] = n
+        return rows
+
+    # Each weekday row holds one GMT and one BST day: the same wall hours but 08:50 / 09:10.
+    weekdays = {(d, h): n for d in range(5) for h, n in ((8, 1), (9, 1), (10, 6), (13, 2), (17, 2))}
+    london = await heatmap(api, olivia, zone, 14)
+    assert london["grid"] == grid(weekdays | {(5, 10): 2, (5, 11): 1, (6, 10): 1, (6, 11): 2})
+    assert london["total"] == 66 and london["max"] == 6
+    assert datetime.fromisoformat(london["since"]) == local(zone, "2027-03-20 00:00")
+    # In UTC the BST week is an hour earlier: 08:10, 09:05-09:40, 12:00, 16:50.
+    utc_weekdays = {
+        (d, h): n
+        for d in range(5)
+        for h, n in ((8, 2), (9, 3), (10, 3), (12, 1), (13, 1), (16, 1), (17, 1))
+    }
+    in_utc = await heatmap(api, olivia, "UTC", 14)
+    assert in_utc["grid"] == grid(utc_weekdays | {(5, 10): 2, (5, 11): 1, (6, 9): 1, (6, 10): 2})
+    assert in_utc["total"] == 66 and in_utc["max"] == 3

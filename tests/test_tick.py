@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, Worker
 
 from activities.tick import TickInput
-from api.app import create_app
 from api.index.models import Job, Run, TickRecord
 from api.services.engine import ensure_tick_schedule, tick_schedule_id
 from api.services.temporal_schedules import parse_schedule
 from api.settings import Settings
 from domain.schedules import next_fire_time
 from tests.conftest import Api
+from tests.test_cli import CLI, clean_env, free_ports
 from tests.test_jobs_api import JOBS, create
 from worker import WORKFLOWS
 from workflows.tick import TickWorkflow
@@ -187,42 +189,98 @@ async def _ticked(api: Api, headers: dict[str, str], *, after: datetime) -> dict
     return body if last and datetime.fromisoformat(last) > after else None
 
 
-async def test_two_api_instances_share_one_schedule_and_ticks_never_overlap(
-    tick_settings: Settings, api: Api, worker: Worker, temporal_client: Client
+@asynccontextmanager
+async def api_process(settings: Settings, log: Path) -> AsyncIterator[str]:
+    """``agent-scheduler api`` in a process of its own on ``settings``' Temporal, queue and
+    index; yields its base URL once it answers, and stops it with SIGTERM (exit 0)."""
+    (port,) = free_ports(1)
+    env = clean_env() | {
+        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
+        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
+        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
+        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
+        "AGENT_SCHEDULER_TICK_INTERVAL_SECONDS": str(settings.tick_interval_seconds),
+        "AGENT_SCHEDULER_PORT": str(port),
+    }
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            CLI, "api", stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL, env=env
+        )
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+
+            async def healthy() -> bool:
+                assert process.returncode is None, log.read_text()[-3000:]
+                try:
+                    return (await http.get("/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await wait_for(healthy, timeout=30)
+        yield base
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0, log.read_text()[-3000:]
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_two_api_processes_share_one_schedule_and_ticks_never_overlap(
+    tick_settings: Settings, api: Api, worker: Worker, temporal_client: Client, tmp_path: Path
 ) -> None:
-    second = create_app(tick_settings)
-    async with second.router.lifespan_context(second):
-        transport = httpx.ASGITransport(app=second)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            other = Api(second, http)
-            # Both instances (and the worker) ensure the schedule, also at the same time.
-            await asyncio.gather(
-                ensure_tick_schedule(temporal_client, tick_settings),
-                ensure_tick_schedule(temporal_client, tick_settings),
-            )
-            handle = temporal_client.get_schedule_handle(tick_schedule_id(tick_settings))
-            description = await handle.describe()
-            assert description.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
-            assert [i.every for i in description.schedule.spec.intervals] == [
-                timedelta(seconds=INTERVAL)
-            ]
-            alice = await other.headers("alice")
-
-            async def three_ticks() -> bool:
-                async with other.state.sessions() as session:
-                    count = await session.execute(
-                        sa.select(sa.func.count()).select_from(TickRecord)
-                    )
-                    return int(count.scalar_one()) >= 3
-
-            await wait_for(three_ticks)
-            # Ask for more ticks at once from both sides: Temporal skips while one runs.
-            await asyncio.gather(*(handle.trigger() for _ in range(4)))
-            await asyncio.sleep(INTERVAL + 1)
-            seen_by_both = [await status(api, alice), await status(other, alice)]
-            assert seen_by_both[0]["last_tick_at"] and seen_by_both[1]["last_tick_at"]
-
     prefix = tick_schedule_id(tick_settings)
+    handle = temporal_client.get_schedule_handle(prefix)
+    # The in-process API and the worker ensured the schedule as they started; pause it behind
+    # their backs so that the second process's own ensure shows: only it can resume it now.
+    await wait_for(lambda: schedule_exists(temporal_client, prefix))
+    await handle.pause(note="until the second API starts")
+    async with api_process(tick_settings, tmp_path / "api.log") as base:
+
+        async def resumed() -> bool:
+            return not (await handle.describe()).schedule.state.paused
+
+        await wait_for(resumed, timeout=20)
+        # Both (and the worker) ensure the schedule, also at the same time: still one.
+        await asyncio.gather(
+            ensure_tick_schedule(temporal_client, tick_settings),
+            ensure_tick_schedule(temporal_client, tick_settings),
+        )
+        description = await handle.describe()
+        assert description.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        assert [i.every for i in description.schedule.spec.intervals] == [
+            timedelta(seconds=INTERVAL)
+        ]
+
+        async def ours() -> list[str] | None:
+            ids = [s.id async for s in await temporal_client.list_schedules()]
+            found = sorted(i for i in ids if i.startswith(tick_settings.task_queue))
+            return found or None
+
+        assert await wait_for(ours) == [prefix]
+        alice = await api.headers("alice")
+
+        async def three_ticks() -> bool:
+            async with api.state.sessions() as session:
+                count = await session.execute(sa.select(sa.func.count()).select_from(TickRecord))
+                return int(count.scalar_one()) >= 3
+
+        await wait_for(three_ticks, timeout=30)
+        # Ask for more ticks at once: Temporal skips while one runs.
+        await asyncio.gather(*(handle.trigger() for _ in range(4)))
+        await asyncio.sleep(INTERVAL + 1)
+        async with httpx.AsyncClient(base_url=base, headers=alice) as http:
+            response = await http.get(STATUS)
+            assert response.status_code == 200, response.text
+            seen_by_both = [await status(api, alice), response.json()]
+        for body in seen_by_both:
+            assert body["running"] is True and body["tick_interval_seconds"] == INTERVAL
+            assert body["last_tick_at"]
+        # Both read the same last tick from the same index (unless one ended in between).
+        first, second = (datetime.fromisoformat(b["last_tick_at"]) for b in seen_by_both)
+        assert second >= first
+
     executions = [
         await temporal_client.get_workflow_handle(w.id, run_id=w.run_id).describe()
         async for w in temporal_client.list_workflows(f'WorkflowId STARTS_WITH "{prefix}"')
@@ -238,6 +296,7 @@ async def test_two_api_instances_share_one_schedule_and_ticks_never_overlap(
             await session.execute(sa.select(TickRecord).order_by(TickRecord.started_at))  # type: ignore[arg-type]
         ).scalars()
         ticks = list(rows)
+    assert len(ticks) >= 3
     for earlier, later in zip(ticks, ticks[1:], strict=False):
         assert earlier.finished_at <= later.started_at
     # A schedule with other settings is brought to the new interval, not duplicated.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import OwnerDep, SessionDep
+from api.deps import NowDep, OwnerDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas.insight import ActivityAccepted, ActivityBatch, Heatmap, SuggestionsOut
 from api.services import activity, insight
@@ -17,33 +16,31 @@ router = APIRouter(prefix="/smart", tags=["smart"], responses=ERROR_RESPONSES)
 
 @router.post("/activity", status_code=status.HTTP_201_CREATED, response_model=ActivityAccepted)
 async def add_activity(
-    body: ActivityBatch, owner: OwnerDep, session: SessionDep
+    body: ActivityBatch, owner: OwnerDep, session: SessionDep, now: NowDep
 ) -> ActivityAccepted:
     """Record up to 1,000 activity events from the host platform (none in the future)."""
-    return await activity.ingest(session, owner=owner, batch=body, now=datetime.now(UTC))
+    return await activity.ingest(session, owner=owner, batch=body, now=now)
 
 
 @router.get("/heatmap", response_model=Heatmap)
 async def get_heatmap(
     owner: OwnerDep,
     session: SessionDep,
+    now: NowDep,
     timezone: str = "UTC",
     days: Annotated[int, Query(ge=1, le=365)] = 30,
 ) -> Heatmap:
     """Your activity per weekday and hour in `timezone` over the last `days` local days."""
-    return await insight.heatmap(
-        session, owner=owner, timezone=timezone, days=days, now=datetime.now(UTC)
-    )
+    return await insight.heatmap(session, owner=owner, timezone=timezone, days=days, now=now)
 
 
 @router.get("/suggestions", response_model=SuggestionsOut)
 async def get_suggestions(
     owner: OwnerDep,
     session: SessionDep,
+    now: NowDep,
     timezone: str = "UTC",
     days: Annotated[int, Query(ge=7, le=365)] = 28,
 ) -> SuggestionsOut:
     """Times to schedule jobs at, from your typical working day in `timezone`."""
-    return await insight.suggestions(
-        session, owner=owner, timezone=timezone, days=days, now=datetime.now(UTC)
-    )
+    return await insight.suggestions(session, owner=owner, timezone=timezone, days=days, now=now)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import OwnerDep, SessionDep
+from api.deps import NowDep, OwnerDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas.insight import JobStats, Stats
 from api.services import insight
@@ -19,21 +18,18 @@ router = APIRouter(tags=["stats"], responses=ERROR_RESPONSES)
 async def get_stats(
     owner: OwnerDep,
     session: SessionDep,
+    now: NowDep,
     timezone: str = "UTC",
     days: Annotated[int, Query(ge=1, le=365)] = 7,
 ) -> Stats:
     """Your jobs by status, runs started today (in `timezone`), success rate and mean duration
     of the runs finished in the last `days` days."""
-    return await insight.stats(
-        session, owner=owner, timezone=timezone, days=days, now=datetime.now(UTC)
-    )
+    return await insight.stats(session, owner=owner, timezone=timezone, days=days, now=now)
 
 
 @router.get("/jobs/{job_id}/stats", response_model=JobStats)
 async def get_job_stats(
-    job_id: str, owner: OwnerDep, session: SessionDep, timezone: str = "UTC"
+    job_id: str, owner: OwnerDep, session: SessionDep, now: NowDep, timezone: str = "UTC"
 ) -> JobStats:
     """One job's runs by status, success rate, durations, last run and runs per local day."""
-    return await insight.job_stats(
-        session, owner=owner, job_id=job_id, timezone=timezone, now=datetime.now(UTC)
-    )
+    return await insight.job_stats(session, owner=owner, job_id=job_id, timezone=timezone, now=now)
