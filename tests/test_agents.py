@@ -177,16 +177,22 @@ async def test_command_non_zero_exit_fails_with_its_stderr(api: Api, worker: Wor
     assert "code 3" in run["error"] and "disk full" in run["error"]
 
 
-async def test_cancel_kills_the_command_process(api: Api, worker: Worker, pidfile: Path) -> None:
-    alice = await api.headers("alice")
-    job = await create(api, alice, agent_id="pidfile")
-    run_id = await trigger(api, alice, job["id"])
+async def started_pid(pidfile: Path) -> int:
+    """The pid the command agent wrote once it started, checked alive."""
     deadline = time.monotonic() + 10
     while not pidfile.exists() or not pidfile.read_text():
         assert time.monotonic() < deadline, "the command never started"
         await asyncio.sleep(0.1)
     pid = int(pidfile.read_text())
     assert alive(pid)
+    return pid
+
+
+async def test_cancel_kills_the_command_process(api: Api, worker: Worker, pidfile: Path) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice, agent_id="pidfile")
+    run_id = await trigger(api, alice, job["id"])
+    pid = await started_pid(pidfile)
 
     response = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_id}/cancel", headers=alice)
     assert response.status_code == 202
@@ -201,12 +207,7 @@ async def test_command_outliving_the_timeout_is_killed_and_the_run_timed_out(
     alice = await api.headers("alice")
     job = await create(api, alice, agent_id="pidfile", timeout_seconds=2)
     run_id = await trigger(api, alice, job["id"])
-    deadline = time.monotonic() + 10
-    while not pidfile.exists() or not pidfile.read_text():
-        assert time.monotonic() < deadline, "the command never started"
-        await asyncio.sleep(0.1)
-    pid = int(pidfile.read_text())
-    assert alive(pid)
+    pid = await started_pid(pidfile)
 
     run = await wait_run(api, alice, job["id"], run_id, timeout=15)
     assert run["status"] == "timed_out" and run["attempts"] == 1
