@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.deps import AppState
+from api.deps import AppState, utc_now
 from api.index.db import migrate, sync_url
 from api.index.keys import create_key
 from api.settings import Settings
@@ -134,6 +135,10 @@ class Api:
         async with self.state.sessions() as session:
             _, key = await create_key(session, owner=owner)
         return {"Authorization": f"Bearer {key}"}
+
+    def pin(self, now: datetime) -> None:
+        """Make ``now`` the app's current instant (the clock dependency)."""
+        self.app.dependency_overrides[utc_now] = lambda: now
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from api.index.activity import add_events
 from tests.conftest import Api
 from tests.test_jobs_api import create
-from tests.test_stats import pin
 
 SMART = "/api/scheduler/smart"
 NY = ZoneInfo("America/New_York")
@@ -312,8 +311,17 @@ def pin_without_call_activity(api: Api, now: datetime) -> None:
 
     Calls are counted at the real time, which must not land in the pinned window.
     """
-    pin(api, now)
+    api.pin(now)
     api.app.state.activity = None
+
+
+async def assert_jobs_take(
+    api: Api, headers: dict[str, str], suggestions: list[dict[str, Any]]
+) -> None:
+    """Each suggestion's schedule is one ``POST /jobs`` accepts as it is."""
+    for suggestion in suggestions:
+        job = await create(api, headers, name=suggestion["time"], schedule=suggestion["schedule"])
+        assert job["schedule"] == suggestion["schedule"]
 
 
 async def suggestions(api: Api, headers: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -382,9 +390,7 @@ async def test_suggestions_in_a_half_hour_zone_are_exact(api: Api) -> None:
         "days": 28,
     }
     # Each suggestion is a schedule POST /jobs takes as it is.
-    for suggestion in body["suggestions"]:
-        job = await create(api, priya, name=suggestion["time"], schedule=suggestion["schedule"])
-        assert job["schedule"] == suggestion["schedule"]
+    await assert_jobs_take(api, priya, body["suggestions"])
 
 
 async def test_suggestions_and_heatmap_across_londons_spring_change_are_exact(api: Api) -> None:
@@ -444,9 +450,7 @@ async def test_suggestions_and_heatmap_across_londons_spring_change_are_exact(ap
         "timezone": zone,
         "days": 14,
     }
-    for suggestion in body["suggestions"]:
-        job = await create(api, olivia, name=suggestion["time"], schedule=suggestion["schedule"])
-        assert job["schedule"] == suggestion["schedule"]
+    await assert_jobs_take(api, olivia, body["suggestions"])
 
     def grid(cells: dict[tuple[int, int], int]) -> list[list[int]]:
         rows = [[0] * 24 for _ in range(7)]

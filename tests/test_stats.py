@@ -7,18 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from api.deps import utc_now
 from api.index.models import Job, Run
 from tests.conftest import Api
 
 BASE = "/api/scheduler"
 # A day without a DST change anywhere below (New York EDT -4, Kolkata +5:30, Kiritimati +14).
 NOW = datetime(2027, 6, 15, 12, tzinfo=UTC)
-
-
-def pin(api: Api, now: datetime) -> None:
-    """Make ``now`` the API's current instant."""
-    api.app.dependency_overrides[utc_now] = lambda: now
 
 
 def utc(text: str) -> datetime:
@@ -151,7 +145,7 @@ async def get_job_stats(
 
 async def test_stats_count_jobs_runs_today_and_outcomes_per_zone(api: Api) -> None:
     await seed(api)
-    pin(api, NOW)
+    api.pin(NOW)
     alice = await api.headers("alice")
 
     assert await get_stats(api, alice) == {
@@ -203,7 +197,7 @@ async def test_stats_count_jobs_runs_today_and_outcomes_per_zone(api: Api) -> No
 
 async def test_job_stats_counts_durations_last_run_and_runs_per_local_day(api: Api) -> None:
     await seed(api)
-    pin(api, NOW)
+    api.pin(NOW)
     alice = await api.headers("alice")
     # The finished runs start near 12:00Z: the same date in all three zones.
     finished = {
@@ -453,7 +447,7 @@ async def test_stats_today_and_finished_windows_across_dst_changes(api: Api) -> 
     }
     headers = {owner: await api.headers(owner) for owner in jobs}
     for owner, now, query, expected in cases:
-        pin(api, now)
+        api.pin(now)
         body = await get_stats(api, headers[owner], **query)
         assert body == body | expected, (owner, query)
         assert body["jobs_by_status"] == jobs[owner]
@@ -662,7 +656,7 @@ async def test_job_stats_runs_per_local_day_across_dst_changes(api: Api) -> None
         ),
     ]
     for job, zone, now, last, last_day, counts in cases:
-        pin(api, now)
+        api.pin(now)
         body = await get_job_stats(api, alice, job["job_id"], zone)
         assert body == job | {
             "last_run": last,
