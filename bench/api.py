@@ -8,8 +8,9 @@
 Seeds one owner's jobs, runs (over the last 365 days) and activity events (through the same
 write path as the API: raw events plus quarter-hour buckets) straight into a fresh index (a
 SQLite file by default), then times ``GET /jobs?limit=50``, ``GET /stats`` and
-``GET /smart/heatmap`` through the real app (auth included) and a bare endpoint that does
-nothing, both over the same in-process ASGI transport. Two reference rows show the floors: a
+``GET /smart/heatmap`` through the real app (auth included) next to a bare endpoint that does
+nothing, twice: served by uvicorn in its own process over HTTP on loopback (what a client sees),
+and in process over httpx's ASGI transport (no HTTP). Two reference rows show the floors: a
 bare endpoint that runs one ``SELECT 1`` through the index session, and ``GET /agents``, which
 only authenticates. The ``same`` columns time a bare endpoint doing each endpoint's index work
 (the same queries, no auth, no response model), so what our layers add is seen apart. No
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
-import statistics
+import socket
 import sys
 import tempfile
 import time
@@ -32,13 +34,14 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+import uvicorn
 from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app  # noqa: E402
 from api.index.activity import add_events  # noqa: E402
-from api.index.db import make_engine, migrate  # noqa: E402
+from api.index.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from api.index.jobs import list_jobs  # noqa: E402
 from api.index.keys import create_key  # noqa: E402
 from api.index.models import jobs as jobs_table  # noqa: E402
@@ -145,6 +148,157 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+BARE = "/bare"  # the reference endpoints' prefix, kept apart from the app's own routes
+
+
+def build(url: str, data_dir: Path) -> tuple[FastAPI, FastAPI]:
+    """Our app, and a bare app: a do-nothing endpoint, one ``SELECT 1`` through the index
+    session, and each timed endpoint's index work with no auth and no response model."""
+    app = create_app(
+        Settings(
+            data_dir=data_dir,
+            database_url=url,
+            temporal_address="127.0.0.1:1",  # not used by these endpoints
+            tick_interval_seconds=0,
+        )
+    )
+    bare = FastAPI()
+
+    def sessions() -> Any:
+        return app.state.app.sessions()  # built by our app's lifespan
+
+    @bare.get(f"{BARE}/nothing")
+    async def nothing() -> dict[str, bool]:
+        return {"ok": True}
+
+    @bare.get(f"{BARE}/select-1")
+    async def select_1() -> dict[str, int]:
+        async with sessions() as session:
+            return {"one": (await session.execute(sa.text("SELECT 1"))).scalar_one()}
+
+    @bare.get(f"{BARE}/jobs")
+    async def same_jobs() -> dict[str, Any]:
+        async with sessions() as session:
+            page, count = await list_jobs(session, owner=OWNER, status=None, limit=50, offset=0)
+        return {"jobs": [job.model_dump(mode="json") for job in page], "count": count}
+
+    @bare.get(f"{BARE}/stats")
+    async def same_stats() -> dict[str, Any]:
+        async with sessions() as session:
+            answer = await insight.stats(
+                session, owner=OWNER, timezone=ZONE, days=7, now=datetime.now(UTC)
+            )
+        return answer.model_dump(mode="json")
+
+    @bare.get(f"{BARE}/heatmap")
+    async def same_heatmap() -> dict[str, Any]:
+        async with sessions() as session:
+            answer = await insight.heatmap(
+                session, owner=OWNER, timezone=ZONE, days=30, now=datetime.now(UTC)
+            )
+        return answer.model_dump(mode="json")
+
+    return app, bare
+
+
+def dispatch(app: FastAPI, bare: FastAPI) -> Any:
+    """One ASGI app: ``/bare/…`` to the bare app, everything else (lifespan too) to ours."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        target = bare if scope["type"] == "http" and scope["path"].startswith(BARE) else app
+        await target(scope, receive, send)
+
+    return asgi
+
+
+def serve(url: str, data_dir: str, port: int) -> None:
+    """Serve both apps with uvicorn, as ``agent-scheduler api`` does (run in a child process)."""
+    app, bare = build(url, Path(data_dir))
+    uvicorn.run(dispatch(app, bare), host="127.0.0.1", port=port, log_level="warning")
+
+
+Call = Callable[[], Awaitable[httpx.Response]]
+Samples = tuple[list[float], list[float], list[float] | None]
+
+
+async def measure(client: httpx.AsyncClient, key: str, requests: int) -> dict[str, Samples]:
+    """Per case: the do-nothing endpoint's, our endpoint's and the same work's latencies."""
+    headers = {"Authorization": f"Bearer {key}"}
+    api = "/api/scheduler"
+    zone = {"timezone": ZONE}
+    # name: (our call, the same work in a bare endpoint, or None)
+    cases: dict[str, tuple[Call, Call | None]] = {
+        # What one trivial query through the index session costs, without auth.
+        "bare + SELECT 1": (lambda: client.get(f"{BARE}/select-1"), None),
+        # The floor of any authenticated endpoint: key lookup, no other query.
+        "GET /agents (auth)": (lambda: client.get(f"{api}/agents", headers=headers), None),
+        "GET /jobs?limit=50": (
+            lambda: client.get(f"{api}/jobs", params={"limit": 50}, headers=headers),
+            lambda: client.get(f"{BARE}/jobs"),
+        ),
+        "GET /stats": (
+            lambda: client.get(f"{api}/stats", params=zone, headers=headers),
+            lambda: client.get(f"{BARE}/stats"),
+        ),
+        "GET /smart/heatmap": (
+            lambda: client.get(
+                f"{api}/smart/heatmap", params={**zone, "days": 30}, headers=headers
+            ),
+            lambda: client.get(f"{BARE}/heatmap"),
+        ),
+    }
+    results = {}
+    for name, (call, same) in cases.items():
+        # The do-nothing endpoint right before each case, so both see the same machine load.
+        results[name] = (
+            await timed(lambda: client.get(f"{BARE}/nothing"), requests),
+            await timed(call, requests),
+            None if same is None else await timed(same, requests),
+        )
+    return results
+
+
+def report(title: str, results: dict[str, Samples], requests: int) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'endpoint':<22}{'p50 ms':>9}{'p99 ms':>9}{'bare p50':>10}{'bare p99':>10}"
+        f"{'p50 ×bare':>11}{'p99 ×bare':>11}{'same p50':>10}{'p50 ×same':>11}"
+    )
+    for name, (plain_ms, ours_ms, same_ms) in results.items():
+        p50, p99 = percentile(ours_ms, 0.5), percentile(ours_ms, 0.99)
+        b50, b99 = percentile(plain_ms, 0.5), percentile(plain_ms, 0.99)
+        s50 = None if same_ms is None else percentile(same_ms, 0.5)
+        same_cols = "" if s50 is None else f"{s50:>10.2f}{p50 / s50:>11.1f}"
+        print(
+            f"{name:<22}{p50:>9.2f}{p99:>9.2f}{b50:>10.2f}{b99:>10.2f}"
+            f"{p50 / b50:>11.1f}{p99 / b99:>11.1f}{same_cols}"
+        )
+    print(f"({requests} sequential requests each after 20 warm-up)")
+
+
+async def served(url: str, data_dir: str, key: str, requests: int) -> dict[str, Samples]:
+    """Measure over HTTP on loopback, against uvicorn in its own process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(url, data_dir, port), daemon=True
+    )
+    child.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(300):
+                try:
+                    (await client.get(f"{BARE}/nothing")).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            return await measure(client, key, requests)
+    finally:
+        child.terminate()
+        child.join()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -163,114 +317,25 @@ async def main() -> None:
             f"seeded {args.jobs:,} jobs, {args.runs:,} runs, {args.events:,} events "
             f"in {time.perf_counter() - started:.1f}s ({url.split(':')[0]})"
         )
+        engine = make_engine(url)
+        async with make_sessionmaker(engine)() as session:
+            _, key = await create_key(session, owner=OWNER)
+        await engine.dispose()
 
-        bare = FastAPI()
-
-        @bare.get("/bare")
-        async def bare_endpoint() -> dict[str, bool]:
-            return {"ok": True}
-
-        settings = Settings(
-            data_dir=Path(tmp),
-            database_url=url,
-            temporal_address="127.0.0.1:1",  # not used by these endpoints
-            tick_interval_seconds=0,
+        report(
+            "Served: uvicorn in its own process, HTTP on loopback (what a client sees)",
+            await served(url, tmp, key, args.requests),
+            args.requests,
         )
-        app = create_app(settings)
+        app, bare = build(url, Path(tmp))
         async with app.router.lifespan_context(app):
-            sessions = app.state.app.sessions
-            async with sessions() as session:
-                _, key = await create_key(session, owner=OWNER)
-
-            @bare.get("/one-query")
-            async def one_query_endpoint() -> dict[str, int]:
-                async with sessions() as session:
-                    return {"one": (await session.execute(sa.text("SELECT 1"))).scalar_one()}
-
-            # The same index work as each endpoint, in a bare endpoint: no auth, no service
-            # object, no response model; the rows or the service's answer as plain JSON.
-            @bare.get("/same/jobs")
-            async def same_jobs() -> dict[str, Any]:
-                async with sessions() as session:
-                    page, count = await list_jobs(
-                        session, owner=OWNER, status=None, limit=50, offset=0
-                    )
-                return {"jobs": [job.model_dump(mode="json") for job in page], "count": count}
-
-            @bare.get("/same/stats")
-            async def same_stats() -> dict[str, Any]:
-                async with sessions() as session:
-                    answer = await insight.stats(
-                        session, owner=OWNER, timezone=ZONE, days=7, now=datetime.now(UTC)
-                    )
-                return answer.model_dump(mode="json")
-
-            @bare.get("/same/heatmap")
-            async def same_heatmap() -> dict[str, Any]:
-                async with sessions() as session:
-                    answer = await insight.heatmap(
-                        session, owner=OWNER, timezone=ZONE, days=30, now=datetime.now(UTC)
-                    )
-                return answer.model_dump(mode="json")
-
-            headers = {"Authorization": f"Bearer {key}"}
-            ours = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
-            plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=bare), base_url="http://b")
-            async with ours, plain:
-                base = "/api/scheduler"
-                Call = Callable[[], Awaitable[httpx.Response]]
-                # name: (our call, the same work in a bare endpoint, or None)
-                cases: dict[str, tuple[Call, Call | None]] = {
-                    # What one trivial query through the index session costs, without auth.
-                    "bare + SELECT 1": (lambda: plain.get("/one-query"), None),
-                    # The floor of any authenticated endpoint: key lookup, no other query.
-                    "GET /agents (auth)": (
-                        lambda: ours.get(f"{base}/agents", headers=headers),
-                        None,
-                    ),
-                    "GET /jobs?limit=50": (
-                        lambda: ours.get(f"{base}/jobs", params={"limit": 50}, headers=headers),
-                        lambda: plain.get("/same/jobs"),
-                    ),
-                    "GET /stats": (
-                        lambda: ours.get(
-                            f"{base}/stats", params={"timezone": ZONE}, headers=headers
-                        ),
-                        lambda: plain.get("/same/stats"),
-                    ),
-                    "GET /smart/heatmap": (
-                        lambda: ours.get(
-                            f"{base}/smart/heatmap",
-                            params={"timezone": ZONE, "days": 30},
-                            headers=headers,
-                        ),
-                        lambda: plain.get("/same/heatmap"),
-                    ),
-                }
-                results = {}
-                for name, (call, same) in cases.items():
-                    # The bare endpoint right before each case, so both see the same machine load.
-                    results[name] = (
-                        await timed(lambda: plain.get("/bare"), args.requests),
-                        await timed(call, args.requests),
-                        None if same is None else await timed(same, args.requests),
-                    )
-        print(
-            f"{'endpoint':<22}{'p50 ms':>9}{'p99 ms':>9}{'bare p50':>10}{'bare p99':>10}"
-            f"{'p50 ×bare':>11}{'p99 ×bare':>11}{'same p50':>10}{'p50 ×same':>11}"
-        )
-        for name, (plain_ms, ours_ms, same_ms) in results.items():
-            p50, p99 = percentile(ours_ms, 0.5), percentile(ours_ms, 0.99)
-            b50, b99 = percentile(plain_ms, 0.5), percentile(plain_ms, 0.99)
-            s50 = None if same_ms is None else percentile(same_ms, 0.5)
-            same_cols = "" if s50 is None else f"{s50:>10.2f}{p50 / s50:>11.1f}"
-            print(
-                f"{name:<22}{p50:>9.2f}{p99:>9.2f}{b50:>10.2f}{b99:>10.2f}"
-                f"{p50 / b50:>11.1f}{p99 / b99:>11.1f}{same_cols}"
-            )
-        print(
-            f"({args.requests} sequential requests each after 20 warm-up; median of all: "
-            f"{statistics.median([m for _, o, _ in results.values() for m in o]):.2f} ms)"
+            transport = httpx.ASGITransport(app=dispatch(app, bare))
+            async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+                in_process = await measure(client, key, args.requests)
+        report(
+            "In process: the same apps over httpx's ASGI transport (no HTTP)",
+            in_process,
+            args.requests,
         )
 
 

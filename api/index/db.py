@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from api.index.sqlite_driver import OneHopDBAPI
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -74,7 +76,9 @@ def make_engine(url: str) -> AsyncEngine:
     if make_url(url).get_backend_name() == "sqlite":
         # SQLite has one writer at a time; a single connection per engine queues statements
         # in-process instead of making writers sleep in SQLite's busy handler.
-        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0)
+        engine = create_async_engine(
+            async_url(url), module=OneHopDBAPI(), pool_size=1, max_overflow=0
+        )
     else:
         engine = create_async_engine(async_url(url), pool_pre_ping=True, pool_size=10)
     if engine.dialect.name == "sqlite":

@@ -1,0 +1,125 @@
+"""SQLite for the async engine in one thread hop per statement.
+
+aiosqlite runs each call of the ``sqlite3`` connection on its own thread, and SQLAlchemy's adapter
+makes four such calls per statement (open a cursor, execute, fetch, close), each a round trip
+between the event loop and that thread. The cursor here does the four in one call on the same
+thread, so a statement costs one round trip (``bench/api.py`` measures the difference). It uses
+two names aiosqlite does not document, ``Connection._execute`` and ``Connection._conn``; the
+version is pinned in ``pyproject.toml`` and the whole test suite runs on this cursor.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util.concurrency import await_
+
+T = TypeVar("T")
+
+
+class OneHopCursor:
+    """A client-side DBAPI cursor whose every statement is one call on aiosqlite's thread."""
+
+    server_side = False
+    __slots__ = ("_adapt", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, adapt_connection: OneHopConnection) -> None:
+        self._adapt = adapt_connection
+        self._rows: collections.deque[Any] = collections.deque()
+        self.arraysize = 1
+        self.description: Any = None
+        self.lastrowid: int | None = None
+        self.rowcount = -1
+
+    def _on_thread(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        connection = cast(aiosqlite.Connection, self._adapt._connection)
+
+        def call() -> T:
+            cursor = connection._conn.cursor()
+            try:
+                return work(cursor)
+            finally:
+                cursor.close()
+
+        async def hop() -> T:
+            async with self._adapt._execute_mutex:
+                result: T = await connection._execute(call)
+                return result
+
+        try:
+            return await_(hop())
+        except Exception as error:
+            self._adapt._handle_exception(error)
+
+    def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> None:
+        """Run one statement and keep all of its rows."""
+
+        def work(cursor: sqlite3.Cursor) -> tuple[Any, list[Any], int, int | None]:
+            cursor.execute(operation, () if parameters is None else parameters)
+            rows = cursor.fetchall() if cursor.description else []
+            return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+
+        self.description, rows, self.rowcount, self.lastrowid = self._on_thread(work)
+        self._rows = collections.deque(rows)
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each set of parameters."""
+
+        def work(cursor: sqlite3.Cursor) -> tuple[int, int | None]:
+            cursor.executemany(operation, seq_of_parameters)
+            return cursor.rowcount, cursor.lastrowid
+
+        self.description = None
+        self._rows.clear()
+        self.rowcount, self.lastrowid = self._on_thread(work)
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        """Not used by SQLite."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        """Called by SQLAlchemy's asyncio results: the driver's cursor is closed already."""
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        while self._rows:
+            yield self._rows.popleft()
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection, with one-hop cursors (server-side ones unchanged)."""
+
+    __slots__ = ()
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The ``module=`` of a ``sqlite+aiosqlite`` engine: its connections make one-hop cursors."""
+
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneHopConnection(self, adapted._connection)

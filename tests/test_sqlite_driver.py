@@ -1,0 +1,67 @@
+"""The one-hop SQLite cursor (api/index/sqlite_driver.py) answers as the DBAPI says."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.index.db import make_engine
+from api.index.sqlite_driver import OneHopCursor
+
+things = sa.Table(
+    "things",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String, unique=True),
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(things.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_rows_ids_and_counts_come_back_from_one_call(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        raw = await conn.get_raw_connection()
+        assert isinstance(raw.dbapi_connection.cursor(), OneHopCursor)  # type: ignore[union-attr]
+
+        inserted = await conn.execute(things.insert().values(name="a"))
+        assert inserted.inserted_primary_key == (1,)  # lastrowid
+        await conn.execute(things.insert(), [{"name": "b"}, {"name": "c"}])  # executemany
+        returned = await conn.execute(things.insert().values(name="d").returning(things.c.id))
+        assert returned.scalar_one() == 4
+
+        updated = await conn.execute(
+            things.update()
+            .where(things.c.name.in_(["a", "b", "z"]))
+            .values(name=things.c.name + "!")
+        )
+        assert updated.rowcount == 2
+        rows = (await conn.execute(sa.select(things.c.name).order_by(things.c.id))).scalars().all()
+        assert rows == ["a!", "b!", "c", "d"]
+        page = await conn.execute(sa.select(things.c.id).order_by(things.c.id))
+        assert page.fetchmany(3) == [(1,), (2,), (3,)] and page.fetchall() == [(4,)]
+
+
+async def test_errors_are_the_usual_sqlalchemy_ones_and_change_nothing(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(things.insert().values(name="a"))
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(things.insert().values(name="b"))
+            await conn.execute(things.insert().values(name="a"))
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(things.c.name))).scalars().all()
+    assert names == ["a"]
