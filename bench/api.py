@@ -182,21 +182,20 @@ def build(url: str, data_dir: Path) -> tuple[FastAPI, FastAPI]:
             page, count = await list_jobs(session, owner=OWNER, status=None, limit=50, offset=0)
         return {"jobs": [job.model_dump(mode="json") for job in page], "count": count}
 
+    async def service_json(service: Any, days: int) -> dict[str, Any]:
+        async with sessions() as session:
+            answer = await service(
+                session, owner=OWNER, timezone=ZONE, days=days, now=datetime.now(UTC)
+            )
+        return dict(answer.model_dump(mode="json"))
+
     @bare.get(f"{BARE}/stats")
     async def same_stats() -> dict[str, Any]:
-        async with sessions() as session:
-            answer = await insight.stats(
-                session, owner=OWNER, timezone=ZONE, days=7, now=datetime.now(UTC)
-            )
-        return answer.model_dump(mode="json")
+        return await service_json(insight.stats, 7)
 
     @bare.get(f"{BARE}/heatmap")
     async def same_heatmap() -> dict[str, Any]:
-        async with sessions() as session:
-            answer = await insight.heatmap(
-                session, owner=OWNER, timezone=ZONE, days=30, now=datetime.now(UTC)
-            )
-        return answer.model_dump(mode="json")
+        return await service_json(insight.heatmap, 30)
 
     return app, bare
 

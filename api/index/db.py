@@ -79,11 +79,9 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(
             async_url(url), module=OneHopDBAPI(), pool_size=1, max_overflow=0
         )
-    else:
-        engine = create_async_engine(async_url(url), pool_pre_ping=True, pool_size=10)
-    if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    return create_async_engine(async_url(url), pool_pre_ping=True, pool_size=10)
 
 
 def upsert_insert(bind: AsyncConnection | AsyncSession) -> Any:
