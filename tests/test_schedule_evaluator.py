@@ -33,7 +33,7 @@ from temporalio.client import (
 )
 
 from api.index.models import Job
-from api.services.jobs import JobService
+from api.services import jobs as jobs_service
 from domain.schedules import CronSchedule, EverySchedule, next_fire_times
 
 # How many future action times Temporal reports; each comparison checks all of them.
@@ -108,7 +108,7 @@ def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
         overlap="skip",
         max_consecutive_failures=5,
     )
-    next_run_at = JobService.next_run_at(job, now=after)
+    next_run_at = jobs_service.next_run_at(job.model_dump(), ZoneInfo(schedule.timezone), after)
     assert next_run_at == (times[0] if times else None)
     assert next_run_at is None or next_run_at.tzinfo == ZoneInfo(schedule.timezone)
     return times

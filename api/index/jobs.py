@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Job, Run
+from api.index.models import Job, Run, job_counts, jobs
 
 # Built once: every job route runs it.
 _OWNERS_JOB = select(Job).where(
@@ -22,31 +25,48 @@ async def get_job(session: AsyncSession, *, owner: str, job_id: str) -> Job | No
     return result.scalar_one_or_none()
 
 
+def _count(*, by_status: bool) -> sa.Select[Any]:
+    where = [job_counts.c.owner == sa.bindparam("owner")]
+    if by_status:
+        where.append(job_counts.c.status == sa.bindparam("status"))
+    return sa.select(sa.func.coalesce(sa.func.sum(job_counts.c.count), 0)).where(*where)
+
+
+def _page(*, by_status: bool) -> Any:
+    where = [jobs.c.owner == sa.bindparam("owner"), jobs.c.deleted_at.is_(None)]
+    if by_status:
+        where.append(jobs.c.status == sa.bindparam("status"))
+    return (
+        sa.select(*jobs.c, _count(by_status=by_status).scalar_subquery().label("total"))
+        .where(*where)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+
+
+# Built once, with and without a status filter: every job list runs them.
+_COUNT = {by_status: _count(by_status=by_status) for by_status in (False, True)}
+_PAGE = {by_status: _page(by_status=by_status) for by_status in (False, True)}
+
+
 async def list_jobs(
     session: AsyncSession, *, owner: str, status: str | None, limit: int, offset: int
-) -> tuple[list[Job], int]:
-    """A page of the owner's jobs, newest first, and how many match in total.
+) -> tuple[Sequence[sa.Row[Any]], int]:
+    """A page of the owner's jobs (rows of ``jobs``, read without building ORM objects),
+    newest first, and how many match in total.
 
-    The total rides on the page's rows as an uncorrelated subquery (evaluated once), so a
+    The total is read from the live-job counts (``job_counts``) with the page's rows, so a
     page costs one round trip; only a page past the end needs a second one to count.
     """
-    where: list[sa.ColumnElement[bool]] = [col(Job.owner) == owner, col(Job.deleted_at).is_(None)]
-    if status is not None:
-        where.append(col(Job.status) == status)
-    count = select(sa.func.count()).select_from(Job).where(*where)
-    rows = (
-        await session.execute(
-            select(Job, count.scalar_subquery())
-            .where(*where)
-            .order_by(col(Job.created_at).desc(), col(Job.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    by_status = status is not None
+    params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
+    rows = (await session.execute(_PAGE[by_status], params)).all()
     if rows:
-        return [job for job, _ in rows], int(rows[0][1])
-    total = 0 if offset == 0 else int((await session.execute(count)).scalar_one())
-    return [], total
+        return rows, int(rows[0].total)
+    if offset == 0:
+        return [], 0
+    return [], int((await session.execute(_COUNT[by_status], params)).scalar_one())
 
 
 async def purge_job(session: AsyncSession, *, job_id: str) -> None:

@@ -136,6 +136,52 @@ class ActivityBucket(SQLModel, table=True):
     count: int = 0
 
 
+class ActivityHour(SQLModel, table=True):
+    """How many activity events an owner had in one UTC hour (``hour`` = epoch s // 3600).
+
+    Written with the quarter-hour buckets; heatmaps in zones whose offsets are whole hours read
+    these (four times fewer rows), other zones the quarter hours.
+    """
+
+    __tablename__ = "activity_hours"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    hour: int = Field(primary_key=True)
+    count: int = 0
+
+
+class RunHour(SQLModel, table=True):
+    """An owner's finished runs with an outcome per UTC hour of ``completed_at``
+    (``hour`` = epoch s // 3600): how many, how many completed, their durations' count and sum.
+
+    Kept by database triggers on ``runs`` (migration ``0005_totals``), so every write path keeps
+    it exact; ``GET /stats`` sums a week of these instead of scanning a week of runs.
+    """
+
+    __tablename__ = "run_hours"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    hour: int = Field(primary_key=True)
+    finished: int = 0
+    completed: int = 0
+    durations: int = 0
+    duration_sum: float = 0.0
+
+
+class JobCount(SQLModel, table=True):
+    """How many live (not deleted) jobs an owner has in one status.
+
+    Kept by database triggers on ``jobs`` (migration ``0005_totals``); stats and job pages
+    read their counts here instead of counting the owner's jobs.
+    """
+
+    __tablename__ = "job_counts"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    status: str = Field(primary_key=True, max_length=20)
+    count: int = 0
+
+
 class TickRecord(SQLModel, table=True):
     """What one reconciler tick checked and repaired."""
 
@@ -157,6 +203,9 @@ runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
 ticks: sa.Table = TickRecord.__table__  # type: ignore[attr-defined]
 activity_events: sa.Table = ActivityEvent.__table__  # type: ignore[attr-defined]
 activity_buckets: sa.Table = ActivityBucket.__table__  # type: ignore[attr-defined]
+activity_hours: sa.Table = ActivityHour.__table__  # type: ignore[attr-defined]
+run_hours: sa.Table = RunHour.__table__  # type: ignore[attr-defined]
+job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

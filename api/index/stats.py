@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Job, Run
+from api.index.models import Run, job_counts, run_hours, runs
 
 # Runs whose outcome the agent decided; cancelled and skipped runs are neither success nor failure.
 OUTCOMES = ("completed", "failed", "timed_out")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,14 @@ class Outcomes:
     mean_duration: float | None
 
 
+_JOBS_BY_STATUS = sa.select(job_counts.c.status, job_counts.c.count).where(
+    job_counts.c.owner == sa.bindparam("owner"), job_counts.c.count > 0
+)
+
+
 async def jobs_by_status(session: AsyncSession, *, owner: str) -> dict[str, int]:
     """The owner's live jobs counted by status (only statuses that occur)."""
-    rows = await session.execute(
-        select(Job.status, sa.func.count())
-        .where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
-        .group_by(col(Job.status))
-    )
+    rows = await session.execute(_JOBS_BY_STATUS, {"owner": owner})
     return {str(status): int(n) for status, n in rows.all()}
 
 
@@ -64,27 +67,71 @@ async def outcomes(session: AsyncSession, *, job_id: str) -> Outcomes:
     return _outcomes(row)
 
 
+def _owner_runs() -> sa.Select[Any]:
+    owner: sa.BindParameter[str] = sa.bindparam("owner")
+    started = (
+        sa.select(sa.func.count())
+        .where(runs.c.owner == owner, runs.c.started_at >= sa.bindparam("started_since"))
+        .scalar_subquery()
+    )
+    # finished, completed, durations (how many have one), duration sum: from the runs that
+    # finished in the partial hour before the first whole hour, and from the whole hours.
+    partial = sa.select(
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(sa.case((runs.c.status == "completed", 1), else_=0)), 0),
+        sa.func.count(runs.c.duration_seconds),
+        sa.func.coalesce(sa.func.sum(runs.c.duration_seconds), 0.0),
+    ).where(
+        runs.c.owner == owner,
+        runs.c.completed_at >= sa.bindparam("finished_since"),
+        runs.c.completed_at < sa.bindparam("first_hour_at"),
+        runs.c.status.in_(OUTCOMES),
+    )
+    hours = sa.select(
+        *[
+            sa.func.coalesce(sa.func.sum(column), 0)
+            for column in (run_hours.c.finished, run_hours.c.completed, run_hours.c.durations)
+        ],
+        sa.func.coalesce(sa.func.sum(run_hours.c.duration_sum), 0.0),
+    ).where(run_hours.c.owner == owner, run_hours.c.hour >= sa.bindparam("first_hour"))
+    first, second = partial.subquery(), hours.subquery()  # one row each
+    return sa.select(started, *first.c, *second.c).select_from(first.join(second, sa.true()))
+
+
+_OWNER_RUNS = _owner_runs()  # built once: every GET /stats runs it
+
+
 async def owner_runs(
     session: AsyncSession, *, owner: str, started_since: datetime, finished_since: datetime
 ) -> tuple[int, Outcomes]:
     """In one round trip: how many of the owner's runs started at or after ``started_since``,
-    and the outcomes of those finished at or after ``finished_since``."""
-    started = (
-        select(sa.func.count())
-        .select_from(Run)
-        .where(col(Run.owner) == owner, col(Run.started_at) >= started_since)
-        .scalar_subquery()
-    )
+    and the outcomes of those finished at or after ``finished_since``.
+
+    The outcomes are summed from the hourly totals (``run_hours``) from the first whole UTC hour
+    on, and counted from the runs themselves before it, so the answer is exact to the instant.
+    """
+    first_hour = -((EPOCH - finished_since) // HOUR)  # the first whole hour, rounded up
     row = (
         await session.execute(
-            select(started, *_OUTCOME_COLUMNS).where(
-                col(Run.owner) == owner,
-                col(Run.completed_at) >= finished_since,
-                col(Run.status).in_(OUTCOMES),
-            )
+            _OWNER_RUNS,
+            {
+                "owner": owner,
+                "started_since": started_since,
+                "finished_since": finished_since,
+                "first_hour_at": EPOCH + first_hour * HOUR,
+                "first_hour": first_hour,
+            },
         )
     ).one()
-    return int(row[0]), _outcomes(row[1:])
+    started, *totals = row  # the partial hour's four totals, then the whole hours' four
+    finished, completed, durations, duration_sum = (
+        a + b for a, b in zip(totals[:4], totals[4:], strict=True)
+    )
+    return int(started), Outcomes(
+        finished=int(finished),
+        completed=int(completed),
+        mean_duration=float(duration_sum) / int(durations) if durations else None,
+    )
 
 
 async def runs_by_status(session: AsyncSession, *, job_id: str) -> dict[str, int]:

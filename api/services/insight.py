@@ -24,12 +24,9 @@ from api.schemas.insight import (
 )
 from domain.localtime import (
     DAY_NAMES,
-    QUARTER_SECONDS,
     day_boundaries,
-    first_quarter_at_or_after,
     local_midnight,
     offset_changes,
-    quarter_of,
 )
 from domain.suggestions import suggest
 from domain.timezones import TimezoneError, load_timezone
@@ -123,16 +120,12 @@ async def heatmap(
     """Events per local weekday and hour over the last ``days`` local days (today included)."""
     zone = zone_of(timezone)
     window = day_boundaries(now.astimezone(zone).date(), days, zone)
-    starts, offsets = offset_changes(zone, window[0], now)
     cells = await activity_store.weekly_cells(
         session,
         owner=owner,
-        first=first_quarter_at_or_after(window[0]),
-        last=quarter_of(now),
-        offsets=[
-            (start // QUARTER_SECONDS, offset)
-            for start, offset in zip(starts, offsets, strict=True)
-        ],
+        start=window[0],
+        end=now,
+        offsets=offset_changes(zone, window[0], now),
     )
     grid = [[0] * 24 for _ in range(7)]
     for cell, count in cells:

@@ -11,11 +11,13 @@ Order of writes, so that a crash at any point is repairable by the tick:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleHandle, ScheduleUpdate
@@ -46,6 +48,13 @@ from workflows.job_run import JobRunWorkflow
 log = logging.getLogger(__name__)
 
 Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
+
+# What JobPublic shows as stored; the others are computed by ``JobService.public``.
+_STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
+    "next_run_at",
+    "last_run_at",
+    "temporal_ui_url",
+}
 
 # Fields whose change means the Temporal schedule must be rebuilt.
 _SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "goal", "enabled"}
@@ -221,29 +230,17 @@ class JobService:
             raise
         return run_id
 
-    @staticmethod
-    def next_run_at(job: Job, *, now: datetime | None = None) -> datetime | None:
-        """When Temporal fires the job next, in the job's timezone (None if it will not).
-
-        The stored ``next_run_at`` is used while it is still ahead: no fire has happened since
-        it was computed, so it is still the next one (every edit of the job re-computes it).
-        """
-        if job.status != "active":
-            return None
-        now = now or utcnow()
-        if job.next_run_at is not None and job.next_run_at > now:
-            return job.next_run_at.astimezone(ZoneInfo(job.timezone))
-        return _next_fire(job, now)
-
-    def public(self, job: Job) -> JobPublic:
-        """The API view of a job."""
-        zone = ZoneInfo(job.timezone)
-        data: dict[str, Any] = job.model_dump(exclude={"owner", "timezone", "deleted_at"})
-        data["next_run_at"] = self.next_run_at(job)
-        data["last_run_at"] = job.last_run_at.astimezone(zone) if job.last_run_at else None
+    def public(self, job: Job | sa.Row[Any]) -> JobPublic:
+        """The API view of a job (a model, or a row of the ``jobs`` table)."""
+        stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
+        zone = ZoneInfo(stored["timezone"])
+        data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
+        data["next_run_at"] = next_run_at(stored, zone, utcnow())
+        last_run_at = stored["last_run_at"]
+        data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
         data["temporal_ui_url"] = (
             f"{self.settings.temporal_ui_url.rstrip('/')}/namespaces/"
-            f"{self.settings.temporal_namespace}/schedules/{job.id}"
+            f"{self.settings.temporal_namespace}/schedules/{stored['id']}"
         )
         return JobPublic.model_validate(data)
 
@@ -354,3 +351,17 @@ def _next_fire(job: Job, now: datetime) -> datetime | None:
     if job.status != "active":
         return None
     return next_fire_time(parse_schedule(job.schedule), after=now)
+
+
+def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> datetime | None:
+    """When Temporal fires the job next, in the job's zone (None if it will not).
+
+    The stored ``next_run_at`` is used while it is still ahead: no fire has happened since it
+    was computed, so it is still the next one (every edit and every tick re-computes it).
+    """
+    if job["status"] != "active":
+        return None
+    stored: datetime | None = job["next_run_at"]
+    if stored is not None and stored > now:
+        return stored.astimezone(zone)
+    return next_fire_time(parse_schedule(job["schedule"]), after=now)
