@@ -158,15 +158,19 @@ async def refresh_next_runs(url: str) -> None:
     await engine.dispose()
 
 
-async def timed(call: Callable[[], Awaitable[httpx.Response]], requests: int) -> list[float]:
-    for _ in range(20):  # warm up
-        (await call()).raise_for_status()
-    samples = []
+async def timed(calls: list[Call], requests: int) -> list[list[float]]:
+    """Latencies in ms of each call, made in turn ``requests`` times after 20 warm-up turns:
+    interleaved, so every call sees the same drift of this shared machine's speed."""
+    for _ in range(20):
+        for call in calls:
+            (await call()).raise_for_status()
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(requests):
-        started = time.perf_counter()
-        response = await call()
-        samples.append((time.perf_counter() - started) * 1000)
-        response.raise_for_status()
+        for call, found in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            response = await call()
+            found.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
     return samples
 
 
@@ -275,15 +279,17 @@ async def measure(
             lambda: client.get(f"{BARE}/heatmap"),
         ),
     }
-    results = {}
+
+    def nothing() -> Awaitable[httpx.Response]:
+        return client.get(f"{BARE}/nothing")
+
+    results: dict[str, Samples] = {}
     for name, (call, same) in cases.items():
         await refresh_next_runs(url)
-        # The do-nothing endpoint right before each case, so both see the same machine load.
-        results[name] = (
-            await timed(lambda: client.get(f"{BARE}/nothing"), requests),
-            await timed(call, requests),
-            None if same is None else await timed(same, requests),
-        )
+        # The do-nothing endpoint in turn with ours (and the same work), request by request.
+        calls = [nothing, call] if same is None else [nothing, call, same]
+        plain, ours, *rest = await timed(calls, requests)
+        results[name] = (plain, ours, rest[0] if rest else None)
     return results
 
 
@@ -302,7 +308,7 @@ def report(title: str, results: dict[str, Samples], requests: int) -> None:
             f"{name:<22}{p50:>9.2f}{p99:>9.2f}{b50:>10.2f}{b99:>10.2f}"
             f"{p50 / b50:>11.1f}{p99 / b99:>11.1f}{same_cols}"
         )
-    print(f"({requests} sequential requests each after 20 warm-up)")
+    print(f"({requests} sequential turns, each endpoint once a turn, after 20 warm-up turns)")
 
 
 async def served(url: str, data_dir: str, key: str, requests: int) -> dict[str, Samples]:

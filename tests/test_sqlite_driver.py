@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -65,3 +67,35 @@ async def test_errors_are_the_usual_sqlalchemy_ones_and_change_nothing(
     async with engine.connect() as conn:
         names = (await conn.execute(sa.select(things.c.name))).scalars().all()
     assert names == ["a"]
+
+
+async def test_a_rollback_undoes_writes_and_a_read_costs_one_call(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(things.insert().values(name="kept"))
+        await conn.commit()
+        await conn.execute(things.insert().values(name="undone"))
+        await conn.rollback()
+        names = (await conn.execute(sa.select(things.c.name))).scalars().all()
+        assert names == ["kept"]
+
+    calls: list[str] = []
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn.__name__)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    # A read and its connection's return to the pool: only the statement crosses threads,
+    # not the two rollbacks of a transaction that never opened.
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(things))).scalar() == 1
+    assert calls == ["call"]
+    calls.clear()
+    async with engine.connect() as conn:
+        await conn.execute(things.insert().values(name="dropped"))
+    assert calls == ["call", "rollback"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(things))).scalar() == 1

@@ -48,15 +48,19 @@ async def add_events(
 
 @functools.cache
 def _cells(hourly: bool, pieces: int) -> sa.Select[Any]:
-    """Events of one owner's quarter-hour (or hour) counts ``first..last`` summed per local hour
-    of the week, with the zone's UTC offset given in ``pieces`` (``offset_i`` from ``start_i``)."""
+    """One owner's quarter-hour (or hour) counts ``first..last`` summed per local hour of the
+    week, the zone's UTC offset given in ``pieces`` (``offset_i`` from ``start_i`` on).
+
+    Bind names start with ``h_`` or ``q_`` so both kinds can be read in one statement.
+    """
     table, unit = (activity_hours, HOUR_SECONDS) if hourly else (activity_buckets, QUARTER_SECONDS)
     key = table.c.hour if hourly else table.c.bucket
-    values = [sa.bindparam(f"offset_{i}", type_=sa.Integer) for i in range(pieces)]
+    prefix = "h_" if hourly else "q_"
+    values = [sa.bindparam(f"{prefix}offset_{i}", type_=sa.Integer) for i in range(pieces)]
     offset: Any = values[0]
     if pieces > 1:
         offset = sa.case(
-            *[(key < sa.bindparam(f"start_{i}"), values[i - 1]) for i in range(1, pieces)],
+            *[(key < sa.bindparam(f"{prefix}start_{i}"), values[i - 1]) for i in range(1, pieces)],
             else_=values[-1],
         )
     # Local hours since the epoch; the epoch (hour 0) was a Thursday, 72 hours after a Monday.
@@ -65,11 +69,18 @@ def _cells(hourly: bool, pieces: int) -> sa.Select[Any]:
         sa.select(cell, sa.func.sum(table.c.count))
         .where(
             table.c.owner == sa.bindparam("owner"),
-            key >= sa.bindparam("first"),
-            key <= sa.bindparam("last"),
+            key >= sa.bindparam(f"{prefix}first"),
+            key <= sa.bindparam(f"{prefix}last"),
         )
         .group_by(sa.literal_column("cell"))
     )
+
+
+@functools.cache
+def _weekly_cells(whole_hours: bool, pieces: int) -> sa.CompoundSelect[Any] | sa.Select[Any]:
+    if whole_hours:
+        return sa.union_all(_cells(True, pieces), _cells(False, pieces))
+    return _cells(False, pieces)
 
 
 async def weekly_cells(
@@ -81,36 +92,39 @@ async def weekly_cells(
     offsets: tuple[list[int], list[int]],
 ) -> list[tuple[int, int]]:
     """Events of the owner's quarter hours from the first one starting at or after ``start``
-    to the one holding ``end``, summed per local hour of the week.
+    to the one holding ``end``, summed per local hour of the week, in one round trip.
 
     Args:
         offsets: the zone's UTC offsets over ``[start, end]`` (``offset_changes``): the epoch
             second each starts at, and the offset in seconds.
 
     Returns:
-        ``(weekday * 24 + hour, events)`` pairs (Monday 0), computed in SQL so only the at most
-        168 cells of the week leave the database. When the window starts on a whole hour and
-        every offset and change is in whole hours (most zones), whole hours are read from the
-        hour counts and only the last, current hour from the quarter hours.
+        ``(weekday * 24 + hour, events)`` pairs (Monday 0), computed in SQL so only the cells
+        of the week leave the database. When the window starts on a whole hour and every
+        offset and change is in whole hours (most zones), the hours before the current one are
+        read from the hour counts, four times fewer rows, and only the current hour's quarters.
     """
     starts, values = offsets
     first, last = first_quarter_at_or_after(start), quarter_of(end)
     whole_hours = all(s % HOUR_SECONDS == 0 for s in starts) and all(
         v % HOUR_SECONDS == 0 for v in values
     )
-    reads = []  # (hourly, first, last, start of each piece in the table's unit)
-    if whole_hours and last // 4 > first // 4:
-        reads.append((True, first // 4, last // 4 - 1, [s // HOUR_SECONDS for s in starts]))
-        first = last // 4 * 4
-    reads.append((False, first, last, [s // QUARTER_SECONDS for s in starts]))
+    reads = [("q_", first, last, QUARTER_SECONDS)]
+    if whole_hours:  # ``first`` is then the first quarter of an hour
+        current_hour = last // 4
+        reads = [
+            ("h_", first // 4, current_hour - 1, HOUR_SECONDS),
+            ("q_", max(first, current_hour * 4), last, QUARTER_SECONDS),
+        ]
+    params: dict[str, Any] = {"owner": owner}
+    for prefix, low, high, unit in reads:
+        params |= {f"{prefix}first": low, f"{prefix}last": high}
+        for i, (piece_start, value) in enumerate(zip(starts, values, strict=True)):
+            params |= {f"{prefix}start_{i}": piece_start // unit, f"{prefix}offset_{i}": value}
+    rows = await session.execute(_weekly_cells(whole_hours, len(values)), params)
     cells: Counter[int] = Counter()
-    for hourly, low, high, piece_starts in reads:
-        params: dict[str, Any] = {"owner": owner, "first": low, "last": high}
-        for i, (piece_start, value) in enumerate(zip(piece_starts, values, strict=True)):
-            params[f"start_{i}"] = piece_start
-            params[f"offset_{i}"] = value
-        rows = await session.execute(_cells(hourly, len(values)), params)
-        cells.update({int(k): int(n) for k, n in rows.all()})
+    for cell, count in rows.all():
+        cells[int(cell)] += int(count)
     return sorted(cells.items())
 
 

@@ -108,10 +108,23 @@ class OneHopCursor:
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite connection, with one-hop cursors (server-side ones unchanged)."""
+    """SQLAlchemy's aiosqlite connection, with one-hop cursors (server-side ones unchanged)
+    and no hop at all for a rollback with no transaction open."""
 
     __slots__ = ()
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def rollback(self) -> None:
+        """Roll back, unless no transaction is open (sqlite3 opens one only before a write).
+
+        Every read-only request ends with two rollbacks (the session's, then the pool's reset),
+        each a round trip to aiosqlite's thread that would roll back nothing. Reading
+        ``in_transaction`` off that thread is safe: the connection runs one call at a time and
+        none is running between statements.
+        """
+        connection = cast(aiosqlite.Connection, self._connection)
+        if connection._conn.in_transaction:
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,17 +26,6 @@ class Outcomes:
     finished: int
     completed: int
     mean_duration: float | None
-
-
-_JOBS_BY_STATUS = sa.select(job_counts.c.status, job_counts.c.count).where(
-    job_counts.c.owner == sa.bindparam("owner"), job_counts.c.count > 0
-)
-
-
-async def jobs_by_status(session: AsyncSession, *, owner: str) -> dict[str, int]:
-    """The owner's live jobs counted by status (only statuses that occur)."""
-    rows = await session.execute(_JOBS_BY_STATUS, {"owner": owner})
-    return {str(status): int(n) for status, n in rows.all()}
 
 
 # count, completed, mean duration: the columns an ``Outcomes`` is read from.
@@ -67,8 +57,25 @@ async def outcomes(session: AsyncSession, *, job_id: str) -> Outcomes:
     return _outcomes(row)
 
 
-def _owner_runs() -> sa.Select[Any]:
+@dataclass(frozen=True)
+class OwnerTotals:
+    """An owner's live jobs by status (only statuses that occur), runs started since a given
+    instant, and the outcomes of the runs finished since another."""
+
+    jobs_by_status: dict[str, int]
+    started: int
+    outcomes: Outcomes
+
+
+@functools.cache
+def _owner_totals(statuses: tuple[str, ...]) -> sa.Select[Any]:
     owner: sa.BindParameter[str] = sa.bindparam("owner")
+    jobs_in = [
+        sa.select(job_counts.c.count)
+        .where(job_counts.c.owner == owner, job_counts.c.status == status)
+        .scalar_subquery()
+        for status in statuses
+    ]
     started = (
         sa.select(sa.func.count())
         .where(runs.c.owner == owner, runs.c.started_at >= sa.bindparam("started_since"))
@@ -95,17 +102,22 @@ def _owner_runs() -> sa.Select[Any]:
         sa.func.coalesce(sa.func.sum(run_hours.c.duration_sum), 0.0),
     ).where(run_hours.c.owner == owner, run_hours.c.hour >= sa.bindparam("first_hour"))
     first, second = partial.subquery(), hours.subquery()  # one row each
-    return sa.select(started, *first.c, *second.c).select_from(first.join(second, sa.true()))
+    return sa.select(*jobs_in, started, *first.c, *second.c).select_from(
+        first.join(second, sa.true())
+    )
 
 
-_OWNER_RUNS = _owner_runs()  # built once: every GET /stats runs it
-
-
-async def owner_runs(
-    session: AsyncSession, *, owner: str, started_since: datetime, finished_since: datetime
-) -> tuple[int, Outcomes]:
-    """In one round trip: how many of the owner's runs started at or after ``started_since``,
-    and the outcomes of those finished at or after ``finished_since``.
+async def owner_totals(
+    session: AsyncSession,
+    *,
+    owner: str,
+    statuses: tuple[str, ...],
+    started_since: datetime,
+    finished_since: datetime,
+) -> OwnerTotals:
+    """In one round trip: the owner's live jobs in each of ``statuses`` (``job_counts``), how
+    many of their runs started at or after ``started_since``, and the outcomes of those
+    finished at or after ``finished_since``.
 
     The outcomes are summed from the hourly totals (``run_hours``) from the first whole UTC hour
     on, and counted from the runs themselves before it, so the answer is exact to the instant.
@@ -113,7 +125,7 @@ async def owner_runs(
     first_hour = -((EPOCH - finished_since) // HOUR)  # the first whole hour, rounded up
     row = (
         await session.execute(
-            _OWNER_RUNS,
+            _owner_totals(statuses),
             {
                 "owner": owner,
                 "started_since": started_since,
@@ -123,14 +135,19 @@ async def owner_runs(
             },
         )
     ).one()
-    started, *totals = row  # the partial hour's four totals, then the whole hours' four
+    jobs_in, (started, *totals) = row[: len(statuses)], row[len(statuses) :]
+    # The partial hour's four totals, then the whole hours' four.
     finished, completed, durations, duration_sum = (
         a + b for a, b in zip(totals[:4], totals[4:], strict=True)
     )
-    return int(started), Outcomes(
-        finished=int(finished),
-        completed=int(completed),
-        mean_duration=float(duration_sum) / int(durations) if durations else None,
+    return OwnerTotals(
+        jobs_by_status={s: int(n) for s, n in zip(statuses, jobs_in, strict=True) if n},
+        started=int(started),
+        outcomes=Outcomes(
+            finished=int(finished),
+            completed=int(completed),
+            mean_duration=float(duration_sum) / int(durations) if durations else None,
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from api.schemas.insight import (
     SuggestionOut,
     SuggestionsOut,
 )
+from api.schemas.jobs import JobStatus
 from domain.localtime import (
     DAY_NAMES,
     day_boundaries,
@@ -55,18 +57,19 @@ async def stats(
 ) -> Stats:
     """The owner's stats: today is the local day in ``timezone``; rates cover ``days`` days."""
     zone = zone_of(timezone)
-    by_status = await store.jobs_by_status(session, owner=owner)
     midnight = local_midnight(now.astimezone(zone).date(), zone)
-    today, outcomes = await store.owner_runs(
+    totals = await store.owner_totals(
         session,
         owner=owner,
+        statuses=get_args(JobStatus),
         started_since=midnight,
         finished_since=now - timedelta(days=days),
     )
+    by_status, outcomes = totals.jobs_by_status, totals.outcomes
     return Stats(
         total_jobs=sum(by_status.values()),
         active_jobs=by_status.get("active", 0),
-        total_runs_today=today,
+        total_runs_today=totals.started,
         success_rate=_rate(outcomes.completed, outcomes.finished),
         avg_duration_seconds=_seconds(outcomes.mean_duration),
         jobs_by_status=dict(sorted(by_status.items())),
@@ -119,13 +122,9 @@ async def heatmap(
 ) -> Heatmap:
     """Events per local weekday and hour over the last ``days`` local days (today included)."""
     zone = zone_of(timezone)
-    window = day_boundaries(now.astimezone(zone).date(), days, zone)
+    since = local_midnight(now.astimezone(zone).date() - timedelta(days=days - 1), zone)
     cells = await activity_store.weekly_cells(
-        session,
-        owner=owner,
-        start=window[0],
-        end=now,
-        offsets=offset_changes(zone, window[0], now),
+        session, owner=owner, start=since, end=now, offsets=offset_changes(zone, since, now)
     )
     grid = [[0] * 24 for _ in range(7)]
     for cell, count in cells:
@@ -137,7 +136,7 @@ async def heatmap(
         grid=grid,
         max=max(max(row) for row in grid),
         total=sum(sum(row) for row in grid),
-        since=window[0].astimezone(zone),
+        since=since.astimezone(zone),
     )
 
 
