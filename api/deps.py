@@ -85,10 +85,12 @@ async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> Ru
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 
 
-def utc_now() -> datetime:
+async def utc_now() -> datetime:
     """The current instant, in UTC: what "now" is for the request.
 
-    Tests pin it with ``app.dependency_overrides[utc_now] = lambda: instant``.
+    A coroutine so FastAPI calls it on the event loop: a plain function dependency would cost
+    a round trip to its thread pool. Tests pin it with
+    ``app.dependency_overrides[utc_now] = lambda: instant``.
     """
     return datetime.now(UTC)
 
