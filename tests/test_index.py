@@ -53,6 +53,17 @@ async def test_times_come_back_aware_in_utc(database_url: str) -> None:
         assert job is not None
         assert job.created_at == created and job.created_at.tzinfo == UTC
         assert job.schedule == {"type": "every", "interval": 60}
+    # Times written by hand (whole seconds, or with an offset) come back the same way.
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE jobs SET updated_at = '2027-03-14 07:30:00', last_run_at = :at"),
+            {"at": "2027-03-14T09:30:00+02:00"},
+        )
+    async with sessions() as session:
+        job = await session.get(Job, "job_t")
+        assert job is not None
+        assert job.updated_at == job.last_run_at == datetime(2027, 3, 14, 7, 30, tzinfo=UTC)
+        assert job.updated_at.tzinfo == job.last_run_at.tzinfo == UTC
     await engine.dispose()
 
 
