@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api.deps import AppState
 from api.errors import add_exception_handlers
-from api.index.db import make_engine, make_sessionmaker, migrate
+from api.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.routes import agents, chains, health, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.app = AppState(
             settings=settings,
             sessions=make_sessionmaker(engine),
+            read_sessions=make_read_sessionmaker(engine),
             temporal=TemporalConnection(settings),
             agents=parse_agents(agents_text),
         )

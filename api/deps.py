@@ -26,6 +26,7 @@ class AppState:
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]  # for GET: no transaction (make_read_...)
     temporal: TemporalConnection
     agents: Agents
 
@@ -38,8 +39,9 @@ async def _state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(_state)]
 
 
-async def _session(state: StateDep) -> AsyncIterator[AsyncSession]:
-    async with state.sessions() as session:
+async def _session(request: Request, state: StateDep) -> AsyncIterator[AsyncSession]:
+    sessions = state.read_sessions if request.method in ("GET", "HEAD") else state.sessions
+    async with sessions() as session:
         yield session
 
 

@@ -93,3 +93,17 @@ def upsert_insert(bind: AsyncConnection | AsyncSession) -> Any:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded rows usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read, with no transaction around their statements.
+
+    On PostgreSQL a transaction costs two round trips (``BEGIN``, then ``ROLLBACK``) and adds
+    nothing to reads: at READ COMMITTED every statement sees its own snapshot either way.
+    SQLite (``sqlite3``) already opens a transaction only before a write, and switching its
+    connection to autocommit would cost two hops to aiosqlite's thread, so it keeps the usual
+    sessions.
+    """
+    if engine.dialect.name == "sqlite":
+        return make_sessionmaker(engine)
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
