@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
-from api.index.db import MIGRATIONS, migrate, sync_url
+from api.index.db import alembic_config, migrate, sync_url
 from api.index.models import job_counts, jobs, run_hours, runs
 
 START = datetime(2027, 3, 27, 22, 0, tzinfo=UTC)
@@ -169,10 +168,7 @@ def test_totals_follow_every_write_to_runs_and_jobs(database_url: str) -> None:
 
 def test_migration_counts_in_the_rows_already_there(database_url: str) -> None:
     migrate(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["url"] = sync_url(database_url)
-    command.downgrade(config, "0004_insight")
+    command.downgrade(alembic_config(database_url), "0004_insight")
     rng = random.Random(11)
     engine = sa.create_engine(sync_url(database_url), poolclass=sa.pool.NullPool)
     with engine.begin() as conn:

@@ -48,14 +48,19 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def migrate(url: str) -> None:
-    """Apply every Alembic migration up to the heads (idempotent, safe at every start)."""
-    _ensure_sqlite_dir(url)
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for the index migrations on ``url``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = sync_url(url)
+    return config
+
+
+def migrate(url: str) -> None:
+    """Apply every Alembic migration up to the heads (idempotent, safe at every start)."""
+    _ensure_sqlite_dir(url)
     # "heads": each feature adds its tables on its own branch off the initial revision.
-    command.upgrade(config, "heads")
+    command.upgrade(alembic_config(url), "heads")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
