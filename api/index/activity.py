@@ -30,7 +30,7 @@ async def add_events(
         activity_events.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
     )
     quarters = Counter((owner, quarter_of(at)) for owner, at, _ in rows)
-    hours = Counter((owner, quarter // 4) for (owner, quarter) in quarters.elements())
+    hours = Counter((owner, quarter_of(at) // 4) for owner, at, _ in rows)
     insert = upsert_insert(conn)
     for table, key, counts in [
         (activity_buckets, activity_buckets.c.bucket, quarters),
