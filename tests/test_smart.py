@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from api.index.activity import add_events
+from api.services.activity import ActivityRecorder
 from tests.conftest import Api
 from tests.test_jobs_api import create
 
@@ -197,6 +198,28 @@ async def test_authenticated_calls_count_as_one_event_per_minute(api: Api) -> No
     await api.http.get(f"{SMART}/heatmap", headers={"Authorization": "Bearer sk_nope"})
     await recorder.flush()
     assert (await heatmap(api, await api.headers("erin"), "UTC", 1))["total"] == 0
+
+
+async def test_api_replicas_count_a_minute_of_calls_once(api: Api) -> None:
+    frank = await api.headers("frank")
+    replicas = [api.app.state.activity, ActivityRecorder(api.state.sessions)]
+    for replica in replicas:
+        await replica.flush()
+    if clock.time() % 60 > 50:  # keep the calls inside one minute
+        await asyncio.sleep(61 - clock.time() % 60)
+    minute = datetime.fromtimestamp(clock.time() // 60 * 60, UTC)
+    for replica in replicas:  # each API process saw calls of frank in this minute
+        replica.note("frank")
+    await asyncio.gather(*(replica.flush() for replica in replicas))
+    for replica in replicas:
+        replica.note("frank")
+        await replica.flush()
+    body = await heatmap(api, frank, "UTC", 1)
+    assert body["total"] == 1 and body["grid"][minute.weekday()][minute.hour] == 1
+    # Another owner's calls of the same minute are theirs.
+    replicas[1].note("gina")
+    await replicas[1].flush()
+    assert (await heatmap(api, await api.headers("gina"), "UTC", 1))["total"] == 1
 
 
 def at(day: date, minute: int) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from api.index.db import upsert_insert
-from api.index.models import ActivityEvent, activity_buckets, activity_events, activity_hours
+from api.index.models import (
+    ActivityEvent,
+    activity_buckets,
+    activity_events,
+    activity_hours,
+    api_minutes,
+)
 from domain.localtime import QUARTER_SECONDS, first_quarter_at_or_after, quarter_of
 
 HOUR_SECONDS = 3600
@@ -44,6 +50,28 @@ async def add_events(
             ),
             [{"owner": o, key.name: k, "count": n} for (o, k), n in sorted(counts.items())],
         )
+
+
+async def add_api_minutes(
+    conn: AsyncConnection | AsyncSession, calls: Sequence[tuple[str, int]], *, kind: str
+) -> int:
+    """Record ``(owner, minute)`` API calls as one ``kind`` event each, unless another process
+    recorded that owner's minute already (caller commits). Returns how many were new.
+
+    Claims older than an hour are dropped: a minute is only claimed while it is being flushed.
+    """
+    if not calls:
+        return 0
+    claim = upsert_insert(conn)(api_minutes).on_conflict_do_nothing()
+    claimed = await conn.execute(
+        claim.returning(api_minutes.c.owner, api_minutes.c.minute),
+        [{"owner": owner, "minute": minute} for owner, minute in calls],
+    )
+    new = [(owner, datetime.fromtimestamp(minute * 60, UTC), kind) for owner, minute in claimed]
+    await add_events(conn, new)
+    oldest = min(minute for _, minute in calls) - 60
+    await conn.execute(api_minutes.delete().where(api_minutes.c.minute < oldest))
+    return len(new)
 
 
 @functools.cache

@@ -196,6 +196,16 @@ class JobCount(SQLModel, table=True):
     count: int = 0
 
 
+class ApiMinute(SQLModel, table=True):
+    """A minute in which an owner called the API, claimed by the first API process to write it,
+    so N replicas record one ``api`` event, not N (rows older than an hour are dropped)."""
+
+    __tablename__ = "api_minutes"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    minute: int = Field(primary_key=True)
+
+
 class TickRecord(SQLModel, table=True):
     """What one reconciler tick checked and repaired."""
 
@@ -220,6 +230,7 @@ activity_buckets: sa.Table = ActivityBucket.__table__  # type: ignore[attr-defin
 activity_hours: sa.Table = ActivityHour.__table__  # type: ignore[attr-defined]
 run_hours: sa.Table = RunHour.__table__  # type: ignore[attr-defined]
 job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
+api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

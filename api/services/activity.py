@@ -12,7 +12,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import FieldError, Invalid
-from api.index.activity import add_events
+from api.index.activity import add_api_minutes, add_events
 from api.schemas.insight import ActivityAccepted, ActivityBatch
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,23 @@ class ActivityRecorder:
     async def flush(self) -> None:
         """Write what accumulated (best effort: a failed write is logged and dropped)."""
         pending, self._pending = self._pending, set()
-        rows = [
-            (owner, datetime.fromtimestamp(minute * 60, UTC), API_CALL_KIND)
+        calls = [
+            (owner, minute)
             for owner, minute in sorted(pending)
             if self._written.get(owner, -1) < minute
         ]
-        if not rows:
+        if not calls:
             return
         try:
             async with self._sessions() as session:
-                await add_events(session, rows)
+                # Another API replica may have recorded the same minutes: they count once.
+                await add_api_minutes(session, calls, kind=API_CALL_KIND)
                 await session.commit()
         except Exception:  # noqa: BLE001 - activity must never break the API
-            log.warning("could not record %d activity events", len(rows), exc_info=True)
+            log.warning("could not record %d activity events", len(calls), exc_info=True)
             return
-        for owner, at, _ in rows:
-            self._written[owner] = max(self._written.get(owner, -1), int(at.timestamp()) // 60)
+        for owner, minute in calls:
+            self._written[owner] = max(self._written.get(owner, -1), minute)
 
     def start(self) -> None:
         """Start writing in the background."""
