@@ -213,7 +213,7 @@ def build(url: str, data_dir: Path) -> tuple[FastAPI, FastAPI]:
     bare = FastAPI()
 
     def sessions() -> Any:
-        return app.state.app.sessions()  # built by our app's lifespan
+        return app.state.app.read_sessions()  # what our GET routes read through
 
     @bare.get(f"{BARE}/nothing")
     async def nothing() -> dict[str, bool]:

@@ -36,7 +36,9 @@ async def add_events(
         activity_events.insert(), [{"owner": o, "at": at, "kind": kind} for o, at, kind in rows]
     )
     quarters = Counter((owner, quarter_of(at)) for owner, at, _ in rows)
-    hours = Counter((owner, quarter_of(at) // 4) for owner, at, _ in rows)
+    hours: Counter[tuple[str, int]] = Counter()
+    for (owner, quarter), n in quarters.items():
+        hours[owner, quarter // 4] += n
     insert = upsert_insert(conn)
     for table, key, counts in [
         (activity_buckets, activity_buckets.c.bucket, quarters),
@@ -54,14 +56,14 @@ async def add_events(
 
 async def add_api_minutes(
     conn: AsyncConnection | AsyncSession, calls: Sequence[tuple[str, int]], *, kind: str
-) -> int:
+) -> None:
     """Record ``(owner, minute)`` API calls as one ``kind`` event each, unless another process
-    recorded that owner's minute already (caller commits). Returns how many were new.
+    recorded that owner's minute already (caller commits).
 
     Claims older than an hour are dropped: a minute is only claimed while it is being flushed.
     """
     if not calls:
-        return 0
+        return
     claim = upsert_insert(conn)(api_minutes).on_conflict_do_nothing()
     claimed = await conn.execute(
         claim.returning(api_minutes.c.owner, api_minutes.c.minute),
@@ -71,7 +73,6 @@ async def add_api_minutes(
     await add_events(conn, new)
     oldest = min(minute for _, minute in calls) - 60
     await conn.execute(api_minutes.delete().where(api_minutes.c.minute < oldest))
-    return len(new)
 
 
 @functools.cache
@@ -142,7 +143,7 @@ async def weekly_cells(
         current_hour = last // 4
         reads = [
             ("h_", first // 4, current_hour - 1, HOUR_SECONDS),
-            ("q_", max(first, current_hour * 4), last, QUARTER_SECONDS),
+            ("q_", current_hour * 4, last, QUARTER_SECONDS),
         ]
     params: dict[str, Any] = {"owner": owner}
     for prefix, low, high, unit in reads:

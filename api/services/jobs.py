@@ -95,7 +95,7 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        job.next_run_at = _next_fire(job, utcnow())
+        job.next_run_at = _next_fire(job.status, job.schedule, utcnow())
         client = await self.temporal.client()
         self.session.add(job)
         await self.session.commit()
@@ -279,7 +279,7 @@ class JobService:
     async def _save(self, job: Job, *, rebuild: bool) -> None:
         """Flush the row, update the schedule, commit; undo the schedule if the commit fails."""
         job.updated_at = utcnow()
-        job.next_run_at = _next_fire(job, utcnow())
+        job.next_run_at = _next_fire(job.status, job.schedule, utcnow())
         await self.session.flush()
         if not rebuild:
             await self.session.commit()
@@ -346,11 +346,11 @@ def _dump(model: Any) -> dict[str, Any] | None:
     return None if model is None else dict(model.model_dump(mode="json"))
 
 
-def _next_fire(job: Job, now: datetime) -> datetime | None:
-    """The job's next fire computed from its schedule (None when paused or finished)."""
-    if job.status != "active":
+def _next_fire(status: str, schedule: dict[str, Any], now: datetime) -> datetime | None:
+    """A job's next fire computed from its schedule (None when paused or finished)."""
+    if status != "active":
         return None
-    return next_fire_time(parse_schedule(job.schedule), after=now)
+    return next_fire_time(parse_schedule(schedule), after=now)
 
 
 def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> datetime | None:
@@ -359,9 +359,7 @@ def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> dateti
     The stored ``next_run_at`` is used while it is still ahead: no fire has happened since it
     was computed, so it is still the next one (every edit and every tick re-computes it).
     """
-    if job["status"] != "active":
-        return None
     stored: datetime | None = job["next_run_at"]
-    if stored is not None and stored > now:
+    if job["status"] == "active" and stored is not None and stored > now:
         return stored.astimezone(zone)
-    return next_fire_time(parse_schedule(job["schedule"]), after=now)
+    return _next_fire(job["status"], job["schedule"], now)
