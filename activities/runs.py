@@ -118,13 +118,16 @@ class RunRecorder:
                 finished = RunFinished()
                 if row.run_status == "running" and finish.run_id not in ended:
                     ended[finish.run_id] = _ended(finish, row.run_started_at)
+                    finished = RunFinished(recorded=True)
                     if row.id is not None and row.deleted_at is None:
                         job = counters.setdefault(row.id, dict(row._mapping))
                         changes = _counted(job, finish.status, row.run_started_at, row.run_trigger)
                         job.update(changes)
                         changed.setdefault(row.id, {}).update(changes)
                         finished = RunFinished(
-                            job_status=job["status"], auto_paused=changes.get("status") == "paused"
+                            recorded=True,
+                            job_status=job["status"],
+                            auto_paused=changes.get("status") == "paused",
                         )
                 roots = []
                 if row.chain_root and row.run_trigger != "chain":

@@ -6,8 +6,11 @@ Drift it repairs (each counted under its key in ``repairs``):
 - ``schedules_resynced``: a schedule paused while its job is active, or the reverse;
 - ``orphan_schedules_deleted``: a job schedule of this deployment with no live job;
 - ``deleted_jobs_purged``: a job marked deleted whose delete did not finish;
-- ``runs_recorded``: a run that finished in Temporal but not in the index (or is missing there);
-- ``next_run_at_refreshed``: a stored ``next_run_at`` that is no longer the next fire.
+- ``runs_recorded``: a run that finished in Temporal but not in the index (or is missing there),
+  counted only when the tick's write ended it (not when the worker recorded it meanwhile).
+
+A stored ``next_run_at`` that is no longer the next fire is refreshed too; that is upkeep (every
+fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``.
 
 Rows and schedules younger than the grace period are left alone: the API may be between the
 two writes of a create or delete.
@@ -38,7 +41,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.runs import RunRecorder
-from api.index.models import Job, jobs, runs, ticks
+from api.index.models import Job, deliveries_sent, jobs, runs, ticks
 from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 # Runs older than this that the index still shows running are checked one by one.
 MAX_RUNS_DESCRIBED = 500
 TICKS_KEPT = timedelta(days=1)
+# A delivery's sent messages are remembered this long (its retries end within half an hour).
+DELIVERIES_KEPT = timedelta(days=7)
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: ("failed", "the run's workflow failed in Temporal"),
     WorkflowExecutionStatus.CANCELED: ("cancelled", "run cancelled"),
@@ -83,7 +88,9 @@ class TickResult(BaseModel):
     jobs_checked: int = 0
     schedules_checked: int = 0
     runs_checked: int = 0
+    # Only kinds with at least one repair.
     repairs: dict[str, int] = {}
+    next_run_at_refreshed: int = 0
 
 
 class TickActivities:
@@ -110,13 +117,15 @@ class TickActivities:
         deleted = {row.id: row for row in rows if row.deleted_at is not None}
         listed = await self._job_schedules()
         await self._repair_schedules(live, deleted, listed, settled, repairs)
-        await self._refresh_next_runs(live, started, repairs)
+        refreshed = await self._refresh_next_runs(live, started)
         runs_checked = await self._repair_runs(started, settled, last_tick, repairs)
+        repairs = +repairs  # drop the kinds that found nothing
         result = TickResult(
             jobs_checked=len(live),
             schedules_checked=len(listed),
             runs_checked=runs_checked,
             repairs=dict(sorted(repairs.items())),
+            next_run_at_refreshed=refreshed,
         )
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -128,11 +137,19 @@ class TickActivities:
                     schedules_checked=result.schedules_checked,
                     runs_checked=result.runs_checked,
                     repairs=result.repairs,
+                    next_run_at_refreshed=refreshed,
                 )
             )
             await conn.execute(ticks.delete().where(ticks.c.started_at < started - TICKS_KEPT))
-        if repairs:
-            log.info("tick repaired %s", dict(repairs))
+            await conn.execute(
+                deliveries_sent.delete().where(
+                    deliveries_sent.c.updated_at < started - DELIVERIES_KEPT
+                )
+            )
+        if result.repairs:
+            log.info("tick repaired %s", result.repairs)
+        if refreshed:
+            log.debug("tick refreshed %d stored next fires", refreshed)
         return result
 
     async def _job_schedules(self) -> dict[str, Any]:
@@ -228,9 +245,8 @@ class TickActivities:
             pass  # it came back meanwhile
         log.warning("tick recreated the missing schedule of %s", job.id)
 
-    async def _refresh_next_runs(
-        self, live: dict[str, Any], now: datetime, repairs: Counter[str]
-    ) -> None:
+    async def _refresh_next_runs(self, live: dict[str, Any], now: datetime) -> int:
+        """Bring stored next fires up to date; answers how many changed."""
         changed: list[dict[str, Any]] = []
         for row in live.values():
             expected = None
@@ -242,7 +258,8 @@ class TickActivities:
             if expected != row.next_run_at:
                 changed.append({"job_id": row.id, "seen": row.updated_at, "next": expected})
         if not changed:
-            return
+            return 0
+        refreshed = 0
         async with self._engine.begin() as conn:
             for change in changed:
                 # Only if the API did not change the job meanwhile.
@@ -251,7 +268,8 @@ class TickActivities:
                     .where(jobs.c.id == change["job_id"], jobs.c.updated_at == change["seen"])
                     .values(next_run_at=change["next"])
                 )
-                repairs["next_run_at_refreshed"] += result.rowcount
+                refreshed += result.rowcount
+        return refreshed
 
     async def _repair_runs(
         self,
@@ -352,7 +370,7 @@ class TickActivities:
         )
         if started.job is None:
             return False
-        await self._recorder.record_finish(
+        finished = await self._recorder.record_finish(
             RunFinish(
                 run_id=run_id,
                 temporal_run_id=description.run_id,
@@ -364,7 +382,8 @@ class TickActivities:
                 error=result.error,
             )
         )
-        return True
+        # The run recorder may have written it since the index was read: not a repair then.
+        return finished.recorded
 
     async def _record_lost(self, run_id: str, now: datetime) -> bool:
         """A run the index shows running that Temporal never had (its start failed)."""
@@ -372,7 +391,7 @@ class TickActivities:
             row = (await conn.execute(sa.select(runs.c.job_id).where(runs.c.id == run_id))).first()
         if row is None:
             return False
-        await self._recorder.record_finish(
+        finished = await self._recorder.record_finish(
             RunFinish(
                 run_id=run_id,
                 temporal_run_id="",
@@ -382,7 +401,7 @@ class TickActivities:
                 error="the run never started in Temporal",
             )
         )
-        return True
+        return finished.recorded
 
 
 def _replace_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:

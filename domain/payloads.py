@@ -104,7 +104,9 @@ class RunFinish(BaseModel):
 
 
 class RunFinished(BaseModel):
-    """What recording the end changed on the job."""
+    """What recording the end changed: whether this call ended the run, and the job's change."""
 
+    # False when the run was already recorded (a retry, or the tick after the worker).
+    recorded: bool = False
     job_status: str | None = None
     auto_paused: bool = False

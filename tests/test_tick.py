@@ -15,12 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 from temporalio.client import Client, ScheduleOverlapPolicy, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.tick import TickInput
+from activities.tick import ReconcileInput, TickActivities, TickInput
+from api.index.db import make_engine
 from api.index.models import Job, Run, TickRecord
 from api.services.engine import ensure_tick_schedule, tick_schedule_id
 from api.services.temporal_schedules import parse_schedule
@@ -142,12 +145,12 @@ async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
         await session.commit()
     broken_at = datetime.now(UTC)
 
+    # The stale next_run_at is refreshed too, but that is upkeep, counted apart (below).
     expected = {
         "orphan_schedules_deleted": 1,
         "runs_recorded": 2,
         "schedules_recreated": 1,
         "schedules_resynced": 1,
-        "next_run_at_refreshed": 1,
     }
 
     async def repaired() -> dict[str, Any] | None:
@@ -176,6 +179,14 @@ async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
         assert job.next_run_at == next_fire_time(
             parse_schedule(job.schedule), after=datetime.now(UTC) - timedelta(minutes=1)
         )
+        refreshed = (
+            await session.execute(
+                sa.select(sa.func.sum(TickRecord.next_run_at_refreshed)).where(
+                    col(TickRecord.started_at) > broken_at
+                )
+            )
+        ).scalar_one()
+        assert refreshed == 1
     # Later ticks find nothing more to do.
     await asyncio.sleep(INTERVAL * 2 + 1)
     final = await status(api, alice)
@@ -325,3 +336,103 @@ async def test_tick_workflow_replays_recorded_and_fresh_histories(
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     for history in (fresh, recorded):
         await replayer.replay_workflow(history)
+
+
+async def test_a_run_the_worker_recorded_is_not_counted_as_repaired(
+    api: Api, worker: Worker, temporal_client: Client, settings: Settings
+) -> None:
+    """The race of issue 18: the tick read a ``running`` row, the worker recorded the run's end
+    and the workflow closed, then the tick described it closed. Its write changes nothing, so
+    it is no repair; a run whose end really is missing still is."""
+    alice = await api.headers("alice")
+    yearly = {"type": "cron", "expression": "0 8 1 1 *", "timezone": "UTC"}
+    job = await create(api, alice, schedule=yearly)
+    by_worker, unrecorded = [
+        (await api.http.post(f"{JOBS}/{job['id']}/trigger", headers=alice)).json()["run_id"]
+        for _ in range(2)
+    ]
+    for run_id in (by_worker, unrecorded):
+        await wait_run_done(api, alice, job["id"], run_id)
+    async with api.state.sessions() as session:
+        await session.execute(
+            sa.update(Run).where(Run.id == unrecorded).values(status="running", completed_at=None)
+        )
+        # Its end never reached the job's counters either.
+        await session.execute(sa.update(Job).where(Job.id == job["id"]).values(run_count=1))
+        await session.commit()
+    engine = make_engine(settings.resolved_database_url)
+    tick = TickActivities(engine, temporal_client, settings)
+    env = ActivityEnvironment()
+    now = datetime.now(UTC)
+    try:
+        assert await env.run(tick._record_if_closed, by_worker, now) is False
+        assert await env.run(tick._record_if_closed, unrecorded, now) is True
+        assert await env.run(tick._record_if_closed, unrecorded, now) is False  # done now
+        # A whole tick over an index that is current repairs (and logs) nothing.
+        result = await env.run(tick.reconcile, ReconcileInput(workflow_id="t", grace_seconds=0))
+    finally:
+        await engine.dispose()
+    assert result.repairs == {} and result.runs_checked >= 2
+    for run_id in (by_worker, unrecorded):
+        run = (await api.http.get(f"{JOBS}/{job['id']}/runs/{run_id}", headers=alice)).json()
+        assert run["status"] == "completed"
+    async with api.state.sessions() as session:
+        row = await session.get(Job, job["id"])
+        assert row is not None and row.run_count == 2  # the tick's write counted nothing twice
+
+
+async def test_tick_logs_a_repair_only_when_one_happened(
+    api: Api,
+    worker: Worker,
+    temporal_client: Client,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alice = await api.headers("alice")
+    yearly = {"type": "cron", "expression": "0 8 1 1 *", "timezone": "UTC"}
+    job = await create(api, alice, schedule=yearly)
+    run_id = (await api.http.post(f"{JOBS}/{job['id']}/trigger", headers=alice)).json()["run_id"]
+    await wait_run_done(api, alice, job["id"], run_id)
+    engine = make_engine(settings.resolved_database_url)
+    tick = TickActivities(engine, temporal_client, settings)
+    env = ActivityEnvironment()
+    caplog.set_level("INFO", logger="activities.tick")
+    try:
+        quiet = await env.run(tick.reconcile, ReconcileInput(workflow_id="t1", grace_seconds=0))
+        assert quiet.repairs == {} and quiet.next_run_at_refreshed == 0
+        assert not [r for r in caplog.records if r.name == "activities.tick"]
+        # A stale next fire is refreshed and recorded apart, not logged or counted as a repair.
+        async with api.state.sessions() as session:
+            await session.execute(
+                sa.update(Job)
+                .where(Job.id == job["id"])
+                .values(next_run_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+            await session.commit()
+        upkeep = await env.run(tick.reconcile, ReconcileInput(workflow_id="t2", grace_seconds=0))
+        assert upkeep.repairs == {} and upkeep.next_run_at_refreshed == 1
+        assert not [r for r in caplog.records if r.name == "activities.tick"]
+        # A real repair is logged, once, with only what was repaired.
+        async with api.state.sessions() as session:
+            await session.execute(
+                sa.update(Run).where(Run.id == run_id).values(status="running", completed_at=None)
+            )
+            await session.execute(sa.update(Job).where(Job.id == job["id"]).values(run_count=0))
+            await session.commit()
+        repaired = await env.run(tick.reconcile, ReconcileInput(workflow_id="t3", grace_seconds=0))
+    finally:
+        await engine.dispose()
+    assert repaired.repairs == {"runs_recorded": 1}
+    lines = [r.getMessage() for r in caplog.records if r.name == "activities.tick"]
+    assert lines == ["tick repaired {'runs_recorded': 1}"]
+    async with api.state.sessions() as session:
+        stored = (
+            await session.execute(sa.select(TickRecord).order_by(col(TickRecord.started_at)))
+        ).scalars()
+        assert [(t.repairs, t.next_run_at_refreshed) for t in stored] == [
+            ({}, 0),
+            ({}, 1),
+            ({"runs_recorded": 1}, 0),
+        ]
+    body = await status(api, alice)
+    assert body["repairs_last_24h"] == {"runs_recorded": 1}

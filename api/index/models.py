@@ -117,6 +117,8 @@ class Run(SQLModel, table=True):
     duration_seconds: float | None = None
     attempts: int = 0
     attempt_errors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    # How many times Temporal dispatched each attempt: [{"attempt": 1, "dispatches": 2}, …].
+    attempt_dispatches: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     output: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
@@ -219,6 +221,25 @@ class TickRecord(SQLModel, table=True):
     schedules_checked: int = 0
     runs_checked: int = 0
     repairs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Stored next fires brought up to date: upkeep, not drift, so not counted in ``repairs``.
+    next_run_at_refreshed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class DeliverySent(SQLModel, table=True):
+    """What a delivery (one ``delivery_id``) has already sent, written right after each post so
+    a retried delivery activity skips it instead of sending it again."""
+
+    __tablename__ = "deliveries_sent"
+
+    delivery_id: str = Field(primary_key=True, max_length=300)
+    run_id: str = Field(max_length=120)
+    # Messages already accepted by the receiver, and the Slack thread the rest go to.
+    posted: int = 0
+    thread_ts: str | None = Field(default=None, max_length=64)
+    # Set once every message went through: a retry answers this instead of sending.
+    messages: int | None = None
+    truncated: bool = False
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 # The Core tables behind the models, for the statements on hot paths (activities, stats).
@@ -231,6 +252,7 @@ activity_hours: sa.Table = ActivityHour.__table__  # type: ignore[attr-defined]
 run_hours: sa.Table = RunHour.__table__  # type: ignore[attr-defined]
 job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
+deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

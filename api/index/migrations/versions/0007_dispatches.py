@@ -1,0 +1,46 @@
+"""dispatches: per-attempt dispatch counts of a run, what deliveries sent, tick upkeep counts
+
+Revision ID: 0007_dispatches
+Revises: 0006_api_minutes
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import api.index.models
+
+revision: str = "0007_dispatches"
+down_revision: str | None = "0006_api_minutes"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN (no batch mode): on SQLite a recreated ``runs`` would lose its triggers.
+    op.add_column("runs", sa.Column("attempt_dispatches", sa.JSON(), nullable=True))
+    op.add_column(
+        "ticks",
+        sa.Column("next_run_at_refreshed", sa.Integer(), server_default="0", nullable=False),
+    )
+    op.create_table(
+        "deliveries_sent",
+        sa.Column("delivery_id", sa.String(length=300), nullable=False),
+        sa.Column("run_id", sa.String(length=120), nullable=False),
+        sa.Column("posted", sa.Integer(), nullable=False),
+        sa.Column("thread_ts", sa.String(length=64), nullable=True),
+        sa.Column("messages", sa.Integer(), nullable=True),
+        sa.Column("truncated", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("delivery_id"),
+    )
+    op.create_index("ix_deliveries_sent_updated_at", "deliveries_sent", ["updated_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_deliveries_sent_updated_at", table_name="deliveries_sent")
+    op.drop_table("deliveries_sent")
+    with op.batch_alter_table("ticks") as batch:
+        batch.drop_column("next_run_at_refreshed")
+    op.drop_column("runs", "attempt_dispatches")
