@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 import os
 import socket
 import ssl
@@ -22,17 +24,21 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
+from activities.delivery import DeliveryActivities
+from api.index.db import make_engine, migrate
 from api.settings import Settings
+from domain.delivery import DeliverInput, DeliveryRun
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
-from tests.conftest import Api
+from tests.conftest import Api, doomed_worker, eventually
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create, job_body
 from tests.test_runs import HISTORIES, trigger, wait_run
-from worker import WORKFLOWS
+from worker import WORKFLOWS, running_worker
 from workflows.redeliver import redeliver_workflow_id
 
 SLACK = "/api/chat.postMessage"
@@ -634,3 +640,153 @@ async def test_private_webhook_refused_again_at_delivery(
     assert run["delivery"]["status"] == "failed"
     assert "ALLOW_PRIVATE_TARGETS" in run["delivery"]["error"]
     assert receiver.requests == []
+
+
+async def test_a_slack_retry_never_posts_a_message_slack_accepted(
+    api: Api, worker: Worker, slack: ScriptedServer, agent: ScriptedServer
+) -> None:
+    """Messages 1 and 2 of a long run go through, 3 fails once: the retry posts 3 only, even
+    when the progress of 2 had not yet reached Temporal in a heartbeat (they are throttled)."""
+    output = "\n".join(f"line {i:04d} " + "x" * 50 for i in range(150))  # each message differs
+    agent.script("/agent", Reply(200, {"output": output, "data": {}}))
+    slack.script(SLACK, OK, OK, Reply(500, {"ok": False}), OK)
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", delivery={"channel": "slack:#ops", "format": "text"}
+    )
+    run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert run["delivery"]["status"] == "delivered", run["delivery"]
+    messages = run["delivery"]["messages"]
+    assert messages >= 3
+    await asyncio.sleep(1.5)  # nothing else arrives later
+    texts = [c.body["text"] for c in slack.calls(SLACK)]
+    # One failed post (the third message), then each message exactly once.
+    assert len(texts) == messages + 1, [t[:30] for t in texts]
+    assert texts[2] == texts[3] and len(set(texts)) == messages
+
+
+async def test_a_worker_lost_mid_slack_delivery_never_reposts_what_slack_accepted(
+    api: Api,
+    settings: Settings,
+    slack: ScriptedServer,
+    agent: ScriptedServer,
+    temporal_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slack accepted messages 1 and 2; the worker is SIGKILLed while 3 is in flight (so the
+    heartbeat carrying "2 posted" may never have left it). The next worker, within the
+    delivery's heartbeat timeout, posts from message 3 on: 1 and 2 are never posted again."""
+    # The worker process reads its settings from the environment.
+    monkeypatch.setenv("AGENT_SCHEDULER_SLACK_TOKEN", str(settings.slack_token))
+    monkeypatch.setenv("AGENT_SCHEDULER_SLACK_API_URL", settings.slack_api_url)
+    monkeypatch.setenv("AGENT_SCHEDULER_ALLOW_PRIVATE_TARGETS", "true")
+    output = "\n".join(f"line {i:04d} " + "x" * 50 for i in range(150))
+    agent.script("/agent", Reply(200, {"output": output, "data": {}}))
+    slack.script(SLACK, OK, OK, Reply(200, {"ok": True, "ts": "1"}, delay=-1), OK)
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, agent_id="web", delivery={"channel": "slack:#ops", "format": "text"}
+    )
+    async with doomed_worker(settings):
+        run_id = await trigger(api, alice, job["id"])
+        await eventually(lambda: _arrived(slack, 3), "the third Slack message", timeout=30)
+    started = time.monotonic()
+    async with running_worker(temporal_client, settings):
+        run = await wait_delivery(api, alice, job["id"], run_id, "delivered")
+    assert time.monotonic() - started < 25  # the heartbeat timeout, not the 5-minute one
+    await asyncio.sleep(1.5)  # nothing else arrives later
+    texts = [c.body["text"] for c in slack.calls(SLACK)]
+    messages = run["delivery"]["messages"]
+    # Message 3 twice (the first never got its answer to the worker), every other once.
+    assert len(texts) == messages + 1 and texts[2] == texts[3], [t[:12] for t in texts]
+    assert len(set(texts)) == messages
+    assert run["status"] == "completed" and len(agent.calls("/agent")) == 1
+
+
+async def _arrived(server: ScriptedServer, count: int) -> bool:
+    return len(server.calls(SLACK)) >= count
+
+
+@pytest.mark.parametrize("provider", ["webhook", "email"])
+async def test_a_delivery_already_sent_is_not_sent_again_by_a_retry(
+    settings: Settings,
+    receiver: WebhookReceiver,
+    mailbox: tuple[Mailbox, int],
+    provider: str,
+) -> None:
+    """The worker that sent the delivery died before Temporal heard of it: the retry (the same
+    activity, the same delivery id, a later attempt) finds it sent and sends nothing."""
+    migrate(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    activities = DeliveryActivities(engine, settings)
+    channel = f"webhook:{receiver.url}" if provider == "webhook" else "email:ops@example.com"
+    job = DeliverInput(
+        delivery_id="run_x/delivery",
+        channel=channel,
+        run=DeliveryRun(
+            run_id="run_x",
+            job_id="job_x",
+            job_name="n",
+            owner="alice",
+            status="completed",
+            output="hi",
+        ),
+    )
+    try:
+        first = await ActivityEnvironment().run(activities.deliver, job)
+        retry = ActivityEnvironment()
+        retry.info = dataclasses.replace(retry.info, attempt=2)
+        again = await retry.run(activities.deliver, job)
+        other = job.model_copy(update={"delivery_id": "run_x/redeliver/1"})
+        redelivered = await ActivityEnvironment().run(activities.deliver, other)
+    finally:
+        await activities.aclose()
+        await engine.dispose()
+    assert first == again == redelivered
+    sent = len(receiver.requests) if provider == "webhook" else len(mailbox[0].messages)
+    assert sent == 2  # the delivery once, and the redelivery (a new delivery id) once
+
+
+async def test_a_run_cancelled_while_its_delivery_retries_ends_cancelled(
+    api: Api,
+    worker: Worker,
+    slack: ScriptedServer,
+    temporal_client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    hook = slack.script("/hook", Reply(500, {"error": "down"}))
+    alice = await api.headers("alice")
+    job = await create(api, alice, delivery={"channel": f"webhook:{hook}", "format": "json"})
+    run_id = await trigger(api, alice, job["id"])
+    await eventually(lambda: _called(slack, "/hook", 2), "two webhook attempts", timeout=20)
+    response = await api.http.post(f"{JOBS}/{job['id']}/runs/{run_id}/cancel", headers=alice)
+    assert response.status_code == 202, response.text
+    run = await wait_run(api, alice, job["id"], run_id)
+    assert run["status"] == "cancelled" and run["error"] == "run cancelled"
+    assert run["output"] == "Summarize today's activity"  # the agent's answer is kept
+    assert run["delivery"]["status"] == "skipped"
+    description = await temporal_client.get_workflow_handle(run_id).describe()
+    assert description.status == WorkflowExecutionStatus.CANCELED
+    stats = (await api.http.get("/api/scheduler/stats", headers=alice)).json()
+    assert stats["success_rate"] is None, stats  # a cancelled run is no success
+    job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
+    assert job_now["consecutive_failures"] == 0 and job_now["run_count"] == 1
+
+    # One line per failed delivery attempt, no traceback: an HTTP 500 is no bug.
+    attempts = len(slack.calls("/hook"))
+    lines = [r for r in caplog.records if r.name == "activities.delivery"]
+    assert [r.levelname for r in lines] == ["WARNING"] * attempts
+    for number, record in enumerate(lines, start=1):
+        assert record.exc_info is None
+        assert record.getMessage() == (
+            f"delivery {run_id}/delivery of run {run_id} (webhook) failed on attempt "
+            f"{number}: webhook answered HTTP 500"
+        )
+    assert not [
+        r for r in caplog.records if r.levelno >= logging.WARNING and r.exc_info is not None
+    ]
+
+
+async def _called(server: ScriptedServer, path: str, count: int) -> bool:
+    return len(server.calls(path)) >= count

@@ -26,6 +26,9 @@ DELIVERY_RETRY = RetryPolicy(
 )
 # Up to ten Slack messages of one run, each bounded by the delivery timeout.
 DELIVERY_TIMEOUT = timedelta(minutes=5)
+# The activity heartbeats every second: a worker lost mid-delivery is noticed within this (not
+# after DELIVERY_TIMEOUT), and the retry sends only what the receiver had not accepted.
+DELIVERY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 async def deliver(request: DeliverInput) -> dict[str, Any]:
@@ -35,6 +38,7 @@ async def deliver(request: DeliverInput) -> dict[str, Any]:
             DeliveryActivities.deliver,
             request,
             start_to_close_timeout=DELIVERY_TIMEOUT,
+            heartbeat_timeout=DELIVERY_HEARTBEAT_TIMEOUT,
             retry_policy=DELIVERY_RETRY,
         )
     except ActivityError as err:

@@ -81,8 +81,12 @@ class JobRunWorkflow:
             try:
                 condition, delivered = await self._after_run(job, run, result, gate)
             except asyncio.CancelledError:
+                # Cancelled during the after_run condition or the delivery (retries included):
+                # the run ends cancelled, as Temporal ends it (SPEC §6), keeping the agent's
+                # answer. Only the recorded end changes, not the commands: no patch needed.
                 cancelled = _not_delivered(job, "the run was cancelled before delivery")
-                await self._finish(run, result, gate.model_dump() if gate else None, cancelled)
+                ended = result.model_copy(update={"status": "cancelled", "error": "run cancelled"})
+                await self._finish(run, ended, gate.model_dump() if gate else None, cancelled)
                 raise
             await self._finish(run, result, condition, delivered)
             return result

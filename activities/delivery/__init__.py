@@ -2,20 +2,34 @@
 
 ``deliver`` is a regular activity with its own retry policy (set by the workflows): a failure
 of the channel is retried without ever calling the agent again. It is at-least-once, like any
-activity: receivers get a stable delivery id (webhook header, e-mail ``Message-ID``) to drop a
-duplicate should a worker die between sending and reporting.
+activity, so what it sent is written to the index (``deliveries_sent``) right after the
+receiver accepted it, before anything else happens: a retry (a worker died, a later Slack
+message failed) sends only what was not accepted yet, and a delivery already complete is not
+sent again. Multi-message Slack progress also rides in the heartbeat, in case the index is
+unreachable. The one window left is a receiver that accepted a message whose answer never
+reached the worker: receivers get a stable delivery id for that (webhook header
+``X-Agent-Scheduler-Delivery``, e-mail ``Message-ID``) to drop the duplicate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.delivery import email, notify, slack, webhook
 from activities.delivery.errors import refused
-from api.index.models import jobs, runs
+from activities.delivery.progress import Progress
+from api.index.db import upsert_insert
+from api.index.models import deliveries_sent, jobs, runs, utcnow
 from api.settings import Settings
 from domain.delivery import (
     ChannelError,
@@ -27,6 +41,10 @@ from domain.delivery import (
     RedeliveryPlan,
     parse_channel,
 )
+
+log = logging.getLogger(__name__)
+# Well within the workflows' heartbeat timeout (workflows/delivery.py).
+HEARTBEAT_EVERY = 1.0
 
 
 class DeliveryActivities:
@@ -45,18 +63,114 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver_run")
     async def deliver(self, job: DeliverInput) -> DeliverResult:
-        """Send the run to its channel; raises a retryable or a final ``ApplicationError``."""
+        """Send the run to its channel; raises a retryable or a final ``ApplicationError``.
+
+        Each failed attempt is logged as one line (what, which run, which attempt, why).
+        """
+        try:
+            return await self._deliver(job)
+        except ApplicationError as exc:
+            info = activity.info()
+            log.warning(
+                "delivery %s of run %s (%s) failed on attempt %d%s: %s",
+                job.delivery_id,
+                job.run.run_id,
+                job.channel.partition(":")[0],  # never the target: it may hold a token
+                info.attempt,
+                ", not retried" if exc.non_retryable else "",
+                exc.message,
+            )
+            raise
+
+    async def _deliver(self, job: DeliverInput) -> DeliverResult:
         try:
             channel = parse_channel(job.channel)
         except ChannelError as exc:
             raise refused(f"invalid channel: {exc}") from None
-        if channel.provider == "slack":
-            return await slack.send(self._http, self._settings, channel, job)
-        if channel.provider == "webhook":
-            return await webhook.send(self._http, self._settings, channel, job)
-        if channel.provider == "email":
-            return await email.send(self._settings, channel, job)
-        return await notify.send(self._settings, channel, job)
+        progress = await self._progress(job)
+        if progress.done is not None:
+            log.info(
+                "delivery %s of run %s was already sent; not sending it again",
+                job.delivery_id,
+                job.run.run_id,
+            )
+            return progress.done
+        heartbeat = asyncio.create_task(_heartbeat(progress))
+        try:
+            if channel.provider == "slack":
+
+                async def accepted() -> None:
+                    activity.heartbeat(progress.details())
+                    await self._remember(job, progress)
+
+                result = await slack.send(
+                    self._http, self._settings, channel, job, progress, accepted
+                )
+            elif channel.provider == "webhook":
+                result = await webhook.send(self._http, self._settings, channel, job)
+            elif channel.provider == "email":
+                result = await email.send(self._settings, channel, job)
+            else:
+                result = await notify.send(self._settings, channel, job)
+        finally:
+            heartbeat.cancel()
+        progress.done = result
+        await self._remember(job, progress)
+        return result
+
+    async def _progress(self, job: DeliverInput) -> Progress:
+        """What earlier attempts sent: the index's record, or the heartbeat's if further."""
+        details = activity.info().heartbeat_details
+        progress = Progress.of(dict(details[0]) if details else {})
+        try:
+            async with self._engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(deliveries_sent).where(
+                            deliveries_sent.c.delivery_id == job.delivery_id
+                        )
+                    )
+                ).first()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning(
+                "delivery %s: could not read what was sent (%s); relying on the heartbeat",
+                job.delivery_id,
+                exc,
+            )
+            return progress
+        if row is None:
+            return progress
+        if row.messages is not None:
+            progress.done = DeliverResult(messages=row.messages, truncated=row.truncated)
+        elif row.posted > progress.posted:
+            progress.posted, progress.thread_ts = row.posted, row.thread_ts
+        return progress
+
+    async def _remember(self, job: DeliverInput, progress: Progress) -> None:
+        """Write what was sent; a failure is logged, never raised (it would re-send)."""
+        done = progress.done
+        values: dict[str, Any] = {
+            "posted": done.messages if done else progress.posted,
+            "thread_ts": progress.thread_ts,
+            "messages": done.messages if done else None,
+            "truncated": bool(done and done.truncated),
+            "updated_at": utcnow(),
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    upsert_insert(conn)(deliveries_sent)
+                    .values(delivery_id=job.delivery_id, run_id=job.run.run_id, **values)
+                    .on_conflict_do_update(
+                        index_elements=[deliveries_sent.c.delivery_id], set_=values
+                    )
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning(
+                "delivery %s: could not record what was sent (%s); a retry may send it again",
+                job.delivery_id,
+                exc,
+            )
 
     @activity.defn(name="plan_redelivery")
     async def plan_redelivery(self, request: RedeliverInput) -> RedeliveryPlan:
@@ -104,3 +218,11 @@ class DeliveryActivities:
             await conn.execute(
                 runs.update().where(runs.c.id == record.run_id).values(delivery=record.delivery)
             )
+
+
+async def _heartbeat(progress: Progress) -> None:
+    """Heartbeat the progress (an empty heartbeat would erase it) while the delivery runs."""
+    with contextlib.suppress(asyncio.CancelledError):
+        while True:
+            activity.heartbeat(progress.details())
+            await asyncio.sleep(HEARTBEAT_EVERY)

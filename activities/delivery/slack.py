@@ -1,17 +1,19 @@
 """``slack:#channel``: Slack Web API ``chat.postMessage`` with the bot token.
 
-A long run is split: the first message goes to the channel, the rest to its thread. Progress is
-kept in the activity's heartbeat, so a retry after message 3 of 5 failed posts 4 and 5 only.
+A long run is split: the first message goes to the channel, the rest to its thread. Each message
+Slack accepted is reported (``accepted``) before the next is posted: the delivery activity records
+it in the index and the heartbeat, so a retry after message 3 of 5 failed posts 3 to 5 only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from temporalio import activity
 
 from activities.delivery.errors import failed, refused
+from activities.delivery.progress import Progress
 from api.settings import Settings
 from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import slack_messages
@@ -27,16 +29,18 @@ _TRANSIENT = {
 
 
 async def send(
-    http: httpx.AsyncClient, settings: Settings, channel: Channel, job: DeliverInput
+    http: httpx.AsyncClient,
+    settings: Settings,
+    channel: Channel,
+    job: DeliverInput,
+    progress: Progress,
+    accepted: Callable[[], Awaitable[None]],
 ) -> DeliverResult:
-    """Post the run to the Slack channel."""
+    """Post the run's messages that ``progress`` does not show posted yet."""
     if not settings.slack_token:
         raise refused("Slack delivery is not configured (AGENT_SCHEDULER_SLACK_TOKEN)")
     messages = slack_messages(job.run, job.format)
-    details = activity.info().heartbeat_details
-    progress: dict[str, Any] = dict(details[0]) if details else {}
-    posted = int(progress.get("posted", 0))
-    thread_ts = progress.get("thread_ts")
+    posted, thread_ts = progress.posted, progress.thread_ts
     url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
     headers = {"Authorization": f"Bearer {settings.slack_token}"}
     for index in range(posted, len(messages.texts)):
@@ -68,5 +72,6 @@ async def send(
             raise refused(f"Slack refused the message: {error}")
         if index == 0:
             thread_ts = answer.get("ts")
-        activity.heartbeat({"posted": index + 1, "thread_ts": thread_ts})
+        progress.posted, progress.thread_ts = index + 1, thread_ts
+        await accepted()
     return DeliverResult(messages=len(messages.texts), truncated=messages.truncated)
