@@ -4,6 +4,12 @@ Every failure the agent itself reports becomes an ``ApplicationError`` of type
 ``AgentCallFailed`` that Temporal does not retry; its details say whether the job's own retry
 policy should (``retryable``) and what went wrong (``kind``). Infrastructure failures (a worker
 lost mid-call, a missed heartbeat) stay ordinary and are retried by Temporal.
+
+So one attempt of a run can reach the agent more than once (a *dispatch* is one execution of
+the activity: Temporal's activity attempt). Every dispatch of an attempt carries the same
+``idempotency_key`` (``<run id>/attempt/<n>``; also the ``Idempotency-Key`` header of http and
+openai agents) and its ``dispatch`` number, and reports that number back, so the run records how
+many times each attempt was dispatched.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 from datetime import datetime
@@ -19,13 +26,15 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from api.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.limits import MAX_DATA_BYTES, cut_output
 
 AGENT_CALL_FAILED = "AgentCallFailed"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+log = logging.getLogger(__name__)
 # Often enough that cancellation and a dead worker are noticed within seconds.
 HEARTBEAT_EVERY = 1.0
 _SNIPPET = 300
@@ -42,17 +51,27 @@ class AgentCallInput(BaseModel):
     scheduled_at: datetime | None = None
     context: dict[str, Any] = {}
     timeout_seconds: int
+    # Which execution of this attempt this is (Temporal's activity attempt); set by the worker.
+    dispatch: int = 1
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every dispatch of one attempt of one run, different for any other."""
+        return f"{self.run_id}/attempt/{self.attempt}"
 
     def request(self) -> dict[str, Any]:
         """The JSON document http and command agents receive."""
-        return self.model_dump(mode="json", exclude={"timeout_seconds"})
+        return self.model_dump(mode="json", exclude={"timeout_seconds"}) | {
+            "idempotency_key": self.idempotency_key
+        }
 
 
 class AgentCallResult(BaseModel):
-    """What the agent answered."""
+    """What the agent answered, and which dispatch of the attempt got the answer."""
 
     output: str
     data: dict[str, Any] = {}
+    dispatch: int = 1
 
 
 class AgentFailure(Exception):
@@ -173,7 +192,7 @@ class Http:
             self._client,
             self._config.url,
             body=call.request(),
-            headers=self._config.headers,
+            headers={**self._config.headers, IDEMPOTENCY_HEADER: call.idempotency_key},
             timeout=min(self._config.timeout, call.timeout_seconds),
             where=where,
         )
@@ -208,11 +227,16 @@ class OpenAI:
         messages = [{"role": "user", "content": call.goal}]
         if self._config.system:
             messages.insert(0, {"role": "system", "content": self._config.system})
+        # The body stays a plain chat completion (strict servers refuse unknown fields); the key
+        # goes in a header, which OpenAI-compatible servers ignore unless they support it.
+        headers = {IDEMPOTENCY_HEADER: call.idempotency_key}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         response = await _post(
             self._client,
             base_url.rstrip("/") + "/chat/completions",
             body={"model": model, "messages": messages},
-            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            headers=headers,
             timeout=call.timeout_seconds,
             where=where,
         )
@@ -299,7 +323,11 @@ class AgentActivities:
 
     @activity.defn(name="call_agent")
     async def call_agent(self, call: AgentCallInput) -> AgentCallResult:
-        """Call the run's agent once, heartbeating, within the job's ``timeout_seconds``."""
+        """Call the run's agent once, heartbeating, within the job's ``timeout_seconds``.
+
+        A failure the agent reported is logged as one line (no traceback: it is no bug).
+        """
+        call = call.model_copy(update={"dispatch": activity.info().attempt})
         agent = self._agents.get(call.agent_id)
         try:
             if agent is None:
@@ -311,7 +339,8 @@ class AgentActivities:
             heartbeat = asyncio.create_task(_heartbeat())
             try:
                 async with asyncio.timeout(call.timeout_seconds):
-                    return bounded(await agent.call(call), agent_id=call.agent_id)
+                    answer = bounded(await agent.call(call), agent_id=call.agent_id)
+                    return answer.model_copy(update={"dispatch": call.dispatch})
             except TimeoutError as exc:
                 raise AgentFailure(
                     f"agent '{call.agent_id}' did not finish within {call.timeout_seconds}s",
@@ -321,11 +350,19 @@ class AgentActivities:
             finally:
                 heartbeat.cancel()
         except AgentFailure as failure:
+            log.warning(
+                "agent call of run %s failed on attempt %d (dispatch %d): %s",
+                call.run_id,
+                call.attempt,
+                call.dispatch,
+                failure,
+            )
             raise ApplicationError(
                 str(failure),
-                {"retryable": failure.retryable, "kind": failure.kind},
+                {"retryable": failure.retryable, "kind": failure.kind, "dispatch": call.dispatch},
                 type=AGENT_CALL_FAILED,
                 non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             ) from failure
 
     async def aclose(self) -> None:

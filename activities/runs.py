@@ -225,6 +225,7 @@ def _ended(finish: RunFinish, started_at: Any) -> dict[str, Any]:
         "duration_seconds": duration,
         "attempts": finish.attempts,
         "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
+        "attempt_dispatches": [d.model_dump(mode="json") for d in finish.attempt_dispatches],
         "output": finish.output,
         "data": finish.data,
         "error": finish.error,

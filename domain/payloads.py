@@ -86,6 +86,14 @@ class AttemptError(BaseModel):
     error: str
 
 
+class AttemptDispatches(BaseModel):
+    """How many times Temporal dispatched one attempt of the agent call (more than 1: a worker
+    was lost or Temporal restarted mid-call, and the agent may have been called again)."""
+
+    attempt: int
+    dispatches: int
+
+
 class RunFinish(BaseModel):
     """Record how a run ended and update its job (counters, auto-pause, one-off status)."""
 
@@ -96,6 +104,7 @@ class RunFinish(BaseModel):
     completed_at: datetime
     attempts: int = 0
     attempt_errors: list[AttemptError] = []
+    attempt_dispatches: list[AttemptDispatches] = []
     output: str | None = None
     data: dict[str, Any] | None = None
     error: str | None = None

@@ -103,6 +103,8 @@ async def test_openai_agent_sends_a_chat_completion_and_parses_json(
     assert run["output"] == '{"up": true}' and run["data"] == {"up": True}
     (call,) = agent_server.calls("/v1/chat/completions")
     assert call.headers["Authorization"] == "Bearer sk-test"
+    # The idempotency key rides in a header only: the body stays a plain chat completion.
+    assert call.headers["Idempotency-Key"] == f"{run['id']}/attempt/1"
     assert call.body == {
         "model": "tiny-1",
         "messages": [

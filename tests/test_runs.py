@@ -41,7 +41,8 @@ command = ["{python}", "{shout}"]
 SHOUT = """
 import json, sys
 run = json.load(sys.stdin)
-print(json.dumps({"output": run["goal"].upper(), "data": {"attempt": run["attempt"]}}))
+data = {"attempt": run["attempt"], "key": run["idempotency_key"], "dispatch": run["dispatch"]}
+print(json.dumps({"output": run["goal"].upper(), "data": data}))
 """
 
 
@@ -85,6 +86,7 @@ async def test_triggered_echo_run_completes_with_output_and_data(
     assert run["output"] == '{"price_change_pct": 0.07}'
     assert run["data"] == {"price_change_pct": 0.07}
     assert run["attempts"] == 1 and run["attempt_errors"] == [] and run["error"] is None
+    assert run["attempt_dispatches"] == [{"attempt": 1, "dispatches": 1}]
     started = datetime.fromisoformat(run["started_at"])
     completed = datetime.fromisoformat(run["completed_at"])
     assert started <= completed
@@ -100,8 +102,9 @@ async def test_triggered_echo_run_completes_with_output_and_data(
 
 
 async def test_http_agent_503_twice_then_ok_completes_in_three_attempts(
-    api: Api, worker: Worker, agent_server: ScriptedServer
+    api: Api, worker: Worker, agent_server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG")
     agent_server.script(
         "/web",
         Reply(503, {"error": "busy"}),
@@ -124,6 +127,20 @@ async def test_http_agent_503_twice_then_ok_completes_in_three_attempts(
     assert all("503" in e["error"] for e in run["attempt_errors"])
     calls = agent_server.calls("/web")
     assert [c.body["attempt"] for c in calls] == [1, 2, 3]
+    # Each attempt of the job's retry policy is a new call: a new key, dispatched once.
+    keys = [f"{run_id}/attempt/{n}" for n in (1, 2, 3)]
+    assert [c.body["idempotency_key"] for c in calls] == keys
+    assert [c.headers["Idempotency-Key"] for c in calls] == keys
+    assert run["attempt_dispatches"] == [{"attempt": n, "dispatches": 1} for n in (1, 2, 3)]
+    # One line per failed attempt, no traceback (an agent's 503 is no bug).
+    lines = [r for r in caplog.records if r.name == "activities.agents"]
+    assert [(r.levelname, r.exc_info) for r in lines] == [("WARNING", None)] * 2
+    assert [r.getMessage() for r in lines] == [
+        f"agent call of run {run_id} failed on attempt {n} (dispatch 1): agent 'web' answered "
+        'HTTP 503: {"error": "busy"}'
+        for n in (1, 2)
+    ]
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and r.exc_info]
     assert calls[0].body["run_id"] == run_id and calls[0].body["job_id"] == job["id"]
     assert calls[0].body["goal"] == job["goal"] and calls[0].headers["X-Token"] == "t0k"
     assert calls[1].at - calls[0].at >= 1.0 and calls[2].at - calls[1].at >= 1.0
@@ -205,7 +222,8 @@ async def test_command_agent_gets_the_run_on_stdin(api: Api, worker: Worker) -> 
     job = await create(api, alice, agent_id="shell", goal="shout")
     run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
     assert run["status"] == "completed"
-    assert run["output"] == "SHOUT" and run["data"] == {"attempt": 1}
+    key = f"{run['id']}/attempt/1"
+    assert run["output"] == "SHOUT" and run["data"] == {"attempt": 1, "key": key, "dispatch": 1}
 
 
 async def test_consecutive_failures_pause_the_job(
@@ -479,7 +497,15 @@ async def test_killed_worker_loses_nothing_and_doubles_nothing(
 
     assert run["status"] == "completed" and run["output"] == "second worker"
     assert run["attempts"] == 1 and run["attempt_errors"] == []
-    assert [c.body["run_id"] for c in agent_server.calls("/web")] == [run_id, run_id]
+    calls = agent_server.calls("/web")
+    assert [c.body["run_id"] for c in calls] == [run_id, run_id]
+    # The agent was called twice for attempt 1: with the same key, so it can tell, and the run
+    # shows it.
+    key = f"{run_id}/attempt/1"
+    assert [c.body["idempotency_key"] for c in calls] == [key, key]
+    assert [c.headers["Idempotency-Key"] for c in calls] == [key, key]
+    assert [c.body["dispatch"] for c in calls] == [1, 2]
+    assert run["attempt_dispatches"] == [{"attempt": 1, "dispatches": 2}]
     runs = (await api.http.get(f"{JOBS}/{job['id']}/runs", headers=alice)).json()
     assert runs["count"] == 1
     job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()

@@ -15,7 +15,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy as TemporalRetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    RetryState,
+    TimeoutError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents import AGENT_CALL_FAILED, AgentActivities, AgentCallInput
@@ -25,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.delivery import DeliverInput, DeliveryRun, delivery_status
     from domain.payloads import (
         RUN_WORKFLOW,
+        AttemptDispatches,
         AttemptError,
         JobRunInput,
         JobRunResult,
@@ -57,6 +64,7 @@ class JobRunWorkflow:
     def __init__(self) -> None:
         self._attempts = 0
         self._errors: list[AttemptError] = []
+        self._dispatches: list[AttemptDispatches] = []
 
     @workflow.run
     async def run(self, run: JobRunInput) -> JobRunResult:
@@ -200,10 +208,12 @@ class JobRunWorkflow:
                     retry_policy=INFRA_RETRY,
                     cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 )
+                self._dispatched(attempt, answer.dispatch)
                 return JobRunResult(status="completed", output=answer.output, data=answer.data)
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
                     raise asyncio.CancelledError("run cancelled") from err
+                self._dispatched(attempt, _dispatches_of(err))
                 kind, message, retryable = _describe_failure(err)
                 self._errors.append(
                     AttemptError(attempt=attempt, at=workflow.now(), kind=kind, error=message)
@@ -215,6 +225,9 @@ class JobRunWorkflow:
         return JobRunResult(
             status="timed_out" if last.kind == "timeout" else "failed", error=last.error
         )
+
+    def _dispatched(self, attempt: int, dispatches: int) -> None:
+        self._dispatches.append(AttemptDispatches(attempt=attempt, dispatches=dispatches))
 
     async def _finish(
         self,
@@ -233,6 +246,7 @@ class JobRunWorkflow:
                 completed_at=workflow.now(),
                 attempts=self._attempts,
                 attempt_errors=self._errors,
+                attempt_dispatches=self._dispatches,
                 output=result.output,
                 data=result.data,
                 error=result.error,
@@ -256,6 +270,17 @@ def _not_delivered(job: JobSnapshot, reason: str) -> dict[str, Any] | None:
         return None
     channel = str(job.delivery.get("channel", ""))
     return delivery_status(channel, "skipped", at=workflow.now(), reason=reason)
+
+
+def _dispatches_of(err: ActivityError) -> int:
+    """How many times the failed attempt was dispatched: the activity reports it with the
+    agent's failures; infrastructure failures end the activity after all of INFRA_RETRY's."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == AGENT_CALL_FAILED and cause.details:
+        return int(cause.details[0].get("dispatch", 1))
+    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return INFRA_RETRY.maximum_attempts
+    return 1
 
 
 def _describe_failure(err: ActivityError) -> tuple[str, str, bool]:

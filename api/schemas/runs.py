@@ -26,6 +26,15 @@ class AttemptErrorPublic(BaseModel):
     error: str
 
 
+class AttemptDispatchesPublic(BaseModel):
+    """How many times one attempt reached a worker; more than 1 means a worker was lost (or
+    Temporal restarted) mid-call and the agent may have been called again, with the same
+    ``idempotency_key``."""
+
+    attempt: int
+    dispatches: int
+
+
 class RunPublic(BaseModel):
     """A run as the API shows it."""
 
@@ -40,6 +49,7 @@ class RunPublic(BaseModel):
     duration_seconds: float | None
     attempts: int
     attempt_errors: list[AttemptErrorPublic]
+    attempt_dispatches: list[AttemptDispatchesPublic]
     output: str | None
     data: dict[str, Any] | None
     error: str | None

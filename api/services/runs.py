@@ -91,6 +91,7 @@ class RunService:
         """The API view of a run."""
         data = run.model_dump(exclude={"owner", "temporal_run_id"})
         data["attempt_errors"] = run.attempt_errors or []
+        data["attempt_dispatches"] = run.attempt_dispatches or []
         data["temporal"] = TemporalRef(workflow_id=run.id, run_id=run.temporal_run_id)
         data["temporal_ui_url"] = run_ui_url(self.settings, run.id)
         return RunPublic.model_validate(data)
