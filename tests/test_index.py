@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from api.index.db import make_engine, make_sessionmaker, migrate, sync_url
+from api.index.db import alembic_config, make_engine, make_sessionmaker, migrate, sync_url
 from api.index.keys import create_key, hash_key, list_keys, owner_of, revoke_key
-from api.index.models import Job
+from api.index.models import Job, UTCDateTime, ticks
 
 
 def test_migrations_create_exactly_the_models(database_url: str) -> None:
@@ -83,3 +84,53 @@ async def test_keys_are_stored_hashed_and_can_be_revoked(database_url: str) -> N
         assert await owner_of(session, plaintext=plaintext) is None
         assert not await revoke_key(session, key_id="key_missing")
     await engine.dispose()
+
+
+def test_migration_0007_moves_next_fire_refreshes_out_of_tick_repairs(database_url: str) -> None:
+    migrate(database_url)
+    command.downgrade(alembic_config(database_url), "0006_api_minutes")
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.pool.NullPool)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    old = sa.table(
+        "ticks",
+        *(sa.column(name) for name in ("workflow_id", "jobs_checked", "schedules_checked")),
+        sa.column("runs_checked"),
+        sa.column("started_at", UTCDateTime()),
+        sa.column("finished_at", UTCDateTime()),
+        sa.column("repairs", sa.JSON()),
+    )
+    recorded = [
+        {"next_run_at_refreshed": 3, "runs_recorded": 0, "schedules_recreated": 1},
+        {"runs_recorded": 0},
+        {"runs_recorded": 2},
+    ]
+    with engine.begin() as conn:
+        assert "next_run_at_refreshed" not in {
+            c["name"] for c in sa.inspect(conn).get_columns("ticks")
+        }
+        conn.execute(
+            old.insert(),
+            [
+                {
+                    "workflow_id": f"t{i}",
+                    "jobs_checked": 0,
+                    "schedules_checked": 0,
+                    "runs_checked": 0,
+                    "started_at": at,
+                    "finished_at": at,
+                    "repairs": repairs,
+                }
+                for i, repairs in enumerate(recorded)
+            ],
+        )
+    migrate(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ticks.c.repairs, ticks.c.next_run_at_refreshed).order_by(ticks.c.workflow_id)
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ({"schedules_recreated": 1}, 3),
+        ({}, 0),
+        ({"runs_recorded": 2}, 0),
+    ]

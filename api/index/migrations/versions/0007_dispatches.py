@@ -24,6 +24,7 @@ def upgrade() -> None:
         "ticks",
         sa.Column("next_run_at_refreshed", sa.Integer(), server_default="0", nullable=False),
     )
+    _move_refreshes_out_of_repairs()
     op.create_table(
         "deliveries_sent",
         sa.Column("delivery_id", sa.String(length=300), nullable=False),
@@ -44,3 +45,25 @@ def downgrade() -> None:
     with op.batch_alter_table("ticks") as batch:
         batch.drop_column("next_run_at_refreshed")
     op.drop_column("runs", "attempt_dispatches")
+
+
+def _move_refreshes_out_of_repairs() -> None:
+    """Ticks recorded before: their next-fire refreshes (and kinds counted 0) leave ``repairs``,
+    so ``repairs_last_24h`` counts real repairs from the upgrade on."""
+    ticks = sa.table(
+        "ticks",
+        sa.column("id", sa.Integer()),
+        sa.column("repairs", sa.JSON()),
+        sa.column("next_run_at_refreshed", sa.Integer()),
+    )
+    conn = op.get_bind()
+    for tick_id, repairs in conn.execute(sa.select(ticks.c.id, ticks.c.repairs)).all():
+        repairs = dict(repairs or {})
+        refreshed = int(repairs.pop("next_run_at_refreshed", 0) or 0)
+        kept = {kind: count for kind, count in repairs.items() if count}
+        if refreshed or kept != repairs:
+            conn.execute(
+                ticks.update()
+                .where(ticks.c.id == tick_id)
+                .values(repairs=kept, next_run_at_refreshed=refreshed)
+            )
