@@ -112,10 +112,10 @@ class DeliveryActivities:
                 result = await email.send(self._settings, channel, job)
             else:
                 result = await notify.send(self._settings, channel, job)
+            progress.done = result
+            await self._remember(job, progress)
         finally:
             heartbeat.cancel()
-        progress.done = result
-        await self._remember(job, progress)
         return result
 
     async def _progress(self, job: DeliverInput) -> Progress:
