@@ -772,6 +772,12 @@ async def test_a_run_cancelled_while_its_delivery_retries_ends_cancelled(
     assert stats["success_rate"] is None, stats  # a cancelled run is no success
     job_now = (await api.http.get(f"{JOBS}/{job['id']}", headers=alice)).json()
     assert job_now["consecutive_failures"] == 0 and job_now["run_count"] == 1
+    history = await temporal_client.get_workflow_handle(run_id).fetch_history()
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+        history
+    )
+    if os.environ.get("AGENT_SCHEDULER_RECORD_HISTORIES"):
+        (HISTORIES / "job_run_cancelled_in_delivery.json").write_text(history.to_json())
 
     # One line per failed delivery attempt, no traceback: an HTTP 500 is no bug.
     attempts = len(slack.calls("/hook"))
