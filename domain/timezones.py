@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator
 
+from domain.inputs import NO_NUL
+
 __all__ = ["TimezoneError", "TimezoneName", "load_timezone"]
 
 
@@ -75,5 +77,5 @@ def _known_name(name: str) -> str:
     return name
 
 
-TimezoneName = Annotated[str, AfterValidator(_known_name)]
+TimezoneName = Annotated[str, NO_NUL, AfterValidator(_known_name)]
 """An IANA zone name, validated (with a did-you-mean message) when a model is built."""
