@@ -352,3 +352,15 @@ async def test_an_undeclared_method_is_a_405_with_allow(api: Api) -> None:
                 "message": "Method Not Allowed",
                 "status": 405,
             }
+
+
+async def test_parse_nl_refuses_times_temporal_cannot_schedule(api: Api) -> None:
+    alice = await api.headers("alice")
+    for text in ("on January 1 2150 at 9am", "in 90 years", "every 99999999999999999 minutes"):
+        response = await api.http.post(f"{API}/parse-nl", json={"text": text}, headers=alice)
+        body = assert_invalid(response, "text")
+        assert "2100" in body["message"] or "100 years" in body["message"], body
+    last = await api.http.post(
+        f"{API}/parse-nl", json={"text": "at 9am on 31 December 2100"}, headers=alice
+    )
+    assert last.status_code == 200 and last.json()["schedule"]["datetime"] == "2100-12-31T09:00:00Z"
