@@ -3,14 +3,18 @@ index backend, and changes nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from temporalio.client import Client
 
+from api.app import create_app
 from api.deps import MAX_OFFSET
+from api.settings import Settings
+from domain.inputs import NUL_FREE_PATTERN
 from tests.conftest import Api
 from tests.test_jobs_api import JOBS, create, job_body
 
@@ -364,3 +368,79 @@ async def test_parse_nl_refuses_times_temporal_cannot_schedule(api: Api) -> None
         f"{API}/parse-nl", json={"text": "at 9am on 31 December 2100"}, headers=alice
     )
     assert last.status_code == 200 and last.json()["schedule"]["datetime"] == "2100-12-31T09:00:00Z"
+
+
+def _openapi() -> dict[str, Any]:
+    return dict(create_app(Settings()).openapi())
+
+
+def _strings(schema: Any, components: dict[str, Any], seen: set[str]) -> list[dict[str, Any]]:
+    """Every string schema reachable from ``schema`` (through refs, unions, items, properties)."""
+    if not isinstance(schema, dict):
+        return []
+    ref = schema.get("$ref")
+    if ref is not None:
+        name = ref.rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        if name == "TimezoneName":
+            return [components[name]]
+        return _strings(components[name], components, seen)
+    found = [schema] if schema.get("type") == "string" else []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(key, []):
+            found += _strings(part, components, seen)
+    found += _strings(schema.get("items"), components, seen)
+    for part in schema.get("properties", {}).values():
+        found += _strings(part, components, seen)
+    return found
+
+
+def test_every_request_string_in_the_schema_refuses_nul() -> None:
+    """The general rule, checked on the OpenAPI so a new field or parameter is covered."""
+    document = _openapi()
+    components = document["components"]["schemas"]
+    unguarded = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            schemas = [(p["name"], p["schema"]) for p in operation.get("parameters", [])]
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                schemas.append(("body", body["schema"]))
+            for name, schema in schemas:
+                for string in _strings(schema, components, set()):
+                    if "enum" in string or "const" in string or "format" in string:
+                        continue
+                    if string.get("pattern") == NUL_FREE_PATTERN:
+                        continue
+                    if string is components["TimezoneName"]:
+                        continue  # stricter: the zone names (refusing NUL, tested below)
+                    unguarded.append(f"{method.upper()} {path} {name}: {string}")
+    assert not unguarded, unguarded
+
+
+def test_timezones_in_the_schema_are_exactly_the_known_zones() -> None:
+    document = _openapi()
+    zone = document["components"]["schemas"]["TimezoneName"]
+    known = available_timezones() | {"UTC"}
+    assert all(re.fullmatch(zone["pattern"], name) for name in known)
+    for wrong in ("", "utc", "Europe/Pari", "America/New York", "UTC\x00", "Mars/Olympus"):
+        assert not re.fullmatch(zone["pattern"], wrong)
+    stats = document["paths"]["/api/scheduler/stats"]["get"]["parameters"]
+    assert {p["name"]: p["schema"] for p in stats}["timezone"]["$ref"].endswith("/TimezoneName")
+
+
+def test_every_route_taking_a_body_documents_its_400_and_415() -> None:
+    document = _openapi()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            documented = operation["responses"]
+            if "requestBody" in operation:
+                for status in ("400", "415", "422"):
+                    ref = documented[status]["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorBody"), (method, path, status)
+            for status, response in documented.items():
+                if status.startswith(("4", "5")):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema["$ref"].endswith("/ErrorBody"), (method, path, status)
