@@ -205,6 +205,11 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return error_response(404, "not_found", "Not found in Temporal")
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            # Temporal is up and refused what we sent: input our validation let through (a
+            # bug to fix there), not a reason to tell the caller to retry.
+            log.error("Temporal refused a request: %s", exc.message)
+            return error_response(500, "internal_error", "Internal error: Temporal refused it")
         log.warning("Temporal call failed: %s (%s)", exc.message, exc.status)
         return error_response(503, "unavailable", "Temporal is unavailable; try again shortly")
 

@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.deps import MAX_OFFSET
+from api.errors import add_exception_handlers
 from api.settings import Settings
 from domain.inputs import NUL_FREE_PATTERN
 from tests.conftest import Api
@@ -444,3 +448,28 @@ def test_every_route_taking_a_body_documents_its_400_and_415() -> None:
                 if status.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
                     assert schema["$ref"].endswith("/ErrorBody"), (method, path, status)
+
+
+async def test_a_request_temporal_refuses_is_not_reported_as_temporal_down() -> None:
+    """An INVALID_ARGUMENT is our validation's gap (it was the >2100 `at` case): a 500 that says
+    so, never the 503 "Temporal is unavailable" that tells the caller to retry."""
+    app = FastAPI()
+    add_exception_handlers(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise RPCError(
+            "Year Start is not in range [2000-2100]", RPCStatusCode.INVALID_ARGUMENT, b""
+        )
+
+    @app.get("/down")
+    async def down() -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        refused_response = await http.get("/refused")
+        down_response = await http.get("/down")
+    assert refused_response.status_code == 500
+    assert refused_response.json()["error"] == "internal_error"
+    assert down_response.status_code == 503 and down_response.json()["error"] == "unavailable"
