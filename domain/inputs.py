@@ -2,6 +2,8 @@
 
 - Text never holds NUL (``\\u0000``): PostgreSQL's ``text`` cannot store it, and no name, goal,
   id or expression needs it. :data:`Text` refuses it and says so in its JSON schema.
+- Numbers and booleans in bodies are JSON numbers and booleans: no ``true`` for ``1``, no
+  ``"5"`` for ``5`` (pydantic's lax mode takes both).
 - Times are ISO 8601 strings (never Unix numbers) between :data:`MIN_INSTANT` and
   :data:`MAX_INSTANT`: Temporal's calendar specs take years 2000–2100 only.
 """
@@ -12,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -21,6 +23,9 @@ __all__ = [
     "MIN_INSTANT",
     "NUL_FREE_PATTERN",
     "IsoDatetime",
+    "JsonBool",
+    "JsonInt",
+    "JsonNumber",
     "Text",
     "check_instant",
     "check_no_nul",
@@ -83,6 +88,21 @@ def iso_text(value: Any) -> Any:
 IsoDatetime = Annotated[datetime, BeforeValidator(iso_text)]
 """A datetime given as an ISO 8601 string (naive or with an offset), years 1999–2101 at most;
 :func:`check_instant` makes the exact check once the time is aware."""
+
+
+def _json_number(value: Any) -> Any:
+    """Let only JSON numbers through: pydantic alone takes ``true`` and ``"5"`` for numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+"""An integer given as a JSON number (``1`` or ``1.0``), never a boolean or a string."""
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
+"""A number given as a JSON number, never a boolean or a string."""
+JsonBool = Annotated[bool, Strict()]
+"""``true`` or ``false`` only (not ``1``, ``"yes"`` or ``"true"``)."""
 
 
 def check_instant(value: datetime) -> datetime:

@@ -473,3 +473,29 @@ async def test_a_request_temporal_refuses_is_not_reported_as_temporal_down() -> 
     assert refused_response.status_code == 500
     assert refused_response.json()["error"] == "internal_error"
     assert down_response.status_code == 503 and down_response.json()["error"] == "unavailable"
+
+
+async def test_numbers_and_booleans_in_a_body_are_json_numbers_and_booleans(api: Api) -> None:
+    """Found by schemathesis: `"max_consecutive_failures": false` made a job (as 0)."""
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    for field, value in (
+        ("max_consecutive_failures", False),
+        ("timeout_seconds", True),
+        ("timeout_seconds", "60"),
+        ("enabled", 1),
+        ("enabled", "true"),
+        ("retry", {"max_attempts": True}),
+        ("retry", {"base_delay": "5"}),
+    ):
+        created = await api.http.post(JOBS, json=job_body(**{field: value}), headers=alice)
+        assert_invalid(created, field)
+        updated = await api.http.put(f"{JOBS}/{job['id']}", json={field: value}, headers=alice)
+        assert_invalid(updated, field)
+    assert (await api.http.get(JOBS, headers=alice)).json()["count"] == 1
+    ok = await api.http.put(
+        f"{JOBS}/{job['id']}",
+        json={"timeout_seconds": 60.0, "enabled": False, "retry": {"base_delay": 5}},
+        headers=alice,
+    )
+    assert ok.status_code == 200 and ok.json()["timeout_seconds"] == 60, ok.text

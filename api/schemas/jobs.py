@@ -18,7 +18,7 @@ from pydantic import (
 
 from domain.conditions import ConditionSyntaxError, parse_condition
 from domain.delivery import ChannelError, parse_channel
-from domain.inputs import Text
+from domain.inputs import JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
 
@@ -83,14 +83,28 @@ class _JobFields(_Strict):
 class JobCreate(_JobFields):
     """Body of ``POST /jobs``."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Daily digest",
+                    "goal": "Summarize yesterday's activity",
+                    "agent_id": "echo",
+                    "schedule": {"type": "cron", "expression": "0 8 * * 1-5", "timezone": "UTC"},
+                    "enabled": False,
+                }
+            ]
+        }
+    )
+
     name: Text = Field(min_length=1, max_length=200)
     goal: Text = Field(min_length=1, max_length=20_000)
-    agent_id: Text = Field(min_length=1, max_length=200)
+    agent_id: Text = Field(min_length=1, max_length=200, examples=["echo"])
     schedule: Schedule
-    timeout_seconds: int = Field(1800, ge=1, le=7 * 86_400, description="Per attempt.")
+    timeout_seconds: JsonInt = Field(1800, ge=1, le=7 * 86_400, description="Per attempt.")
     overlap: Overlap = "skip"
-    enabled: bool = True
-    max_consecutive_failures: int = Field(
+    enabled: JsonBool = True
+    max_consecutive_failures: JsonInt = Field(
         5, ge=0, le=1000, description="Failed runs in a row before the job pauses; 0: never."
     )
 
@@ -115,10 +129,10 @@ class JobUpdate(_JobFields):
     goal: Text = _omittable(min_length=1, max_length=20_000)
     agent_id: Text = _omittable(min_length=1, max_length=200)
     schedule: Schedule = _omittable()
-    timeout_seconds: int = _omittable(ge=1, le=7 * 86_400)
+    timeout_seconds: JsonInt = _omittable(ge=1, le=7 * 86_400)
     overlap: Overlap = _omittable()
-    enabled: bool = _omittable()
-    max_consecutive_failures: int = _omittable(ge=0, le=1000)
+    enabled: JsonBool = _omittable()
+    max_consecutive_failures: JsonInt = _omittable(ge=0, le=1000)
     _schedule_sent: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="wrap")
