@@ -136,6 +136,7 @@ def fuzz_settings(
         database_url=postgres_url or f"sqlite:///{tmp_path / 'index.db'}",
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=f"fuzz-{uuid.uuid4().hex}",
+        # Also keeps the API from resolving fuzzed webhook hosts: no DNS query leaves loopback.
         allow_private_targets=True,
         tick_interval_seconds=0,
     )

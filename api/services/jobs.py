@@ -44,11 +44,7 @@ from api.temporal import TemporalConnection
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
 from domain.payloads import JobRunInput, JobSnapshot
-from domain.schedules import (
-    AtSchedule,
-    check_at_in_future,
-    next_fire_time,
-)
+from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
 from workflows.job_run import JobRunWorkflow
 
 log = logging.getLogger(__name__)
