@@ -30,6 +30,7 @@ from tests.served import served
 
 MAX_EXAMPLES = 5
 SEED = 18
+WORKERS = 4
 PREFIX = "/api/scheduler"
 
 # Operations whose schema-valid input can still be refused by a rule a JSON schema cannot state;
@@ -169,7 +170,7 @@ async def test_schemathesis_finds_nothing(
             str(SEED),
             "--no-shrink",
             "--workers",
-            "2",
+            str(WORKERS),
             "--request-timeout",
             "20",
             "--suppress-health-check",
