@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +18,8 @@ from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
 from api.settings import Settings
 from api.temporal import TemporalConnection
+from domain.inputs import Text
+from domain.timezones import TimezoneName
 
 
 @dataclass
@@ -100,4 +102,16 @@ async def utc_now() -> datetime:
 NowDep = Annotated[datetime, Depends(utc_now)]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
-Offset = Annotated[int, Query(ge=0, description="How many to skip.")]
+
+# Offsets past this are refused (422): no owner has that many rows, and larger numbers overflow
+# the index's integers (SQLite and PostgreSQL BIGINT alike).
+MAX_OFFSET = 1_000_000_000
+
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description=f"How many to skip (at most {MAX_OFFSET:,}).")
+]
+JobId = Annotated[Text, Path(description="A job id (`job_…`).")]
+RunId = Annotated[Text, Path(description="A run id.")]
+ChainId = Annotated[Text, Path(description="A chain id (`chain_…`).")]
+ChainRunId = Annotated[Text, Path(description="A chain run id (`chainrun_…`).")]
+Zone = Annotated[TimezoneName, Query(description="An IANA time zone name, e.g. `Europe/Paris`.")]

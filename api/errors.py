@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +104,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "unavailable"),
     )
 }
+# Added (by ``api.routing.JsonRoute``) to every route that takes a body.
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad_request: the body is not JSON"},
+    415: {"model": ErrorBody, "description": "unsupported_media_type: the body is not JSON"},
+}
 # Added to the routes that can answer 409.
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "conflict"}
@@ -109,12 +116,21 @@ CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[FieldError] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[FieldError] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """The JSON error body of SPEC §4."""
+    """The JSON error body of SPEC §4 (with ``headers``, e.g. a 405's ``Allow``)."""
     body = ErrorBody(error=code, message=message, status=status, details=details)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+    extra = dict(headers or {})
+    if status == 401:
+        extra["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=extra or None
+    )
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -135,8 +151,29 @@ def _validation_details(exc: RequestValidationError) -> list[FieldError]:
         message = message.removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
+        elif err.get("input", ...) is None and err.get("type") != "missing":
+            message = "must not be null"
         details.append(FieldError(field=_field_path(tuple(err.get("loc", ()))), message=message))
     return details
+
+
+def _not_json(exc: RequestValidationError) -> str | None:
+    """Why the body is not JSON, if that is what the error is about (FastAPI's own parse)."""
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return str((err.get("ctx") or {}).get("error", "invalid JSON"))
+    return None
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document gives the request's path (Starlette names only the
+    first matching route's, and each route has one method)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -148,21 +185,31 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if (reason := _not_json(exc)) is not None:
+            return error_response(400, "bad_request", f"The request body is not JSON: {reason}")
         details = _validation_details(exc)
         summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
         return error_response(422, "validation_error", f"Invalid request: {summary}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(
             exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return error_response(404, "not_found", "Not found in Temporal")
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            # Temporal is up and refused what we sent: input our validation let through (a
+            # bug to fix there), not a reason to tell the caller to retry.
+            log.error("Temporal refused a request: %s", exc.message)
+            return error_response(500, "internal_error", "Internal error: Temporal refused it")
         log.warning("Temporal call failed: %s (%s)", exc.message, exc.status)
         return error_response(503, "unavailable", "Temporal is unavailable; try again shortly")
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.inputs import Text
 from domain.payloads import RunStatus
 
 CHAIN_WORKFLOW = "ChainRun"
@@ -36,8 +37,8 @@ class ChainEdge(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
-    from_: str = Field(alias="from", min_length=1, max_length=40)
-    to: str = Field(min_length=1, max_length=40)
+    from_: Text = Field(alias="from", min_length=1, max_length=40)
+    to: Text = Field(min_length=1, max_length=40)
     type: EdgeType
 
 

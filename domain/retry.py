@@ -6,16 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.inputs import JsonInt, JsonNumber
+
 
 class RetryPolicy(BaseModel):
     """Attempts of the agent call and the delays between them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(1, ge=1, le=100, description="Total attempts, first included.")
+    max_attempts: JsonInt = Field(1, ge=1, le=100, description="Total attempts, first included.")
     strategy: Literal["exponential", "linear", "fixed"] = "exponential"
-    base_delay: float = Field(60, ge=0, le=86_400, description="Seconds.")
-    max_delay: float | None = Field(None, ge=0, le=604_800, description="Cap, in seconds.")
+    base_delay: JsonNumber = Field(60, ge=0, le=86_400, description="Seconds.")
+    max_delay: JsonNumber | None = Field(None, ge=0, le=604_800, description="Cap, in seconds.")
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from domain.cron import MAX_YEAR, CronError, parse_cron
+from domain.inputs import NUL_FREE_PATTERN, IsoDatetime, Text, check_instant, check_no_nul
 from domain.timezones import TimezoneName, load_timezone
 
 __all__ = [
@@ -86,7 +87,7 @@ class CronSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["cron"]
-    expression: str
+    expression: Text
     timezone: TimezoneName = "UTC"
 
     @field_validator("expression")
@@ -110,8 +111,12 @@ class EverySchedule(BaseModel):
         WithJsonSchema(
             {
                 "anyOf": [
-                    {"type": "integer", "minimum": 1},
-                    {"type": "string", "examples": ["30m", "2h", "1h30m"]},
+                    {"type": "integer", "minimum": 1, "maximum": _MAX_INTERVAL_SECONDS},
+                    {
+                        "type": "string",
+                        "pattern": NUL_FREE_PATTERN,
+                        "examples": ["30m", "2h", "1h30m"],
+                    },
                 ],
                 "description": "seconds, or a duration string; normalised to seconds",
             }
@@ -126,20 +131,21 @@ class EverySchedule(BaseModel):
             value = int(value)
         if not isinstance(value, int | str):
             raise ValueError("interval must be a number of seconds or a duration like '30m'")
-        return parse_duration(value)
+        return parse_duration(check_no_nul(value) if isinstance(value, str) else value)
 
 
 class AtSchedule(BaseModel):
     """Fires once, at ``datetime``; a naive datetime is a wall time in ``timezone``.
 
     A naive wall time that a DST change skips is moved forward by the gap, and one that
-    happens twice means its first occurrence (Python's ``fold=0``).
+    happens twice means its first occurrence (Python's ``fold=0``). The time must lie in
+    Temporal's calendar years (2000–2100, UTC).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["at"]
-    datetime: dt.datetime
+    datetime: IsoDatetime
     timezone: TimezoneName = "UTC"
 
     @model_validator(mode="after")
@@ -148,6 +154,10 @@ class AtSchedule(BaseModel):
             local = self.datetime.replace(tzinfo=load_timezone(self.timezone), fold=0)
             # Round-trip through UTC so a skipped wall time lands on a real one.
             self.datetime = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+        try:
+            check_instant(self.datetime)
+        except ValueError as error:
+            raise ValueError(f"datetime {error}") from None
         return self
 
 

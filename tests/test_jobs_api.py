@@ -208,7 +208,10 @@ async def test_partial_update_changes_only_what_was_sent(api: Api, temporal_clie
 
     response = await api.http.put(
         f"{JOBS}/{job['id']}",
-        json={"name": "Updated name", "schedule": {"type": "cron", "expression": "0 10 * * *"}},
+        json={
+            "name": "Updated name",
+            "schedule": {"type": "cron", "expression": "0 10 * * *", "timezone": "UTC"},
+        },
         headers=alice,
     )
     assert response.status_code == 200, response.text
@@ -496,4 +499,4 @@ async def test_unknown_route_and_malformed_json_use_the_error_format(api: Api) -
     response = await api.http.post(
         JOBS, content=b"{not json", headers={**alice, "Content-Type": "application/json"}
     )
-    assert response.status_code == 422 and response.json()["error"] == "validation_error"
+    assert response.status_code == 400 and response.json()["error"] == "bad_request"

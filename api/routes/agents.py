@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from api.deps import OwnerDep, StateDep
 from api.errors import ERROR_RESPONSES
+from api.routing import JsonRoute
 
 
 class AgentPublic(BaseModel):
@@ -22,7 +23,9 @@ class AgentsPublic(BaseModel):
     agents: list[AgentPublic]
 
 
-router = APIRouter(prefix="/agents", tags=["agents"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JsonRoute, prefix="/agents", tags=["agents"], responses=ERROR_RESPONSES
+)
 
 
 @router.get("", response_model=AgentsPublic)

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import Limit, Offset, OwnerDep, SessionDep, StateDep
+from api.deps import ChainId, ChainRunId, Limit, Offset, OwnerDep, SessionDep, StateDep
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.schemas.chains import (
     ChainCreate,
     ChainPublic,
@@ -20,7 +21,9 @@ from api.schemas.chains import (
 from api.services.chains import ChainService
 from domain.chains import ChainRunStatus
 
-router = APIRouter(prefix="/chains", tags=["chains"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JsonRoute, prefix="/chains", tags=["chains"], responses=ERROR_RESPONSES
+)
 
 
 async def _chains(state: StateDep, session: SessionDep, owner: OwnerDep) -> ChainService:
@@ -49,13 +52,13 @@ async def list_chains(
 
 
 @router.get("/{chain_id}", response_model=ChainPublic)
-async def get_chain(chain_id: str, chains: ChainServiceDep) -> ChainPublic:
+async def get_chain(chain_id: ChainId, chains: ChainServiceDep) -> ChainPublic:
     """One chain, with its last runs and the status of each node in the latest one."""
     return await chains.public(await chains.get(chain_id))
 
 
 @router.delete("/{chain_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_chain(chain_id: str, chains: ChainServiceDep) -> Response:
+async def delete_chain(chain_id: ChainId, chains: ChainServiceDep) -> Response:
     """Delete a chain (its running runs are cancelled); its jobs stay."""
     await chains.delete(chain_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -66,14 +69,14 @@ async def delete_chain(chain_id: str, chains: ChainServiceDep) -> Response:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ChainTriggerAccepted,
 )
-async def trigger_chain(chain_id: str, chains: ChainServiceDep) -> ChainTriggerAccepted:
+async def trigger_chain(chain_id: ChainId, chains: ChainServiceDep) -> ChainTriggerAccepted:
     """Run the chain now: every root runs, then the nodes its edges lead to."""
     return ChainTriggerAccepted(run_id=await chains.trigger(chain_id), chain_id=chain_id)
 
 
 @router.get("/{chain_id}/runs", response_model=ChainRunsPublic)
 async def list_chain_runs(
-    chain_id: str,
+    chain_id: ChainId,
     chains: ChainServiceDep,
     status_: Annotated[ChainRunStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
@@ -84,7 +87,9 @@ async def list_chain_runs(
 
 
 @router.get("/{chain_id}/runs/{run_id}", response_model=ChainRunPublic)
-async def get_chain_run(chain_id: str, run_id: str, chains: ChainServiceDep) -> ChainRunPublic:
+async def get_chain_run(
+    chain_id: ChainId, run_id: ChainRunId, chains: ChainServiceDep
+) -> ChainRunPublic:
     """One chain run, node by node."""
     return chains.run_public(await chains.get_run(chain_id, run_id))
 
@@ -96,7 +101,7 @@ async def get_chain_run(chain_id: str, run_id: str, chains: ChainServiceDep) -> 
     responses=CONFLICT_RESPONSE,
 )
 async def cancel_chain_run(
-    chain_id: str, run_id: str, chains: ChainServiceDep
+    chain_id: ChainId, run_id: ChainRunId, chains: ChainServiceDep
 ) -> ChainRunCancelAccepted:
     """Cancel a running chain run: its running nodes are cancelled, the rest skipped."""
     await chains.cancel_run(chain_id, run_id)

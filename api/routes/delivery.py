@@ -6,9 +6,12 @@ from fastapi import APIRouter
 
 from api.deps import OwnerDep, StateDep
 from api.errors import ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.services.delivery import WebhookSecret, webhook_secret
 
-router = APIRouter(prefix="/delivery", tags=["delivery"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JsonRoute, prefix="/delivery", tags=["delivery"], responses=ERROR_RESPONSES
+)
 
 
 @router.get("/webhook-secret", response_model=WebhookSecret)

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import JobServiceDep, Limit, Offset
+from api.deps import JobId, JobServiceDep, Limit, Offset
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=JsonRoute, prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
@@ -33,32 +34,32 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-async def get_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+async def get_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
     """One job."""
     return jobs.public(await jobs.get(job_id))
 
 
 @router.put("/{job_id}", response_model=JobPublic, responses=CONFLICT_RESPONSE)
-async def update_job(job_id: str, body: JobUpdate, jobs: JobServiceDep) -> JobPublic:
+async def update_job(job_id: JobId, body: JobUpdate, jobs: JobServiceDep) -> JobPublic:
     """Change only the fields sent; a new schedule applies from the next fire."""
     return jobs.public(await jobs.update(job_id, body))
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT_RESPONSE)
-async def delete_job(job_id: str, jobs: JobServiceDep, cancel_running: bool = False) -> Response:
+async def delete_job(job_id: JobId, jobs: JobServiceDep, cancel_running: bool = False) -> Response:
     """Delete a job and its schedule; `cancel_running=true` also cancels its runs."""
     await jobs.delete(job_id, cancel_running=cancel_running)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{job_id}/pause", response_model=JobPublic, responses=CONFLICT_RESPONSE)
-async def pause_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+async def pause_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
     """Pause a job: its schedule stops firing."""
     return jobs.public(await jobs.pause(job_id))
 
 
 @router.post("/{job_id}/resume", response_model=JobPublic, responses=CONFLICT_RESPONSE)
-async def resume_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
+async def resume_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
     """Resume a paused job."""
     return jobs.public(await jobs.resume(job_id))
 
@@ -66,6 +67,6 @@ async def resume_job(job_id: str, jobs: JobServiceDep) -> JobPublic:
 @router.post(
     "/{job_id}/trigger", status_code=status.HTTP_202_ACCEPTED, response_model=TriggerAccepted
 )
-async def trigger_job(job_id: str, jobs: JobServiceDep) -> TriggerAccepted:
+async def trigger_job(job_id: JobId, jobs: JobServiceDep) -> TriggerAccepted:
     """Run the job now, whatever its schedule or status."""
     return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)

@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import NowDep, OwnerDep, SessionDep
+from api.deps import NowDep, OwnerDep, SessionDep, Zone
 from api.errors import ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.schemas.insight import ActivityAccepted, ActivityBatch, Heatmap, SuggestionsOut
 from api.services import activity, insight
 
-router = APIRouter(prefix="/smart", tags=["smart"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=JsonRoute, prefix="/smart", tags=["smart"], responses=ERROR_RESPONSES
+)
 
 
 @router.post("/activity", status_code=status.HTTP_201_CREATED, response_model=ActivityAccepted)
@@ -27,7 +30,7 @@ async def get_heatmap(
     owner: OwnerDep,
     session: SessionDep,
     now: NowDep,
-    timezone: str = "UTC",
+    timezone: Zone = "UTC",
     days: Annotated[int, Query(ge=1, le=365)] = 30,
 ) -> Heatmap:
     """Your activity per weekday and hour in `timezone` over the last `days` local days."""
@@ -39,7 +42,7 @@ async def get_suggestions(
     owner: OwnerDep,
     session: SessionDep,
     now: NowDep,
-    timezone: str = "UTC",
+    timezone: Zone = "UTC",
     days: Annotated[int, Query(ge=7, le=365)] = 28,
 ) -> SuggestionsOut:
     """Times to schedule jobs at, from your typical working day in `timezone`."""

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 
 from api.deps import OwnerDep, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.schemas.insight import EngineStatus
 from api.services.engine import engine_status
 
-router = APIRouter(tags=["status"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=JsonRoute, tags=["status"], responses=ERROR_RESPONSES)
 
 
 @router.get("/status", response_model=EngineStatus)

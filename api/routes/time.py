@@ -7,21 +7,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import OwnerDep, SessionDep, StateDep
+from api.deps import OwnerDep, SessionDep, StateDep, Zone
 from api.errors import ERROR_RESPONSES
+from api.routing import JsonRoute
 from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
 from api.services import time as time_service
 from api.services.insight import zone_of
+from domain.inputs import IsoDatetime, Text
 
-router = APIRouter(tags=["time"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=JsonRoute, tags=["time"], responses=ERROR_RESPONSES)
 
 
 @router.get("/validate", response_model=Validation)
 async def validate(
     _: OwnerDep,
     type_: Annotated[time_service.ScheduleType, Query(alias="type")],
-    value: Annotated[str, Query(min_length=1, max_length=200)],
-    timezone: str = "UTC",
+    value: Annotated[Text, Query(min_length=1, max_length=200)],
+    timezone: Annotated[Text, Query(description="An IANA time zone name.")] = "UTC",
     count: Annotated[int, Query(ge=1, le=100)] = 3,
 ) -> Validation:
     """The next `count` fire times, exactly as Temporal will fire them, or why it is invalid.
@@ -43,9 +45,9 @@ async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep) -> ParsedSc
 async def calendar_data(
     owner: OwnerDep,
     session: SessionDep,
-    start: datetime,
-    end: datetime,
-    timezone: str = "UTC",
+    start: Annotated[IsoDatetime, Query()],
+    end: Annotated[IsoDatetime, Query()],
+    timezone: Zone = "UTC",
 ) -> CalendarData:
     """Planned fires and runs of your jobs from `start` to `end` (at most 92 days).
 

@@ -15,6 +15,7 @@ from domain.chains import (
     ChainTrigger,
     NodeStatus,
 )
+from domain.inputs import Text
 
 
 class ChainCreate(BaseModel):
@@ -22,8 +23,8 @@ class ChainCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    jobs: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+    name: Text = Field(min_length=1, max_length=200)
+    jobs: list[Annotated[Text, Field(min_length=1, max_length=40)]] = Field(
         min_length=1, max_length=MAX_CHAIN_JOBS, description="The chain's nodes: job ids."
     )
     edges: list[ChainEdge] = Field(

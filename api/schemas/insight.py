@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from domain.inputs import Text, check_instant, iso_text
 
 
 class Stats(BaseModel):
@@ -69,8 +71,10 @@ class ActivityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime
-    kind: str = Field(min_length=1, max_length=100)
+    at: Annotated[AwareDatetime, BeforeValidator(iso_text), AfterValidator(check_instant)] = Field(
+        description="ISO 8601 with an offset, e.g. `2030-01-05T09:30:00Z`."
+    )
+    kind: Text = Field(min_length=1, max_length=100)
 
 
 class ActivityBatch(BaseModel):

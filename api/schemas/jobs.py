@@ -5,15 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from domain.conditions import ConditionSyntaxError, parse_condition
 from domain.delivery import ChannelError, parse_channel
+from domain.inputs import JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
-from domain.schedules import Schedule
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
 
 Overlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
 JobStatus = Literal["active", "paused", "completed", "failed"]
+
+_schedule_adapter: TypeAdapter[CronSchedule | EverySchedule | AtSchedule] = TypeAdapter(Schedule)
 
 
 class _Strict(BaseModel):
@@ -23,7 +35,7 @@ class _Strict(BaseModel):
 class Delivery(_Strict):
     """Where a run's result goes."""
 
-    channel: str = Field(
+    channel: Text = Field(
         max_length=2100,
         description="`<provider>:<target>`: `slack:#alerts`, `webhook:https://…`, "
         "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
@@ -45,7 +57,7 @@ class Condition(_Strict):
     """A safe expression gating the run (before_run) or its delivery (after_run)."""
 
     type: Literal["expression"] = "expression"
-    expression: str = Field(
+    expression: Text = Field(
         min_length=1,
         max_length=2000,
         description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
@@ -71,29 +83,79 @@ class _JobFields(_Strict):
 class JobCreate(_JobFields):
     """Body of ``POST /jobs``."""
 
-    name: str = Field(min_length=1, max_length=200)
-    goal: str = Field(min_length=1, max_length=20_000)
-    agent_id: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Daily digest",
+                    "goal": "Summarize yesterday's activity",
+                    "agent_id": "echo",
+                    "schedule": {"type": "cron", "expression": "0 8 * * 1-5", "timezone": "UTC"},
+                    "enabled": False,
+                }
+            ]
+        }
+    )
+
+    name: Text = Field(min_length=1, max_length=200)
+    goal: Text = Field(min_length=1, max_length=20_000)
+    agent_id: Text = Field(min_length=1, max_length=200, examples=["echo"])
     schedule: Schedule
-    timeout_seconds: int = Field(1800, ge=1, le=7 * 86_400, description="Per attempt.")
+    timeout_seconds: JsonInt = Field(1800, ge=1, le=7 * 86_400, description="Per attempt.")
     overlap: Overlap = "skip"
-    enabled: bool = True
-    max_consecutive_failures: int = Field(
+    enabled: JsonBool = True
+    max_consecutive_failures: JsonInt = Field(
         5, ge=0, le=1000, description="Failed runs in a row before the job pauses; 0: never."
     )
 
 
-class JobUpdate(_JobFields):
-    """Body of ``PUT /jobs/{id}``: only the fields sent change."""
+def _omittable(**constraints: Any) -> Any:
+    """A field an update may omit but not set to null: no null, no default in the schema."""
+    return Field(None, json_schema_extra=_drop_default, **constraints)
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    goal: str | None = Field(None, min_length=1, max_length=20_000)
-    agent_id: str | None = Field(None, min_length=1, max_length=200)
-    schedule: Schedule | None = None
-    timeout_seconds: int | None = Field(None, ge=1, le=7 * 86_400)
-    overlap: Overlap | None = None
-    enabled: bool | None = None
-    max_consecutive_failures: int | None = Field(None, ge=0, le=1000)
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class JobUpdate(_JobFields):
+    """Body of ``PUT /jobs/{id}``: only the fields sent change.
+
+    ``delivery``, ``condition`` and ``retry`` may be null (removed); every other field may be
+    omitted but not null. A ``schedule`` without a ``timezone`` keeps the job's zone.
+    """
+
+    name: Text = _omittable(min_length=1, max_length=200)
+    goal: Text = _omittable(min_length=1, max_length=20_000)
+    agent_id: Text = _omittable(min_length=1, max_length=200)
+    schedule: Schedule = _omittable()
+    timeout_seconds: JsonInt = _omittable(ge=1, le=7 * 86_400)
+    overlap: Overlap = _omittable()
+    enabled: JsonBool = _omittable()
+    max_consecutive_failures: JsonInt = _omittable(ge=0, le=1000)
+    _schedule_sent: dict[str, Any] | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_schedule_as_sent(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        update = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("schedule"), dict):
+            update._schedule_sent = dict(data["schedule"])
+        return update
+
+    def schedule_in_zone(self, zone: str) -> CronSchedule | EverySchedule | AtSchedule:
+        """The schedule sent, read in ``zone`` (the job's) when it names no ``timezone``.
+
+        A naive ``at`` datetime is then a wall time in ``zone``.
+
+        Raises:
+            ValidationError: Read in ``zone``, the schedule is invalid (an ``at`` time past
+                Temporal's years).
+        """
+        sent = self._schedule_sent
+        if sent is None or "timezone" in sent:
+            return self.schedule
+        return _schedule_adapter.validate_python({**sent, "timezone": zone})
 
 
 class JobPublic(BaseModel):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.inputs import Text
 from domain.schedules import Schedule
 from domain.timezones import TimezoneName
 
@@ -22,7 +23,7 @@ class Validation(BaseModel):
 class ParseRequest(BaseModel):
     """Text to read as a schedule, and the zone to assume when it names none."""
 
-    text: str = Field(min_length=1, max_length=500)
+    text: Text = Field(min_length=1, max_length=500)
     timezone: TimezoneName = "UTC"
 
 

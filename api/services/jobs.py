@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleHandle, ScheduleUpdate
@@ -30,6 +31,7 @@ from api.index import runs as runs_store
 from api.index.models import Job, utcnow
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
 from api.services.delivery import check_delivery
+from api.services.schedule_input import schedule_error
 from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
@@ -129,10 +131,16 @@ class JobService:
         """Change the fields sent; a new schedule applies from the next fire."""
         job = await self.get(job_id)
         changes = body.model_dump(exclude_unset=True)
-        if "agent_id" in changes:
-            self._check_agent(body.agent_id or "")
-        if body.schedule is not None:
-            self._check_future(body.schedule)
+        sent = body.model_fields_set
+        if "agent_id" in sent:
+            self._check_agent(body.agent_id)
+        schedule = None
+        if "schedule" in sent:
+            try:
+                schedule = body.schedule_in_zone(job.timezone)
+            except ValidationError as exc:
+                raise Invalid.field("schedule", schedule_error(exc)) from None
+            self._check_future(schedule)
         if body.delivery is not None:
             await check_delivery(self.settings, _dump(body.delivery))
         if "enabled" in changes:
@@ -145,10 +153,10 @@ class JobService:
                 job.status, job.paused_reason = "paused", "paused by user"
         for field, value in changes.items():
             if field == "schedule":
-                assert body.schedule is not None
-                job.schedule = body.schedule.model_dump(mode="json")
-                job.timezone = body.schedule.timezone
-                if job.status in ("completed", "failed") and isinstance(body.schedule, AtSchedule):
+                assert schedule is not None
+                job.schedule = schedule.model_dump(mode="json")
+                job.timezone = schedule.timezone
+                if job.status in ("completed", "failed") and isinstance(schedule, AtSchedule):
                     job.status = "active"  # a new time makes a finished one-off live again
             elif field in ("delivery", "condition", "retry"):
                 setattr(job, field, _dump(getattr(body, field)))

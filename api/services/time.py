@@ -16,6 +16,7 @@ from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
 from api.services.temporal_schedules import parse_schedule
 from api.settings import Settings
+from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
 from domain.schedules import next_fire_times
 from domain.timezones import load_timezone
@@ -80,6 +81,11 @@ async def calendar(
     """Planned fires (from the evaluator, from now on) and runs of the owner's jobs in a range."""
     zone = load_timezone(timezone)
     start, end = _aware(start, timezone), _aware(end, timezone)
+    for field, value in (("start", start), ("end", end)):
+        try:
+            check_instant(value)
+        except ValueError as error:
+            raise Invalid.field(field, str(error)) from None
     if end <= start:
         raise Invalid.field("end", "must be after start")
     if end - start > timedelta(days=MAX_CALENDAR_DAYS):

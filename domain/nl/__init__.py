@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from domain.nl.describe import describe
 from domain.nl.lexicon import NotASchedule
@@ -61,7 +61,14 @@ def parse_text(text: str, *, timezone: str = "UTC", now: datetime) -> ParsedText
         NotASchedule: The text is not a schedule, or asks for an impossible one; the message
             says why.
     """
-    parsed = parse(text, timezone, now)
+    try:
+        parsed = parse(text, timezone, now)
+    except ValidationError as error:
+        # A schedule the words spell but the model refuses (past Temporal's years, an interval
+        # over 100 years): the model's reason is the refusal.
+        raise NotASchedule(str(error.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+    except OverflowError:
+        raise NotASchedule("that time is too far away to schedule") from None
     return ParsedText(
         schedule=parsed.schedule,
         human_readable=describe(parsed.schedule),
