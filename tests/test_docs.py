@@ -1,4 +1,5 @@
-"""The project's docs stay in step with the app: docs/api.md names exactly its operations."""
+"""The project's docs stay in step with the app (docs/api.md names exactly its operations) and
+link only to files in the repository."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ METHODS = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
 HEADING = re.compile(rf"^#{{2,6}}\s+`?({METHODS})\s+(/[^\s`]*)`?\s*$", re.MULTILINE)
 # Any mention of an operation of this service in prose (a line break may sit after the method).
 MENTION = re.compile(rf"\b({METHODS})\s+(/(?:api/scheduler|healthz)[^\s`)\],.;?]*)")
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+PAGES = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted(DOCS.glob("*.md"))]
 
 
 def _app_operations(tmp_path: Path) -> set[str]:
@@ -56,3 +59,32 @@ def test_no_doc_mentions_an_operation_the_app_lacks(tmp_path: Path) -> None:
         if f"{method} {path}" not in operations
     )
     assert not unknown, f"the docs name operations the app lacks: {unknown}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.MULTILINE | re.DOTALL)
+    return {_anchor(h) for h in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.MULTILINE)}
+
+
+def test_readme_and_docs_link_only_to_files_in_the_repository() -> None:
+    broken = []
+    for page in PAGES:
+        text = page.read_text()
+        if "../shared" in text:
+            broken.append(f"{page.name}: names ../shared, which a clone does not have")
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.is_relative_to(ROOT) or not linked.exists():
+                broken.append(f"{page.name}: {target} is not a file of the repository")
+            elif fragment and linked.suffix == ".md" and fragment not in _anchors(linked):
+                broken.append(f"{page.name}: {target} names no heading of {linked.name}")
+    assert not broken, broken
+    assert LINK.search((ROOT / "README.md").read_text()), "the README links to its docs"
