@@ -27,9 +27,10 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from simpleeval import InvalidExpression, SimpleEval  # type: ignore[import-untyped]
 
+from domain.inputs import Text
 from domain.localtime import DAY_NAMES
 
 Stage = Literal["after_run", "before_run"]
@@ -459,7 +460,30 @@ def before_run_variables(
 
 
 # ---------------------------------------------------------------------------------------------
-# Payloads of the evaluation activity
+# A job's condition, and the payloads of the evaluation activity
+
+
+class Condition(BaseModel):
+    """A safe expression gating the run (before_run) or its delivery (after_run)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["expression"] = "expression"
+    expression: Text = Field(
+        min_length=1,
+        max_length=2000,
+        description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
+    )
+    stage: Stage = "after_run"
+
+    @field_validator("expression")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            parse_condition(value)
+        except ConditionSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class ConditionInput(BaseModel):

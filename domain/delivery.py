@@ -16,7 +16,9 @@ from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.inputs import Text
 
 Provider = Literal["slack", "webhook", "email", "apprise"]
 Format = Literal["markdown", "text", "json"]
@@ -100,6 +102,29 @@ def parse_channel(text: str) -> Channel:
     if Apprise.instantiate(channel.apprise_url, suppress_exceptions=True) is None:
         raise ChannelError(f"malformed target for provider '{provider}'")
     return channel
+
+
+class Delivery(BaseModel):
+    """Where a run's result goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Text = Field(
+        max_length=2100,
+        description="`<provider>:<target>`: `slack:#alerts`, `webhook:https://…`, "
+        "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
+        "`tgram:BOT/CHAT`, `ntfy:topic`…).",
+    )
+    format: Format = "markdown"
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_shape(cls, value: str) -> str:
+        try:
+            parse_channel(value)
+        except ChannelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class DeliveryRun(BaseModel):

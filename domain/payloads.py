@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo, field_validator
+
+from domain.conditions import Condition
+from domain.delivery import Delivery
+from domain.retry import RetryPolicy
 
 Trigger = Literal["schedule", "manual", "chain"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
@@ -27,14 +31,35 @@ class JobSnapshot(BaseModel):
     status: str
     timeout_seconds: int
     max_consecutive_failures: int
-    retry: dict[str, Any] | None = None
-    condition: dict[str, Any] | None = None
-    delivery: dict[str, Any] | None = None
+    retry: RetryPolicy | None = None
+    condition: Condition | None = None
+    delivery: Delivery | None = None
+
+    @field_validator("retry", "condition", "delivery", mode="before")
+    @classmethod
+    def _as_stored(cls, value: Any, info: ValidationInfo) -> Any:
+        """Read a job's retry, condition and delivery as the index stores them (dicts that were
+        validated when the job was saved) without validating them again: a field since removed
+        is ignored, a rule since tightened does not fail a run, and no channel check (Apprise)
+        runs inside a workflow. An empty dict is no setting, as it always was."""
+        if not isinstance(value, Mapping):
+            return value
+        if not value:
+            return None
+        model = _STORED[info.field_name or ""]
+        return model.model_construct(**{k: v for k, v in value.items() if k in model.model_fields})
 
     @classmethod
     def of(cls, job: Mapping[str, Any]) -> JobSnapshot:
         """The snapshot of a job row (a mapping of its columns)."""
         return cls.model_validate({**job, "job_id": job["id"]})
+
+
+_STORED: dict[str, type[BaseModel]] = {
+    "retry": RetryPolicy,
+    "condition": Condition,
+    "delivery": Delivery,
+}
 
 
 class JobRunInput(BaseModel):

@@ -104,11 +104,10 @@ class JobRunWorkflow:
     async def _evaluate(
         self, job: JobSnapshot, stage: str, result: JobRunResult | None = None
     ) -> ConditionResult:
-        condition = job.condition or {}
         return await workflow.execute_local_activity_method(
             ConditionEvaluator.evaluate_condition,
             ConditionInput(
-                expression=str(condition.get("expression", "")),
+                expression=job.condition.expression if job.condition else "",
                 stage="before_run" if stage == "before_run" else "after_run",
                 job_id=job.job_id,
                 run_id=workflow.info().workflow_id,
@@ -147,8 +146,8 @@ class JobRunWorkflow:
         delivery = await deliver(
             DeliverInput(
                 delivery_id=f"{info.workflow_id}/delivery",
-                channel=str(job.delivery.get("channel", "")),
-                format=job.delivery.get("format", "markdown"),
+                channel=job.delivery.channel,
+                format=job.delivery.format,
                 run=DeliveryRun(
                     run_id=info.workflow_id,
                     job_id=job.job_id,
@@ -186,7 +185,7 @@ class JobRunWorkflow:
         return started.job
 
     async def _call_agent(self, job: JobSnapshot, run: JobRunInput) -> JobRunResult:
-        policy = RetryPolicy.model_validate(job.retry or {})
+        policy = job.retry or RetryPolicy()
         scheduled_at = workflow.info().typed_search_attributes.get(SCHEDULED_START)
         for attempt in range(1, policy.max_attempts + 1):
             self._attempts = attempt
@@ -261,15 +260,14 @@ def _stage(job: JobSnapshot) -> str | None:
     """The stage of the job's condition, or None without one."""
     if not job.condition:
         return None
-    return str(job.condition.get("stage") or "after_run")
+    return job.condition.stage or "after_run"
 
 
 def _not_delivered(job: JobSnapshot, reason: str) -> dict[str, Any] | None:
     """The ``delivery`` field of a run that was not delivered (None when the job has none)."""
     if not job.delivery:
         return None
-    channel = str(job.delivery.get("channel", ""))
-    return delivery_status(channel, "skipped", at=workflow.now(), reason=reason)
+    return delivery_status(job.delivery.channel, "skipped", at=workflow.now(), reason=reason)
 
 
 def _dispatches_of(err: ActivityError) -> int:

@@ -1,4 +1,7 @@
-"""Job models: create, partial update, public view."""
+"""Job models: create, partial update, public view.
+
+``Delivery``, ``Condition`` and ``RetryPolicy`` live in ``domain/``: runs carry them too.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,11 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     TypeAdapter,
-    field_validator,
     model_validator,
 )
 
-from domain.conditions import ConditionSyntaxError, parse_condition
-from domain.delivery import ChannelError, parse_channel
+from domain.conditions import Condition
+from domain.delivery import Delivery
 from domain.inputs import JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
@@ -30,48 +32,6 @@ _schedule_adapter: TypeAdapter[CronSchedule | EverySchedule | AtSchedule] = Type
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Delivery(_Strict):
-    """Where a run's result goes."""
-
-    channel: Text = Field(
-        max_length=2100,
-        description="`<provider>:<target>`: `slack:#alerts`, `webhook:https://…`, "
-        "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
-        "`tgram:BOT/CHAT`, `ntfy:topic`…).",
-    )
-    format: Literal["markdown", "text", "json"] = "markdown"
-
-    @field_validator("channel")
-    @classmethod
-    def _channel_shape(cls, value: str) -> str:
-        try:
-            parse_channel(value)
-        except ChannelError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-class Condition(_Strict):
-    """A safe expression gating the run (before_run) or its delivery (after_run)."""
-
-    type: Literal["expression"] = "expression"
-    expression: Text = Field(
-        min_length=1,
-        max_length=2000,
-        description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
-    )
-    stage: Literal["after_run", "before_run"] = "after_run"
-
-    @field_validator("expression")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        try:
-            parse_condition(value)
-        except ConditionSyntaxError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 class _JobFields(_Strict):
