@@ -18,7 +18,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.chains import continue_into_chains, root_chains
+from activities.chains import continue_into_chains
+from api.index import chains as index_chains
 from api.index.db import upsert_insert
 from api.index.models import chain_jobs, jobs, runs
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
@@ -131,7 +132,7 @@ class RunRecorder:
                         )
                 roots = []
                 if row.chain_root and row.run_trigger != "chain":
-                    roots = await root_chains(conn, finish.job_id)
+                    roots = await index_chains.root_chains(conn, job_id=finish.job_id)
                 written.append(_Written(finished, roots))
             if ended:
                 await conn.execute(_END_RUN, list(ended.values()))
