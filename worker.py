@@ -57,7 +57,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
     chain_recorder = ChainRecorder(engine)
     conditions = ConditionEvaluator(engine)
     delivery = DeliveryActivities(engine, settings)
-    tick = TickActivities(engine, client, settings)
+    tick = TickActivities(engine, client, settings, recorder=recorder)
     worker = Worker(
         client,
         task_queue=settings.task_queue,

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.index.db import upsert_insert
-from api.index.models import chain_jobs, chain_runs, chains
+from api.index import chains as index
 from domain import search_attributes
 from domain.chains import (
     CHAIN_WORKFLOW,
@@ -49,20 +47,6 @@ def chain_run_input(chain: Any, **kwargs: Any) -> ChainRunInput:
         name=chain.name,
         graph=ChainGraph.model_validate({"jobs": chain.jobs, "edges": chain.edges}),
         **kwargs,
-    )
-
-
-async def root_chains(conn: AsyncConnection, job_id: str) -> list[Any]:
-    """The chains whose root nodes include the job, in id order."""
-    return list(
-        (
-            await conn.execute(
-                sa.select(chains)
-                .join(chain_jobs, chain_jobs.c.chain_id == chains.c.id)
-                .where(chain_jobs.c.job_id == job_id, chain_jobs.c.is_root)
-                .order_by(chains.c.id)
-            )
-        ).all()
     )
 
 
@@ -111,63 +95,28 @@ class ChainRecorder:
     async def record_start(self, start: ChainRunStart) -> ChainRunStarted:
         """Insert the chain run as ``running`` (once); says whether the chain still exists."""
         async with self._engine.begin() as conn:
-            exists = (
-                await conn.execute(sa.select(chains.c.id).where(chains.c.id == start.chain_id))
-            ).first()
-            if exists is None:
+            if not await index.chain_exists(conn, chain_id=start.chain_id):
                 return ChainRunStarted(exists=False)
-            # A triggered chain run was inserted by the API already; it only lacks the run id.
-            await conn.execute(
-                upsert_insert(conn)(chain_runs)
-                .values(
-                    id=start.chain_run_id,
-                    chain_id=start.chain_id,
-                    owner=start.owner,
-                    trigger=start.trigger,
-                    root_run_id=start.root_run_id,
-                    status="running",
-                    started_at=start.started_at,
-                    nodes=[n.model_dump(mode="json") for n in start.nodes],
-                    temporal_run_id=start.temporal_run_id,
-                )
-                .on_conflict_do_update(
-                    index_elements=[chain_runs.c.id],
-                    set_={"temporal_run_id": start.temporal_run_id},
-                )
-            )
+            await index.upsert_started_chain_run(conn, start=start)
             return ChainRunStarted(exists=True)
 
     @activity.defn(name="record_chain_run_progress")
     async def record_progress(self, progress: ChainRunProgress) -> None:
         """Store where each node of a running chain run is."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                chain_runs.update()
-                .where(chain_runs.c.id == progress.chain_run_id, chain_runs.c.status == "running")
-                .values(nodes=[n.model_dump(mode="json") for n in progress.nodes])
+            await index.set_running_chain_run_nodes(
+                conn,
+                chain_run_id=progress.chain_run_id,
+                nodes=[n.model_dump(mode="json") for n in progress.nodes],
             )
 
     @activity.defn(name="record_chain_run_finish")
     async def record_finish(self, finish: ChainRunFinish) -> None:
         """Record how the chain run ended; a second call changes nothing."""
         async with self._engine.begin() as conn:
-            started_at = (
-                await conn.execute(
-                    sa.select(chain_runs.c.started_at).where(
-                        chain_runs.c.id == finish.chain_run_id, chain_runs.c.status == "running"
-                    )
-                )
-            ).scalar_one_or_none()
+            started_at = await index.running_chain_run_started_at(
+                conn, chain_run_id=finish.chain_run_id
+            )
             if started_at is None:
                 return
-            await conn.execute(
-                chain_runs.update()
-                .where(chain_runs.c.id == finish.chain_run_id)
-                .values(
-                    status=finish.status,
-                    completed_at=finish.completed_at,
-                    duration_seconds=(finish.completed_at - started_at).total_seconds(),
-                    nodes=[n.model_dump(mode="json") for n in finish.nodes],
-                    error=finish.error,
-                )
-            )
+            await index.end_chain_run(conn, finish=finish, started_at=started_at)

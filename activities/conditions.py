@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from api.index.models import runs
+from api.index import runs as index_runs
 from domain.conditions import (
     ConditionInput,
     ConditionResult,
@@ -46,16 +45,6 @@ class ConditionEvaluator:
 
     async def _previous_run(self, job_id: str, run_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(runs.c.status, runs.c.output, runs.c.data)
-                    .where(
-                        runs.c.job_id == job_id,
-                        runs.c.id != run_id,
-                        runs.c.status.in_(_PREVIOUS),
-                    )
-                    .order_by(runs.c.started_at.desc(), runs.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-        return dict(row._mapping) if row is not None else None
+            return await index_runs.previous_run(
+                conn, job_id=job_id, run_id=run_id, statuses=_PREVIOUS
+            )

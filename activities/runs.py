@@ -12,15 +12,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.chains import continue_into_chains, root_chains
-from api.index.db import upsert_insert
-from api.index.models import chain_jobs, jobs, runs
+from activities.chains import continue_into_chains
+from api.index import chains as index_chains
+from api.index import jobs as index_jobs
+from api.index import runs as index_runs
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
 _FAILED = ("failed", "timed_out")
@@ -40,23 +40,10 @@ class RunRecorder:
     async def record_start(self, start: RunStart) -> RunStarted:
         """Insert the run as ``running`` (once) and answer the job as it is now."""
         async with self._engine.begin() as conn:
-            job = (await conn.execute(sa.select(jobs).where(jobs.c.id == start.job_id))).first()
+            job = await index_jobs.job_row(conn, job_id=start.job_id)
             if job is None or job.deleted_at is not None:
                 return RunStarted(job=None)
-            values = start.model_dump(exclude={"run_id"}) | {"id": start.run_id}
-            # A triggered run was inserted by the API already; it only lacks Temporal's run id.
-            await conn.execute(
-                upsert_insert(conn)(runs)
-                .values(status="running", attempts=0, **values)
-                .on_conflict_do_update(
-                    index_elements=[runs.c.id],
-                    set_={
-                        "temporal_run_id": sa.func.coalesce(
-                            runs.c.temporal_run_id, start.temporal_run_id
-                        )
-                    },
-                )
-            )
+            await index_runs.upsert_started_run(conn, start=start)
             return RunStarted(job=JobSnapshot.of(dict(job._mapping)))
 
     @activity.defn(name="record_run_finish")
@@ -89,24 +76,12 @@ class RunRecorder:
         async with self._engine.begin() as conn:
             found = {
                 row.run_id: row
-                for row in (
-                    await conn.execute(
-                        sa.select(
-                            runs.c.id.label("run_id"),
-                            runs.c.status.label("run_status"),
-                            runs.c.started_at.label("run_started_at"),
-                            runs.c.trigger.label("run_trigger"),
-                            sa.exists()
-                            .where(chain_jobs.c.job_id == runs.c.job_id, chain_jobs.c.is_root)
-                            .label("chain_root"),
-                            jobs,
-                        )
-                        .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
-                        .where(runs.c.id.in_(sorted({finish.run_id for finish in finishes})))
-                    )
-                ).all()
+                for row in await index_runs.runs_with_jobs(
+                    conn, run_ids=(finish.run_id for finish in finishes)
+                )
             }
-            ended: dict[str, dict[str, Any]] = {}  # run id -> its end
+            # run id -> its end and its start
+            ended: dict[str, tuple[RunFinish, Any]] = {}
             counters: dict[str, dict[str, Any]] = {}  # job id -> its columns as they become
             changed: dict[str, dict[str, Any]] = {}  # job id -> what to write
             written = []
@@ -117,7 +92,7 @@ class RunRecorder:
                     continue
                 finished = RunFinished()
                 if row.run_status == "running" and finish.run_id not in ended:
-                    ended[finish.run_id] = _ended(finish, row.run_started_at)
+                    ended[finish.run_id] = (finish, row.run_started_at)
                     finished = RunFinished(recorded=True)
                     if row.id is not None and row.deleted_at is None:
                         job = counters.setdefault(row.id, dict(row._mapping))
@@ -131,12 +106,11 @@ class RunRecorder:
                         )
                 roots = []
                 if row.chain_root and row.run_trigger != "chain":
-                    roots = await root_chains(conn, finish.job_id)
+                    roots = await index_chains.root_chains(conn, job_id=finish.job_id)
                 written.append(_Written(finished, roots))
-            if ended:
-                await conn.execute(_END_RUN, list(ended.values()))
+            await index_runs.end_runs(conn, ends=list(ended.values()))
             for job_id, changes in changed.items():
-                await conn.execute(jobs.update().where(jobs.c.id == job_id).values(**changes))
+                await index_jobs.update_job(conn, job_id=job_id, changes=changes)
                 if changes.get("status") == "paused":
                     await self._pause_schedule(job_id, changes["paused_reason"])
         return written
@@ -212,30 +186,6 @@ def _settle(future: asyncio.Future[_Written], result: _Written) -> None:
 def _fail(future: asyncio.Future[_Written], error: BaseException) -> None:
     if not future.done():
         future.set_exception(error)
-
-
-def _ended(finish: RunFinish, started_at: Any) -> dict[str, Any]:
-    """Parameters of ``_END_RUN`` for one run: its id and the columns its end sets."""
-    duration = (finish.completed_at - started_at).total_seconds() if started_at else None
-    return {
-        "b_run_id": finish.run_id,
-        "status": finish.status,
-        "temporal_run_id": finish.temporal_run_id,
-        "completed_at": finish.completed_at,
-        "duration_seconds": duration,
-        "attempts": finish.attempts,
-        "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
-        "attempt_dispatches": [d.model_dump(mode="json") for d in finish.attempt_dispatches],
-        "output": finish.output,
-        "data": finish.data,
-        "error": finish.error,
-        "condition_result": finish.condition_result,
-        "delivery": finish.delivery,
-    }
-
-
-# One statement for every run of a batch (executemany); the SET columns are the parameters'.
-_END_RUN = runs.update().where(runs.c.id == sa.bindparam("b_run_id"))
 
 
 def _counted(job: Any, status: str, started_at: Any, trigger: str) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -41,7 +40,11 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.runs import RunRecorder
-from api.index.models import Job, deliveries_sent, jobs, runs, ticks
+from api.index import deliveries as index_deliveries
+from api.index import jobs as index_jobs
+from api.index import runs as index_runs
+from api.index import ticks as index_ticks
+from api.index.models import Job
 from api.services.temporal_schedules import (
     build_schedule,
     job_search_attributes,
@@ -96,11 +99,13 @@ class TickResult(BaseModel):
 class TickActivities:
     """The reconciler; built once in the worker."""
 
-    def __init__(self, engine: AsyncEngine, client: Client, settings: Settings) -> None:
+    def __init__(
+        self, engine: AsyncEngine, client: Client, settings: Settings, *, recorder: RunRecorder
+    ) -> None:
         self._engine = engine
         self._client = client
         self._settings = settings
-        self._recorder = RunRecorder(engine, client)
+        self._recorder = recorder
 
     @activity.defn(name="agent_scheduler_reconcile")
     async def reconcile(self, tick: ReconcileInput) -> TickResult:
@@ -109,10 +114,8 @@ class TickActivities:
         settled = started - timedelta(seconds=tick.grace_seconds)
         repairs: Counter[str] = Counter()
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(sa.select(jobs))).all()
-            last_tick = (
-                await conn.execute(sa.select(sa.func.max(ticks.c.started_at)))
-            ).scalar_one()
+            rows = await index_jobs.all_job_rows(conn)
+            last_tick = await index_ticks.last_tick_started_at(conn)
         live = {row.id: row for row in rows if row.deleted_at is None}
         deleted = {row.id: row for row in rows if row.deleted_at is not None}
         listed = await self._job_schedules()
@@ -128,24 +131,15 @@ class TickActivities:
             next_run_at_refreshed=refreshed,
         )
         async with self._engine.begin() as conn:
-            await conn.execute(
-                ticks.insert().values(
-                    workflow_id=tick.workflow_id,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    jobs_checked=result.jobs_checked,
-                    schedules_checked=result.schedules_checked,
-                    runs_checked=result.runs_checked,
-                    repairs=result.repairs,
-                    next_run_at_refreshed=refreshed,
-                )
+            await index_ticks.record_tick(
+                conn,
+                workflow_id=tick.workflow_id,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                counts=result.model_dump(),
             )
-            await conn.execute(ticks.delete().where(ticks.c.started_at < started - TICKS_KEPT))
-            await conn.execute(
-                deliveries_sent.delete().where(
-                    deliveries_sent.c.updated_at < started - DELIVERIES_KEPT
-                )
-            )
+            await index_ticks.forget_ticks_before(conn, before=started - TICKS_KEPT)
+            await index_deliveries.forget_deliveries_before(conn, before=started - DELIVERIES_KEPT)
         if result.repairs:
             log.info("tick repaired %s", result.repairs)
         if refreshed:
@@ -213,8 +207,7 @@ class TickActivities:
                 continue
             await self._delete_schedule(job_id)
             async with self._engine.begin() as conn:
-                await conn.execute(runs.delete().where(runs.c.job_id == job_id))
-                await conn.execute(jobs.delete().where(jobs.c.id == job_id))
+                await index_jobs.delete_job_rows(conn, job_id=job_id)
             repairs["deleted_jobs_purged"] += 1
 
     async def _describe_schedule(self, schedule_id: str) -> Any:
@@ -263,12 +256,9 @@ class TickActivities:
         async with self._engine.begin() as conn:
             for change in changed:
                 # Only if the API did not change the job meanwhile.
-                result = await conn.execute(
-                    jobs.update()
-                    .where(jobs.c.id == change["job_id"], jobs.c.updated_at == change["seen"])
-                    .values(next_run_at=change["next"])
+                refreshed += await index_jobs.refresh_next_run(
+                    conn, job_id=change["job_id"], seen=change["seen"], next_run_at=change["next"]
                 )
-                refreshed += result.rowcount
         return refreshed
 
     async def _repair_runs(
@@ -279,15 +269,9 @@ class TickActivities:
         repairs: Counter[str],
     ) -> int:
         async with self._engine.connect() as conn:
-            running = (
-                await conn.execute(
-                    sa.select(runs.c.id)
-                    .where(runs.c.status == "running", runs.c.started_at < settled)
-                    .order_by(runs.c.started_at)
-                    .limit(MAX_RUNS_DESCRIBED)
-                )
-            ).scalars()
-            running_ids = set(running)
+            running_ids = await index_runs.stale_running_run_ids(
+                conn, started_before=settled, limit=MAX_RUNS_DESCRIBED
+            )
         checked = 0
         gate = asyncio.Semaphore(20)
 
@@ -311,15 +295,7 @@ class TickActivities:
         closed = [w.id async for w in self._client.list_workflows(query)]
         if closed:
             async with self._engine.connect() as conn:
-                finished = set(
-                    (
-                        await conn.execute(
-                            sa.select(runs.c.id).where(
-                                runs.c.id.in_(closed), runs.c.status != "running"
-                            )
-                        )
-                    ).scalars()
-                )
+                finished = await index_runs.finished_run_ids(conn, run_ids=closed)
             known = finished | running_ids
             missing = [run_id for run_id in closed if run_id not in known]
             for recorded in await asyncio.gather(*(check(run_id) for run_id in missing)):
@@ -388,14 +364,14 @@ class TickActivities:
     async def _record_lost(self, run_id: str, now: datetime) -> bool:
         """A run the index shows running that Temporal never had (its start failed)."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(runs.c.job_id).where(runs.c.id == run_id))).first()
-        if row is None:
+            job_id = await index_runs.run_job_id(conn, run_id=run_id)
+        if job_id is None:
             return False
         finished = await self._recorder.record_finish(
             RunFinish(
                 run_id=run_id,
                 temporal_run_id="",
-                job_id=row.job_id,
+                job_id=job_id,
                 status="failed",
                 completed_at=now,
                 error="the run never started in Temporal",

@@ -17,6 +17,7 @@ from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.runs import RunRecorder
 from activities.tick import ReconcileInput, TickActivities
 from api.app import create_app
 from api.index.models import Job
@@ -236,7 +237,9 @@ async def test_delete_whose_purge_fails_leaves_a_row_the_tick_purges(
         assert row is not None and row.deleted_at is not None
 
     # ...and the row left marked deleted is what the tick purges.
-    tick = TickActivities(api.state.sessions.kw["bind"], temporal_client, api.state.settings)
+    engine = api.state.sessions.kw["bind"]
+    recorder = RunRecorder(engine, temporal_client)
+    tick = TickActivities(engine, temporal_client, api.state.settings, recorder=recorder)
     result = await tick.reconcile(ReconcileInput(workflow_id="test-tick", grace_seconds=0))
     assert result.repairs == {"deleted_jobs_purged": 1}
     async with api.state.sessions() as session:

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
+from activities.runs import RunRecorder
 from activities.tick import ReconcileInput, TickActivities, TickInput
 from api.index.db import make_engine
 from api.index.models import Job, Run, TickRecord
@@ -361,7 +362,9 @@ async def test_a_run_the_worker_recorded_is_not_counted_as_repaired(
         await session.execute(sa.update(Job).where(Job.id == job["id"]).values(run_count=1))
         await session.commit()
     engine = make_engine(settings.resolved_database_url)
-    tick = TickActivities(engine, temporal_client, settings)
+    tick = TickActivities(
+        engine, temporal_client, settings, recorder=RunRecorder(engine, temporal_client)
+    )
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     try:
@@ -394,7 +397,9 @@ async def test_tick_logs_a_repair_only_when_one_happened(
     run_id = (await api.http.post(f"{JOBS}/{job['id']}/trigger", headers=alice)).json()["run_id"]
     await wait_run_done(api, alice, job["id"], run_id)
     engine = make_engine(settings.resolved_database_url)
-    tick = TickActivities(engine, temporal_client, settings)
+    tick = TickActivities(
+        engine, temporal_client, settings, recorder=RunRecorder(engine, temporal_client)
+    )
     env = ActivityEnvironment()
     caplog.set_level("INFO", logger="activities.tick")
     try:

@@ -19,7 +19,6 @@ import logging
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -28,8 +27,10 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery import email, notify, slack, webhook
 from activities.delivery.errors import refused
 from activities.delivery.progress import Progress
-from api.index.db import upsert_insert
-from api.index.models import deliveries_sent, jobs, runs, utcnow
+from api.index import deliveries as index_deliveries
+from api.index import jobs as index_jobs
+from api.index import runs as index_runs
+from api.index.models import utcnow
 from api.settings import Settings
 from domain.delivery import (
     ChannelError,
@@ -124,13 +125,7 @@ class DeliveryActivities:
         progress = Progress.of(dict(details[0]) if details else {})
         try:
             async with self._engine.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(deliveries_sent).where(
-                            deliveries_sent.c.delivery_id == job.delivery_id
-                        )
-                    )
-                ).first()
+                row = await index_deliveries.delivery_sent(conn, delivery_id=job.delivery_id)
         except (SQLAlchemyError, OSError) as exc:
             log.warning(
                 "delivery %s: could not read what was sent (%s); relying on the heartbeat",
@@ -158,12 +153,8 @@ class DeliveryActivities:
         }
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(
-                    upsert_insert(conn)(deliveries_sent)
-                    .values(delivery_id=job.delivery_id, run_id=job.run.run_id, **values)
-                    .on_conflict_do_update(
-                        index_elements=[deliveries_sent.c.delivery_id], set_=values
-                    )
+                await index_deliveries.remember_delivery(
+                    conn, delivery_id=job.delivery_id, run_id=job.run.run_id, values=values
                 )
         except (SQLAlchemyError, OSError) as exc:
             log.warning(
@@ -176,14 +167,8 @@ class DeliveryActivities:
     async def plan_redelivery(self, request: RedeliverInput) -> RedeliveryPlan:
         """Load the finished run and the job's current channel from the index."""
         async with self._engine.connect() as conn:
-            run = (
-                await conn.execute(
-                    sa.select(runs).where(
-                        runs.c.id == request.run_id, runs.c.job_id == request.job_id
-                    )
-                )
-            ).first()
-            job = (await conn.execute(sa.select(jobs).where(jobs.c.id == request.job_id))).first()
+            run = await index_runs.run_row(conn, job_id=request.job_id, run_id=request.run_id)
+            job = await index_jobs.job_row(conn, job_id=request.job_id)
         if run is None or job is None or job.deleted_at is not None:
             return RedeliveryPlan(reason="the run or its job no longer exists")
         if not job.delivery:
@@ -215,9 +200,7 @@ class DeliveryActivities:
     async def record_delivery(self, record: DeliveryRecord) -> None:
         """Write the run's ``delivery`` field (the outcome of a redelivery)."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                runs.update().where(runs.c.id == record.run_id).values(delivery=record.delivery)
-            )
+            await index_runs.set_run_delivery(conn, run_id=record.run_id, delivery=record.delivery)
 
 
 async def _heartbeat(progress: Progress) -> None:

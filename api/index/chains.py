@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Chain, ChainJob, ChainRun, Job
+from api.index.db import upsert_insert
+from api.index.models import Chain, ChainJob, ChainRun, Job, chain_jobs, chain_runs, chains
+from domain.chains import ChainRunFinish, ChainRunStart
 
 
 async def get_chain(session: AsyncSession, *, owner: str, chain_id: str) -> Chain | None:
@@ -115,3 +120,85 @@ async def running_chain_run_ids(session: AsyncSession, *, chain_id: str) -> list
         )
     )
     return list(rows.scalars())
+
+
+# The worker's queries: Core statements on a connection the caller's transaction owns.
+
+
+async def root_chains(conn: AsyncConnection, *, job_id: str) -> list[sa.Row[Any]]:
+    """The chains (rows of ``chains``) whose root nodes include the job, in id order."""
+    rows = await conn.execute(
+        sa.select(chains)
+        .join(chain_jobs, chain_jobs.c.chain_id == chains.c.id)
+        .where(chain_jobs.c.job_id == job_id, chain_jobs.c.is_root)
+        .order_by(chains.c.id)
+    )
+    return list(rows.all())
+
+
+async def chain_exists(conn: AsyncConnection, *, chain_id: str) -> bool:
+    """Whether the chain is in the index."""
+    rows = await conn.execute(sa.select(chains.c.id).where(chains.c.id == chain_id))
+    return rows.first() is not None
+
+
+async def upsert_started_chain_run(conn: AsyncConnection, *, start: ChainRunStart) -> None:
+    """Insert the chain run as ``running``, or only set its Temporal run id if it is there
+    already (the API inserted a triggered one)."""
+    await conn.execute(
+        upsert_insert(conn)(chain_runs)
+        .values(
+            id=start.chain_run_id,
+            chain_id=start.chain_id,
+            owner=start.owner,
+            trigger=start.trigger,
+            root_run_id=start.root_run_id,
+            status="running",
+            started_at=start.started_at,
+            nodes=[n.model_dump(mode="json") for n in start.nodes],
+            temporal_run_id=start.temporal_run_id,
+        )
+        .on_conflict_do_update(
+            index_elements=[chain_runs.c.id], set_={"temporal_run_id": start.temporal_run_id}
+        )
+    )
+
+
+async def set_running_chain_run_nodes(
+    conn: AsyncConnection, *, chain_run_id: str, nodes: list[dict[str, Any]]
+) -> None:
+    """Store where each node of a chain run is, if it is still running."""
+    await conn.execute(
+        chain_runs.update()
+        .where(chain_runs.c.id == chain_run_id, chain_runs.c.status == "running")
+        .values(nodes=nodes)
+    )
+
+
+async def running_chain_run_started_at(
+    conn: AsyncConnection, *, chain_run_id: str
+) -> datetime | None:
+    """When the chain run started, or None unless it is still running."""
+    rows = await conn.execute(
+        sa.select(chain_runs.c.started_at).where(
+            chain_runs.c.id == chain_run_id, chain_runs.c.status == "running"
+        )
+    )
+    return rows.scalar_one_or_none()
+
+
+async def end_chain_run(
+    conn: AsyncConnection, *, finish: ChainRunFinish, started_at: datetime
+) -> None:
+    """Write how the chain run ended."""
+    await conn.execute(
+        chain_runs.update()
+        .where(chain_runs.c.id == finish.chain_run_id)
+        .values(
+            status=finish.status,
+            completed_at=finish.completed_at,
+            duration_seconds=(finish.completed_at - started_at).total_seconds(),
+            nodes=[n.model_dump(mode="json") for n in finish.nodes],
+            error=finish.error,
+        )
+    )

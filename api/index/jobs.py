@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Job, Run, job_counts, jobs
+from api.index.models import Job, Run, job_counts, jobs, runs
 
 # Built once: every job route runs it.
 _OWNERS_JOB = select(Job).where(
@@ -74,3 +75,48 @@ async def purge_job(session: AsyncSession, *, job_id: str) -> None:
     await session.execute(sa.delete(Run).where(col(Run.job_id) == job_id))
     await session.execute(sa.delete(Job).where(col(Job.id) == job_id))
     await session.commit()
+
+
+# The worker's queries: Core statements on a connection the caller's transaction owns.
+
+
+async def job_row(conn: AsyncConnection, *, job_id: str) -> sa.Row[Any] | None:
+    """The job's row (deleted or not), or None."""
+    return (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+
+
+async def update_job(conn: AsyncConnection, *, job_id: str, changes: dict[str, Any]) -> None:
+    """Set the job's columns in ``changes``."""
+    await conn.execute(jobs.update().where(jobs.c.id == job_id).values(**changes))
+
+
+async def all_job_rows(conn: AsyncConnection) -> Sequence[sa.Row[Any]]:
+    """Every job's row, of every owner, deleted ones included."""
+    return (await conn.execute(sa.select(jobs))).all()
+
+
+async def delete_job_rows(conn: AsyncConnection, *, job_id: str) -> None:
+    """Remove a job and its runs from the index."""
+    await conn.execute(runs.delete().where(runs.c.job_id == job_id))
+    await conn.execute(jobs.delete().where(jobs.c.id == job_id))
+
+
+async def refresh_next_run(
+    conn: AsyncConnection, *, job_id: str, seen: datetime, next_run_at: datetime | None
+) -> int:
+    """Store the job's next fire unless the job changed since ``seen`` (its ``updated_at``
+    when read); answers how many rows changed (0 or 1)."""
+    result = await conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job_id, jobs.c.updated_at == seen)
+        .values(next_run_at=next_run_at)
+    )
+    return result.rowcount
+
+
+async def live_jobs(session: AsyncSession, *, owner: str) -> list[Job]:
+    """Every live (not deleted) job of the owner."""
+    rows = await session.execute(
+        select(Job).where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
+    )
+    return list(rows.scalars())

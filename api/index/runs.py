@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Run, utcnow
+from api.index.db import upsert_insert
+from api.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
+from domain.payloads import RunFinish, RunStart
 
 
 async def get_run(session: AsyncSession, *, job_id: str, run_id: str) -> Run | None:
@@ -64,3 +70,147 @@ async def forget_run(session: AsyncSession, *, run_id: str) -> None:
     """Remove a run whose workflow never started, and commit."""
     await session.execute(sa.delete(Run).where(col(Run.id) == run_id))
     await session.commit()
+
+
+# The worker's queries: Core statements on a connection the caller's transaction owns.
+
+
+async def upsert_started_run(conn: AsyncConnection, *, start: RunStart) -> None:
+    """Insert the run as ``running``, or only fill in its Temporal run id if it is there
+    already (the API inserted a triggered one)."""
+    values = start.model_dump(exclude={"run_id"}) | {"id": start.run_id}
+    await conn.execute(
+        upsert_insert(conn)(runs)
+        .values(status="running", attempts=0, **values)
+        .on_conflict_do_update(
+            index_elements=[runs.c.id],
+            set_={
+                "temporal_run_id": sa.func.coalesce(runs.c.temporal_run_id, start.temporal_run_id)
+            },
+        )
+    )
+
+
+async def runs_with_jobs(conn: AsyncConnection, *, run_ids: Iterable[str]) -> list[sa.Row[Any]]:
+    """One row a run found: its ``run_id``, ``run_status``, ``run_started_at`` and
+    ``run_trigger``, whether its job roots a chain (``chain_root``), and its job's columns
+    (None where the job is gone)."""
+    rows = await conn.execute(
+        sa.select(
+            runs.c.id.label("run_id"),
+            runs.c.status.label("run_status"),
+            runs.c.started_at.label("run_started_at"),
+            runs.c.trigger.label("run_trigger"),
+            sa.exists()
+            .where(chain_jobs.c.job_id == runs.c.job_id, chain_jobs.c.is_root)
+            .label("chain_root"),
+            jobs,
+        )
+        .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
+        .where(runs.c.id.in_(sorted(set(run_ids))))
+    )
+    return list(rows.all())
+
+
+async def end_runs(
+    conn: AsyncConnection, *, ends: Sequence[tuple[RunFinish, datetime | None]]
+) -> None:
+    """Write each ``(finish, started_at)`` run end, all in one statement (executemany)."""
+    if ends:
+        await conn.execute(_END_RUN, [_ended(finish, started_at) for finish, started_at in ends])
+
+
+def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
+    """Parameters of ``_END_RUN`` for one run: its id and the columns its end sets."""
+    duration = (finish.completed_at - started_at).total_seconds() if started_at else None
+    return {
+        "b_run_id": finish.run_id,
+        "status": finish.status,
+        "temporal_run_id": finish.temporal_run_id,
+        "completed_at": finish.completed_at,
+        "duration_seconds": duration,
+        "attempts": finish.attempts,
+        "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
+        "attempt_dispatches": [d.model_dump(mode="json") for d in finish.attempt_dispatches],
+        "output": finish.output,
+        "data": finish.data,
+        "error": finish.error,
+        "condition_result": finish.condition_result,
+        "delivery": finish.delivery,
+    }
+
+
+# One statement for every run of a batch (executemany); the SET columns are the parameters'.
+_END_RUN = runs.update().where(runs.c.id == sa.bindparam("b_run_id"))
+
+
+async def stale_running_run_ids(
+    conn: AsyncConnection, *, started_before: datetime, limit: int
+) -> set[str]:
+    """Ids of runs of any job that are still running and started before ``started_before``,
+    the oldest ``limit`` of them."""
+    rows = await conn.execute(
+        sa.select(runs.c.id)
+        .where(runs.c.status == "running", runs.c.started_at < started_before)
+        .order_by(runs.c.started_at)
+        .limit(limit)
+    )
+    return set(rows.scalars())
+
+
+async def finished_run_ids(conn: AsyncConnection, *, run_ids: list[str]) -> set[str]:
+    """Which of ``run_ids`` are in the index and no longer running."""
+    rows = await conn.execute(
+        sa.select(runs.c.id).where(runs.c.id.in_(run_ids), runs.c.status != "running")
+    )
+    return set(rows.scalars())
+
+
+async def run_job_id(conn: AsyncConnection, *, run_id: str) -> str | None:
+    """The job id of the run, or None if the run is not in the index."""
+    row = (await conn.execute(sa.select(runs.c.job_id).where(runs.c.id == run_id))).first()
+    return row.job_id if row is not None else None
+
+
+async def previous_run(
+    conn: AsyncConnection, *, job_id: str, run_id: str, statuses: Sequence[str]
+) -> dict[str, Any] | None:
+    """The ``status``, ``output`` and ``data`` of the job's latest run other than ``run_id``
+    that ended with one of ``statuses``, or None."""
+    rows = await conn.execute(
+        sa.select(runs.c.status, runs.c.output, runs.c.data)
+        .where(runs.c.job_id == job_id, runs.c.id != run_id, runs.c.status.in_(statuses))
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(1)
+    )
+    row = rows.first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def run_row(conn: AsyncConnection, *, job_id: str, run_id: str) -> sa.Row[Any] | None:
+    """The row of a run of the job, or None."""
+    rows = await conn.execute(sa.select(runs).where(runs.c.id == run_id, runs.c.job_id == job_id))
+    return rows.first()
+
+
+async def set_run_delivery(conn: AsyncConnection, *, run_id: str, delivery: dict[str, Any]) -> None:
+    """Write the run's ``delivery`` field."""
+    await conn.execute(runs.update().where(runs.c.id == run_id).values(delivery=delivery))
+
+
+async def runs_in_range(
+    session: AsyncSession, *, owner: str, start: datetime, end: datetime
+) -> Sequence[sa.Row[str, str, str, datetime | None, str]]:
+    """The owner's runs of live jobs that started in ``[start, end)``: their ``id``,
+    ``job_id``, ``status``, ``started_at`` and the job's ``name``."""
+    rows = await session.execute(
+        sa.select(col(Run.id), col(Run.job_id), col(Run.status), col(Run.started_at), col(Job.name))
+        .join(Job, col(Job.id) == col(Run.job_id))
+        .where(
+            col(Run.owner) == owner,
+            col(Job.deleted_at).is_(None),
+            col(Run.started_at) >= start,
+            col(Run.started_at) < end,
+        )
+    )
+    return rows.all()

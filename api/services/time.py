@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from api.errors import Invalid
-from api.index.models import Job, Run
+from api.index import jobs as index_jobs
+from api.index import runs as index_runs
 from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
@@ -91,11 +90,7 @@ async def calendar(
     if end - start > timedelta(days=MAX_CALENDAR_DAYS):
         raise Invalid.field("end", f"the range may span at most {MAX_CALENDAR_DAYS} days")
 
-    jobs = (
-        await session.execute(
-            select(Job).where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
-        )
-    ).scalars()
+    jobs = await index_jobs.live_jobs(session, owner=owner)
     events: list[CalendarEvent] = []
     truncated = False
     after = max(start - timedelta(microseconds=1), now)
@@ -117,16 +112,7 @@ async def calendar(
             )
             for t in fires
         )
-    runs = await session.execute(
-        sa.select(col(Run.id), col(Run.job_id), col(Run.status), col(Run.started_at), col(Job.name))
-        .join(Job, col(Job.id) == col(Run.job_id))
-        .where(
-            col(Run.owner) == owner,
-            col(Job.deleted_at).is_(None),
-            col(Run.started_at) >= start,
-            col(Run.started_at) < end,
-        )
-    )
+    runs = await index_runs.runs_in_range(session, owner=owner, start=start, end=end)
     events.extend(
         CalendarEvent(
             job_id=row.job_id,

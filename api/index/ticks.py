@@ -1,0 +1,39 @@
+"""Queries of the tick: its records, and the index-wide reads its reconciliation needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.index.models import ticks
+
+
+async def last_tick_started_at(conn: AsyncConnection) -> datetime | None:
+    """When the latest recorded tick started, or None before the first."""
+    return (await conn.execute(sa.select(sa.func.max(ticks.c.started_at)))).scalar_one()
+
+
+async def record_tick(
+    conn: AsyncConnection,
+    *,
+    workflow_id: str,
+    started_at: datetime,
+    finished_at: datetime,
+    counts: Mapping[str, Any],
+) -> None:
+    """Store what one tick checked and repaired (``counts``: the tick result's fields,
+    ``jobs_checked`` … ``next_run_at_refreshed``)."""
+    await conn.execute(
+        ticks.insert().values(
+            workflow_id=workflow_id, started_at=started_at, finished_at=finished_at, **counts
+        )
+    )
+
+
+async def forget_ticks_before(conn: AsyncConnection, *, before: datetime) -> None:
+    """Remove the records of ticks that started before ``before``."""
+    await conn.execute(ticks.delete().where(ticks.c.started_at < before))
