@@ -36,6 +36,7 @@ from temporalio.client import Client
 
 from api.devserver import DevServer
 from api.index.db import sync_url
+from api.index.models import Run
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "agent-scheduler")
@@ -294,10 +295,23 @@ class Fleet:
         engine = sa.create_engine(sync_url(self.index_url), poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as connection:
+                # Through the model's table, so times come back as aware datetimes.
+                table = Run.__table__  # type: ignore[attr-defined]
                 rows = connection.execute(
-                    sa.text(
-                        "SELECT id, job_id, trigger, status, scheduled_at, started_at, "
-                        "completed_at, attempts FROM runs"
+                    sa.select(
+                        *(
+                            table.c[name]
+                            for name in (
+                                "id",
+                                "job_id",
+                                "trigger",
+                                "status",
+                                "scheduled_at",
+                                "started_at",
+                                "completed_at",
+                                "attempts",
+                            )
+                        )
                     )
                 )
                 return [dict(row._mapping) for row in rows]
