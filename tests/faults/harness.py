@@ -14,12 +14,16 @@ test that owns it, and an agent that counts what it is asked to do.
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -370,3 +374,70 @@ async def running_fleet(
         yield fleet
     finally:
         await fleet.close()
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the test's own (``initdb``/``pg_ctl``) on a free loopback port.
+
+    Never the shared server: this one is stopped and started on purpose. ``initdb`` refuses to
+    run as root, so as root the binaries run as the ``postgres`` user (``runuser``).
+    """
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        self.bin = Path(bins[-1]).parent if bins else None
+        (self.port,) = free_ports(1)
+        self.dir = Path(tempfile.mkdtemp(prefix="faults-pg-"))
+        self.data = self.dir / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def unavailable(self) -> str | None:
+        """Why a cluster cannot be made here, or None."""
+        if self.bin is None:
+            return "no PostgreSQL binaries under /usr/lib/postgresql/*/bin"
+        if os.geteuid() == 0 and (shutil.which("runuser") is None or not _user_exists("postgres")):
+            return "running as root without runuser and a postgres user (initdb refuses root)"
+        return None
+
+    def _run(self, *args: str) -> None:
+        assert self.bin is not None
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{args[0]} failed: {done.stdout}\n{done.stderr}"
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
