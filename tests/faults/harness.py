@@ -441,3 +441,18 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def session_processes(sid: int) -> set[int]:
+    """Live (non-zombie) processes of session ``sid``: a process started with
+    ``start_new_session=True`` and everything it spawned, whatever their process groups."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp, session.
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
