@@ -346,11 +346,16 @@ class Fleet:
 
 
 def doubled_runs(runs: list[dict[str, Any]], agent: CountingAgent) -> int:
-    """Runs the agent executed more attempts of than the run records, plus second runs of one
-    scheduled fire (same job and ``scheduled_at``)."""
+    """Finished runs the agent executed more attempts of than the run records, plus second runs
+    of one scheduled fire (same job and ``scheduled_at``).
+
+    Runs still running are left out of the first count: their attempt is recorded at the end.
+    """
     executed = agent.runs_executed()
     extra_attempts = sum(
-        max(0, executed[r["id"]] - r["attempts"]) for r in runs if r["id"] in executed
+        max(0, executed[r["id"]] - r["attempts"])
+        for r in runs
+        if r["id"] in executed and r["status"] != "running"
     )
     fires = Counter((r["job_id"], r["scheduled_at"]) for r in runs if r["trigger"] == "schedule")
     return extra_attempts + sum(count - 1 for count in fires.values() if count > 1)
