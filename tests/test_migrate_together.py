@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from api.index.db import alembic_config, sync_url
+from api.index.db import alembic_config, migrate, sync_url
 
 PROCESSES = 6
 
@@ -115,3 +116,23 @@ def test_processes_migrating_a_fresh_sqlite_index_at_once_all_succeed(tmp_path: 
     failed = [stderr[-2000:] for code, stderr in results if code != 0]
     assert not failed, f"{len(failed)} of {PROCESSES} failed; first:\n{failed[0]}"
     assert_at_heads_once(url)
+
+
+def test_threads_migrating_a_fresh_postgres_index_at_once_all_succeed(fresh_postgres: str) -> None:
+    # Alembic's context is global to a process: without migrate()'s own lock, a second thread
+    # would take over the first one's migration context mid-way.
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            migrate(fresh_postgres)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert_at_heads_once(fresh_postgres)
