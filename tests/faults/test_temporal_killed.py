@@ -4,6 +4,8 @@ every-minute jobs: the API says 503 meanwhile (SPEC §4), nothing is lost or dou
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -197,3 +199,72 @@ async def test_temporal_killed_and_restarted_on_its_database(
         outcome.report()
     )
     assert stats["total_runs_today"] == len(runs)
+
+
+async def test_temporal_frozen_answers_503_within_the_call_deadline(
+    tmp_path: Path, index_url: str, agent: CountingAgent
+) -> None:
+    """A Temporal that stops answering (SIGSTOP: a hung server, a partition dropping packets)
+    costs each request at most the API's call deadline (API_RPC_TIMEOUT) per Temporal call."""
+    outcome = Outcome("Temporal frozen (SIGSTOP)", faults=1)
+    async with (
+        running_fleet(tmp_path, index_url, agent) as fleet,
+        httpx.AsyncClient(timeout=60) as http,
+    ):
+        job = await fleet.create_job(http, "frozen", {"type": "cron", "expression": "0 0 1 1 *"})
+        run_id = await fleet.trigger(http, job)
+        assert fleet.temporal.process is not None
+        os.killpg(fleet.temporal.process.pid, signal.SIGSTOP)
+        try:
+            calls = {
+                "trigger": http.post(
+                    f"{fleet.api_url}{BASE}/jobs/{job}/trigger", headers=fleet.headers
+                ),
+                "create": http.post(
+                    f"{fleet.api_url}{BASE}/jobs",
+                    headers=fleet.headers,
+                    json={
+                        "name": "frozen",
+                        "goal": "probe",
+                        "agent_id": "probe",
+                        "schedule": {"type": "cron", "expression": "0 0 1 1 *"},
+                    },
+                ),
+                "pause": http.post(
+                    f"{fleet.api_url}{BASE}/jobs/{job}/pause", headers=fleet.headers
+                ),
+                "cancel": http.post(
+                    f"{fleet.api_url}{BASE}/jobs/{job}/runs/{run_id}/cancel", headers=fleet.headers
+                ),
+                "status": http.get(f"{fleet.api_url}{BASE}/status", headers=fleet.headers),
+            }
+            took: dict[str, float] = {}
+            answers: dict[str, httpx.Response] = {}
+            for name, call in calls.items():
+                started = time.monotonic()
+                answers[name] = await call
+                took[name] = round(time.monotonic() - started, 1)
+        finally:
+            os.killpg(fleet.temporal.process.pid, signal.SIGCONT)
+
+        async def recovered() -> bool:
+            answer = await http.post(
+                f"{fleet.api_url}{BASE}/jobs/{job}/trigger", headers=fleet.headers
+            )
+            return answer.status_code == 202
+
+        await until(recovered, "a trigger accepted once Temporal answers again", 60)
+
+    problems = {n: a.text for n, a in answers.items() if check_unavailable(a)}
+    outcome.server_errors = sum(
+        1 for a in answers.values() if a.status_code >= 500 and a.status_code != 503
+    )
+    outcome.extra = {
+        "codes": {n: a.status_code for n, a in answers.items()},
+        "seconds": took,
+    }
+    log(outcome.report())
+    assert not problems, problems
+    assert {n for n, a in answers.items() if a.status_code == 503} >= {"trigger", "create", "pause"}
+    # Two Temporal calls at most per request, each within the deadline (5 s), plus slack.
+    assert max(took.values()) < 15, took
