@@ -32,10 +32,12 @@ KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
 
 @contextmanager
 def dev(
-    data_dir: Path, agents: Path, logs: Path
+    data_dir: Path, agents: Path, logs: Path, *, starting: str | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
-    """``agent-scheduler dev`` on free ports in a session of its own, ready to serve."""
+    """``agent-scheduler dev`` on free ports in a session of its own, ready to serve (or, with
+    ``starting``, as soon as it logged that line: still starting)."""
     port, temporal_port, ui_port = free_ports(3)
+    seen = logs.read_text().count(starting) if starting and logs.exists() else 0
     out = logs.open("ab")
     process = subprocess.Popen(
         [
@@ -63,6 +65,8 @@ def dev(
         while True:
             assert process.poll() is None, logs.read_text()[-3000:]
             assert time.monotonic() < deadline, f"dev not ready:\n{logs.read_text()[-3000:]}"
+            if starting and logs.read_text().count(starting) > seen:
+                break
             key = KEY_LINE.findall(logs.read_text())
             try:
                 if key and httpx.get(f"{api}/healthz").status_code == 200:
@@ -70,7 +74,7 @@ def dev(
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        yield process, api, {"Authorization": f"Bearer {key[-1]}"}
+        yield process, api, {"Authorization": f"Bearer {key[-1]}"} if not starting else {}
     finally:
         for pid in session_processes(process.pid):
             with_suppressed_kill(pid)
@@ -159,6 +163,10 @@ def test_dev_stops_within_10_s_with_runs_in_flight_also_after_a_restart(
             start_runs(api, headers, agent, 5)
             with stalled_client(api):
                 took.append((sig.name, stop(process, sig, logs)))
+    # Stopped while starting: the Temporal server is coming up, runs from before are in flight.
+    with dev(data_dir, agents, logs, starting="Starting the Temporal dev server") as (process, *_):
+        time.sleep(0.5)
+        took.append(("SIGTERM while starting", stop(process, signal.SIGTERM, logs)))
     log("dev stopped in " + ", ".join(f"{name} {s:.1f} s" for name, s in took))
 
 
