@@ -434,6 +434,21 @@ class PostgresCluster:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def freeze(self, sig: signal.Signals) -> None:
+        """SIGSTOP (or SIGCONT) the postmaster and every backend: a server that stops
+        answering but keeps its connections open."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        pids = {postmaster}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                pids.add(int(stat.parent.name))
+        for pid in pids:
+            os.kill(pid, sig)
+
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -4,6 +4,7 @@ the API says 503 meanwhile; afterwards every run Temporal finished is recorded, 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.deadline import REQUEST_DEADLINE_SECONDS
 from domain.payloads import RUN_WORKFLOW
 from tests.faults.harness import (
     BASE,
@@ -141,3 +143,52 @@ async def test_index_down_with_runs_in_flight(
     assert len(runs) == RUNS == len(closed)
     assert stats["total_runs_today"] == job_stats["total_runs"] == job["run_count"] == RUNS
     assert job_stats["runs_by_status"] == {"completed": RUNS}
+
+
+async def test_index_frozen_answers_503_within_the_request_deadline(
+    tmp_path: Path, cluster: PostgresCluster, agent: CountingAgent
+) -> None:
+    """An index that stops answering but keeps its connections open (SIGSTOP): requests end
+    with a 503 after the request deadline instead of hanging, and the API recovers after."""
+    outcome = Outcome("index PostgreSQL frozen (SIGSTOP)", faults=1)
+    async with (
+        running_fleet(tmp_path, cluster.url, agent) as fleet,
+        httpx.AsyncClient(timeout=120) as http,
+    ):
+        job_id = await fleet.create_job(http, "frozen", {"type": "cron", "expression": "0 0 1 1 *"})
+        cluster.freeze(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            answers = await asyncio.gather(
+                http.get(f"{fleet.api_url}{BASE}/jobs", headers=fleet.headers),
+                http.post(f"{fleet.api_url}{BASE}/jobs/{job_id}/trigger", headers=fleet.headers),
+                http.get(f"{fleet.api_url}{BASE}/stats", headers=fleet.headers),
+            )
+            took = time.monotonic() - started
+        finally:
+            cluster.freeze(signal.SIGCONT)
+
+        async def recovered() -> bool:
+            answer = await http.get(f"{fleet.api_url}{BASE}/jobs", headers=fleet.headers)
+            return answer.status_code == 200
+
+        await until(recovered, "the API answering again", 60)
+        run_id = await fleet.trigger(http, job_id)
+
+        async def finished() -> bool:
+            return fleet.finished({run_id}) == {run_id}
+
+        await until(finished, "a run after the index came back", 60)
+        after = next(r for r in fleet.runs() if r["id"] == run_id)
+
+    outcome.runs = 1
+    outcome.lost = int(after["status"] != "completed")
+    outcome.dispatches, outcome.executions = agent.totals()
+    outcome.server_errors = sum(1 for a in answers if a.status_code >= 500 and a.status_code != 503)
+    outcome.extra = {"codes": [a.status_code for a in answers], "answered_after_s": round(took, 1)}
+    log(outcome.report())
+    assert [a.status_code for a in answers] == [503, 503, 503], [a.text for a in answers]
+    assert all(a.json()["error"] == "unavailable" for a in answers)
+    # The deadline (30 s), then at most psycopg's cancel of the stuck query (5 s + 5 s).
+    assert took < REQUEST_DEADLINE_SECONDS + 15, took
+    assert outcome.lost == 0, after
