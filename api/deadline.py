@@ -11,7 +11,7 @@ from api.errors import error_response
 
 log = logging.getLogger(__name__)
 
-# Above every bound a request has of its own (Temporal calls 5 s each, the LLM fallback 20 s):
+# Above every bound a request has of its own (Temporal calls 10 s each, the LLM fallback 20 s):
 # it only ends requests stuck on something with no bound, such as an index database that
 # stopped answering without closing its connections.
 REQUEST_DEADLINE_SECONDS = 30.0

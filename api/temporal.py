@@ -42,8 +42,8 @@ def packaged_binary(name: str) -> str:
 API_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=1000, max_retries=4)
 # Each of the API's Temporal calls has this deadline. Without one, a server that stops
 # answering (frozen, or packets dropped) holds a request until the connection's keepalive gives
-# up, 15 s per call: a create (three calls) answered 503 after 45 s.
-API_RPC_TIMEOUT = timedelta(seconds=5)
+# up, 15 s per call: a create answered 503 after 45 s. Above what a busy server takes.
+API_RPC_TIMEOUT = timedelta(seconds=10)
 
 # The client calls the API makes (each takes an input with an ``rpc_timeout``).
 _API_CALLS = (
