@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: dev test lint install clean
+.PHONY: dev test faults lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# The fault suite (tests/faults/README.md): real Temporal, workers, API and PostgreSQL processes
+# killed and restarted; a few minutes, so not part of `make test`. CI runs both.
+faults: install
+	$(BIN)/python -m pytest -s tests/faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

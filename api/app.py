@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.deadline import RequestDeadline
 from api.deps import AppState
 from api.errors import add_exception_handlers
 from api.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     add_exception_handlers(app)
+    app.add_middleware(RequestDeadline)
     app.include_router(health.router)
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)

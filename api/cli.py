@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,14 @@ T = TypeVar("T")
 
 DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_OWNER = "local"
-WORKER_STOP_TIMEOUT = 15.0
-API_STOP_TIMEOUT = 10.0
+# Stopping is bounded: API and worker stop together, each within its timeout, then the dev
+# server within its grace, and whatever still hangs is killed when HARD_STOP_AFTER has passed
+# since the signal: a stop never takes more than 10 s (issue 18).
+API_GRACE = 3  # uvicorn's wait for requests in flight (a stalled client must not hold it)
+API_STOP_TIMEOUT = 5.0
+WORKER_STOP_TIMEOUT = 5.0
+DEV_TEMPORAL_GRACE = 3.0
+HARD_STOP_AFTER = 9.0
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -82,11 +89,15 @@ def _exit_process(code: int) -> None:
 
 
 class _Stopper:
-    """SIGINT/SIGTERM handling: the first signal stops in order, the second hurries it."""
+    """SIGINT/SIGTERM handling: the first signal stops in order, the second hurries it, and
+    ``HARD_STOP_AFTER`` seconds after the first the process ends whatever is still running."""
 
-    def __init__(self) -> None:
+    def __init__(self, hard_stop_after: float = HARD_STOP_AFTER) -> None:
         self.event = asyncio.Event()
         self.on_force: list[Callable[[], None]] = []
+        # Called from the watchdog thread: only thread-safe, non-blocking calls (a SIGKILL).
+        self.on_hard_stop: list[Callable[[], None]] = []
+        self.hard_stop_after = hard_stop_after
 
     def install(self) -> None:
         loop = asyncio.get_running_loop()
@@ -97,9 +108,22 @@ class _Stopper:
         if not self.event.is_set():
             err_console.print(f"{sig.name} received: stopping (again to force)…")
             self.event.set()
+            # A thread, not the loop: it must fire even if something blocks the loop.
+            watchdog = threading.Timer(self.hard_stop_after, self._hard_stop)
+            watchdog.daemon = True
+            watchdog.start()
             return
         for force in self.on_force:
             force()
+
+    def _hard_stop(self) -> None:
+        for kill in self.on_hard_stop:
+            with contextlib.suppress(Exception):
+                kill()
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"still stopping after {self.hard_stop_after:.0f} s: killed\n")
+            sys.stderr.flush()
+        os._exit(1)
 
 
 class _ApiServer(uvicorn.Server):
@@ -164,7 +188,11 @@ async def _run_services(
             from api.app import create_app
 
             config = uvicorn.Config(
-                create_app(settings), host=settings.host, port=settings.port, log_level="info"
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                timeout_graceful_shutdown=API_GRACE,
             )
             server = _ApiServer(config)
             tasks["api"] = asyncio.create_task(_serve_api(server))
@@ -188,8 +216,11 @@ async def _run_services(
         server.should_exit = True
     worker_stop.set()
     code = 0
-    for name, timeout in (("api", API_STOP_TIMEOUT), ("worker", WORKER_STOP_TIMEOUT)):
-        error = await _finish(tasks[name], timeout) if name in tasks else None
+    # Together: one after the other, their timeouts would add up.
+    timeouts = {"api": API_STOP_TIMEOUT, "worker": WORKER_STOP_TIMEOUT}
+    names = [name for name in timeouts if name in tasks]
+    errors = await asyncio.gather(*(_finish(tasks[name], timeouts[name]) for name in names))
+    for name, error in zip(names, errors, strict=True):
         if error is not None:
             log.error("the %s failed: %s", name, error, exc_info=error)
             code = 1
@@ -271,8 +302,10 @@ async def _dev(settings: Settings, temporal_port: int, ui_port: int) -> int:
         port=temporal_port,
         ui_port=ui_port,
         namespace=settings.temporal_namespace,
+        stop_grace=DEV_TEMPORAL_GRACE,
     )
     stopper.on_force.append(temporal.kill)
+    stopper.on_hard_stop.append(temporal.kill_group)
     err_console.print(f"Starting the Temporal dev server on {temporal.address}…")
     try:
         if not await _unless_stopped(temporal.start(), stopper):

@@ -288,6 +288,13 @@ class DevServer:
         self.process = None
         atexit.unregister(self.kill)
 
+    def kill_group(self) -> None:
+        """SIGKILL the server's process group without reaping it: safe from any thread."""
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
     def _signal(self, sig: signal.Signals) -> None:
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError):

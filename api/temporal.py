@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, TLSConfig
 
@@ -36,10 +40,67 @@ def packaged_binary(name: str) -> str:
 # The API answers a caller: it retries a failing Temporal call for a couple of seconds, then
 # says 503, instead of the SDK's default of about half a minute.
 API_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=1000, max_retries=4)
+# Each of the API's Temporal calls has this deadline. Without one, a server that stops
+# answering (frozen, or packets dropped) holds a request until the connection's keepalive gives
+# up, 15 s per call: a create answered 503 after 45 s. Above what a busy server takes.
+API_RPC_TIMEOUT = timedelta(seconds=10)
+
+# The client calls the API makes (each takes an input with an ``rpc_timeout``).
+_API_CALLS = (
+    "start_workflow",
+    "cancel_workflow",
+    "describe_workflow",
+    "terminate_workflow",
+    "signal_workflow",
+    "query_workflow",
+    "count_workflows",
+    "create_schedule",
+    "list_schedules",
+    "backfill_schedule",
+    "delete_schedule",
+    "describe_schedule",
+    "pause_schedule",
+    "trigger_schedule",
+    "unpause_schedule",
+    "update_schedule",
+)
+
+
+class _DeadlineOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, timeout: timedelta) -> None:
+        super().__init__(next)
+        self._timeout = timeout
+
+
+def _with_deadline(name: str) -> Callable[[_DeadlineOutbound, Any], Awaitable[Any]]:
+    async def call(self: _DeadlineOutbound, input: Any) -> Any:
+        if input.rpc_timeout is None:
+            input = dataclasses.replace(input, rpc_timeout=self._timeout)
+        return await getattr(self.next, name)(input)
+
+    return call
+
+
+for _name in _API_CALLS:
+    setattr(_DeadlineOutbound, _name, _with_deadline(_name))
+
+
+class RpcDeadline(Interceptor):
+    """A client interceptor giving every call in ``_API_CALLS`` a deadline unless it set one."""
+
+    def __init__(self, timeout: timedelta = API_RPC_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        """Wrap the client's outbound calls."""
+        return _DeadlineOutbound(next, self.timeout)
 
 
 async def build_temporal_client(
-    settings: Settings, *, retry_config: RetryConfig | None = None
+    settings: Settings,
+    *,
+    retry_config: RetryConfig | None = None,
+    interceptors: list[Interceptor] | None = None,
 ) -> Client:
     """Connect to Temporal with the pydantic data converter and any TLS / API key settings."""
     tls: TLSConfig | bool = False
@@ -57,6 +118,7 @@ async def build_temporal_client(
         tls=tls,
         api_key=settings.temporal_api_key,
         retry_config=retry_config,
+        interceptors=interceptors or [],
     )
 
 
@@ -79,7 +141,11 @@ class TemporalConnection:
                 if self._client is None:
                     try:
                         self._client = await asyncio.wait_for(
-                            build_temporal_client(self._settings, retry_config=API_RETRY),
+                            build_temporal_client(
+                                self._settings,
+                                retry_config=API_RETRY,
+                                interceptors=[RpcDeadline()],
+                            ),
                             timeout=10,
                         )
                     except (RuntimeError, OSError, TimeoutError) as exc:

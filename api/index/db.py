@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +60,40 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Alembic's context is global to the process: two threads must not migrate at once.
+_MIGRATING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    """Hold an exclusive lock on a file next to a SQLite index while it is migrated.
+
+    SQLite has no advisory locks and pysqlite runs DDL outside transactions, so two processes
+    migrating one file would both create the same tables; the lock makes the second one wait
+    and then find the schema at the heads. (PostgreSQL serializes in ``migrations/env.py``.)
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        yield
+        return
+    with open(f"{parsed.database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def migrate(url: str) -> None:
-    """Apply every Alembic migration up to the heads (idempotent, safe at every start)."""
+    """Apply every Alembic migration up to the heads (idempotent, safe at every start).
+
+    Processes starting together (API replicas, workers) may all call it at once on a fresh
+    index: one migrates while the others wait, then find nothing left to do.
+    """
     _ensure_sqlite_dir(url)
-    # "heads": each feature adds its tables on its own branch off the initial revision.
-    command.upgrade(alembic_config(url), "heads")
+    with _MIGRATING, _sqlite_migration_lock(url):
+        # "heads": each feature adds its tables on its own branch off the initial revision.
+        command.upgrade(alembic_config(url), "heads")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

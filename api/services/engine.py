@@ -39,7 +39,7 @@ from api.schemas.insight import (
 )
 from api.services.activity import ActivityRecorder
 from api.settings import Settings
-from api.temporal import TemporalConnection
+from api.temporal import API_RPC_TIMEOUT, TemporalConnection
 from workflows.tick import TickWorkflow
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ async def _pollers(client: Client, settings: Settings, now: datetime) -> list[Wo
                 namespace=settings.temporal_namespace,
                 task_queue=TaskQueue(name=settings.task_queue),
                 task_queue_type=kind,
-            )
+            ),
+            # Service calls bypass the client interceptors: the same deadline as the others.
+            timeout=API_RPC_TIMEOUT,
         )
         for poller in response.pollers:
             at = (

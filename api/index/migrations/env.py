@@ -11,6 +11,9 @@ from api.index import models  # noqa: F401  (registers the tables on SQLModel.me
 config = context.config
 url: str = config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or ""
 
+# pg_advisory_xact_lock key of the index migrations (any fixed bigint; "agsc" in ASCII).
+MIGRATION_LOCK_KEY = 0x61677363
+
 
 def run_migrations() -> None:
     """Run the migrations online, in one transaction."""
@@ -23,6 +26,13 @@ def run_migrations() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes migrating at once take turns; Alembic reads the current version
+                # after this, so a process that waited finds the others' work and does none.
+                # The lock ends with the transaction, whatever happens.
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             context.run_migrations()
     engine.dispose()
 
