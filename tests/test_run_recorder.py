@@ -147,3 +147,37 @@ async def test_a_bad_end_does_not_fail_the_ends_written_with_it(
     assert recorded[run_ids[7]] == "running"
     assert all(recorded[r] == "completed" for r in run_ids if r != run_ids[7])
     assert run_count == 19
+
+
+async def test_two_recorders_ending_the_same_runs_count_each_once(
+    engine: AsyncEngine, database_url: str, temporal_client: Client
+) -> None:
+    """Two workers' recorders (the run's own and a tick's repair) racing on the same runs.
+
+    Each has its own connections, so only the index's row locks keep them from both reading a
+    run as ``running``, or both reading the job's counters before either writes them.
+    """
+    run_ids = await seed(engine, runs_of_job=40, max_failures=0)
+    other_engine = make_engine(database_url)
+    try:
+        ours, theirs = (
+            RunRecorder(engine, temporal_client),
+            RunRecorder(other_engine, temporal_client),
+        )
+        env = ActivityEnvironment()
+        results = await asyncio.gather(
+            *(
+                env.run(recorder.record_finish, finish(run_id, "completed"))
+                for pair in zip(run_ids, reversed(run_ids), strict=True)
+                for recorder, run_id in zip((ours, theirs), pair, strict=True)
+            )
+        )
+    finally:
+        await other_engine.dispose()
+
+    async with engine.connect() as conn:
+        run_count = (
+            await conn.execute(sa.select(jobs.c.run_count).where(jobs.c.id == "job_load"))
+        ).scalar_one()
+    assert [r.recorded for r in results].count(True) == len(run_ids)
+    assert run_count == len(run_ids)

@@ -94,7 +94,23 @@ async def upsert_started_run(conn: AsyncConnection, *, start: RunStart) -> None:
 async def runs_with_jobs(conn: AsyncConnection, *, run_ids: Iterable[str]) -> list[sa.Row[Any]]:
     """One row a run found: its ``run_id``, ``run_status``, ``run_started_at`` and
     ``run_trigger``, whether its job roots a chain (``chain_root``), and its job's columns
-    (None where the job is gone)."""
+    (None where the job is gone).
+
+    The runs and their jobs are locked until the transaction ends, so two recorders ending
+    the same run (a worker's and a tick's) or runs of one job cannot both read it ``running``,
+    nor both count from the same job counters. PostgreSQL locks the rows, jobs first and in id
+    order so two batches cannot deadlock; SQLite takes its one write lock before the read
+    (pysqlite would begin the transaction only at the first write, after the read).
+    """
+    ids = sorted(set(run_ids))
+    their_jobs = jobs.c.id.in_(sa.select(runs.c.job_id).where(runs.c.id.in_(ids)))
+    if conn.dialect.name == "sqlite":
+        # A write no trigger watches: it begins the transaction and takes the write lock.
+        await conn.execute(jobs.update().where(their_jobs).values(run_count=jobs.c.run_count))
+    else:
+        await conn.execute(
+            sa.select(jobs.c.id).where(their_jobs).order_by(jobs.c.id).with_for_update()
+        )
     rows = await conn.execute(
         sa.select(
             runs.c.id.label("run_id"),
@@ -107,7 +123,9 @@ async def runs_with_jobs(conn: AsyncConnection, *, run_ids: Iterable[str]) -> li
             jobs,
         )
         .select_from(runs.outerjoin(jobs, jobs.c.id == runs.c.job_id))
-        .where(runs.c.id.in_(sorted(set(run_ids))))
+        .where(runs.c.id.in_(ids))
+        .order_by(runs.c.id)
+        .with_for_update(of=runs)
     )
     return list(rows.all())
 
