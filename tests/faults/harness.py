@@ -85,6 +85,8 @@ class CountingAgent:
     dispatches: Counter[tuple[str, int]] = field(default_factory=Counter)
     executed: dict[tuple[str, int], float] = field(default_factory=dict)
     keys: Counter[str] = field(default_factory=Counter)
+    # Calls whose Idempotency-Key header or body key was not "<run id>/attempt/<n>".
+    bad_keys: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _httpd: ThreadingHTTPServer | None = None
 
@@ -99,6 +101,9 @@ class CountingAgent:
                     agent.dispatches[key] += 1
                     if header := self.headers.get("Idempotency-Key"):
                         agent.keys[header] += 1
+                    expected = f"{key[0]}/attempt/{key[1]}"
+                    if header != expected or body.get("idempotency_key") != expected:
+                        agent.bad_keys += 1
                     first = key not in agent.executed
                     if first:
                         agent.executed[key] = time.time()
@@ -314,6 +319,7 @@ class Fleet:
                                 "started_at",
                                 "completed_at",
                                 "attempts",
+                                "attempt_dispatches",
                             )
                         )
                     )

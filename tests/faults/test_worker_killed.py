@@ -63,9 +63,14 @@ async def test_worker_killed_with_runs_in_flight(
     outcome.lost = RUNS - statuses["completed"]
     outcome.doubled = doubled_runs(runs, agent)
     outcome.dispatches, outcome.executions = agent.totals()
+    # What the runs say Temporal dispatched: every duplicate call must show there.
+    recorded_dispatches = sum(
+        entry["dispatches"] for run in runs for entry in run["attempt_dispatches"] or []
+    )
     outcome.extra = {
         "finished_after_s": round(took, 1),
         "idempotency_keyed": agent.keyed(),
+        "recorded_dispatches": recorded_dispatches,
         "statuses": dict(statuses),
         "job_run_count": job["run_count"],
         "stats_total_runs": stats["total_runs"],
@@ -73,6 +78,9 @@ async def test_worker_killed_with_runs_in_flight(
     log(outcome.report())
     assert outcome.lost == 0 and outcome.doubled == 0, outcome.report()
     assert len(runs) == RUNS and outcome.executions == RUNS
+    # Every call, the repeated ones too, carried the attempt's one key, and the runs show them.
+    assert agent.keyed() == outcome.dispatches and agent.bad_keys == 0, outcome.report()
+    assert recorded_dispatches >= outcome.dispatches > RUNS, outcome.report()
     # Recorded once each: the job's counter and its stats count every run exactly once.
     assert job["run_count"] == RUNS and stats["total_runs"] == RUNS, outcome.report()
     assert stats["runs_by_status"].get("completed") == RUNS
