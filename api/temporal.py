@@ -15,7 +15,7 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
-from api.errors import Unavailable
+from api.core.errors import Unavailable
 from api.settings import Settings
 
 T = TypeVar("T")

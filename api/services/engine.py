@@ -28,8 +28,8 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from activities.tick import TickInput
+from api.core.errors import Unavailable
 from api.deps import AppState
-from api.errors import Unavailable
 from api.index.models import TickRecord
 from api.schemas.insight import (
     EngineStatus,

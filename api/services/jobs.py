@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError
 
-from api.errors import Conflict, Invalid, NotFound, Unavailable
+from api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from api.index import chains as chains_store
 from api.index import jobs as store
 from api.index import runs as runs_store

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.errors import Conflict, NotFound
+from api.core.errors import Conflict, NotFound
 from api.index import runs as store
 from api.index.models import Job, Run
 from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
