@@ -36,10 +36,6 @@ class Unauthorized(ServiceError):
     code, status = "unauthorized", 401
 
 
-class Forbidden(ServiceError):
-    code, status = "forbidden", 403
-
-
 class NotFound(ServiceError):
     code, status = "not_found", 404
 
