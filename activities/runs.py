@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.chains import continue_into_chains
 from api.index import chains as index_chains
 from api.index import jobs as index_jobs
 from api.index import runs as index_runs
+from api.temporal import missing_ok
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
 _FAILED = ("failed", "timed_out")
@@ -61,11 +61,7 @@ class RunRecorder:
         return written.finished
 
     async def _pause_schedule(self, job_id: str, reason: str) -> None:
-        try:
-            await self._temporal.get_schedule_handle(job_id).pause(note=reason)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        await missing_ok(self._temporal.get_schedule_handle(job_id).pause(note=reason))
 
     async def _record_finishes(self, finishes: list[RunFinish]) -> list[_Written]:
         """One transaction: each run's end, then each job's counters after all of its runs.

@@ -37,7 +37,6 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.runs import RunRecorder
 from api.index import deliveries as index_deliveries
@@ -52,6 +51,7 @@ from api.services.temporal_schedules import (
     schedule_memo,
 )
 from api.settings import Settings
+from api.temporal import missing_ok
 from domain import search_attributes
 from domain.payloads import RUN_WORKFLOW, JobRunResult, RunFinish, RunStart
 from domain.schedules import next_fire_time
@@ -211,19 +211,10 @@ class TickActivities:
             repairs["deleted_jobs_purged"] += 1
 
     async def _describe_schedule(self, schedule_id: str) -> Any:
-        try:
-            return await self._client.get_schedule_handle(schedule_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
+        return await missing_ok(self._client.get_schedule_handle(schedule_id).describe())
 
     async def _delete_schedule(self, schedule_id: str) -> None:
-        try:
-            await self._client.get_schedule_handle(schedule_id).delete()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        await missing_ok(self._client.get_schedule_handle(schedule_id).delete())
 
     async def _recreate(self, row: Any) -> None:
         job = Job.model_validate(dict(row._mapping))
@@ -307,11 +298,8 @@ class TickActivities:
     async def _record_if_closed(self, run_id: str, now: datetime) -> bool:
         """Record a run whose workflow closed; True if the index changed."""
         handle = self._client.get_workflow_handle(run_id, result_type=JobRunResult)
-        try:
-            description = await handle.describe()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        description = await missing_ok(handle.describe())
+        if description is None:
             return await self._record_lost(run_id, now)
         if description.status in (None, WorkflowExecutionStatus.RUNNING):
             return False

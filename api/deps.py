@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import Unauthorized
+from api.core.errors import Unauthorized
 from api.index.keys import owner_of
 from api.services.activity import note_call
 from api.services.jobs import Agents, JobService

@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -110,7 +109,7 @@ def _log_tail(path: Path, offset: int, lines: int = 30) -> str:
 class DevServer:
     """A ``temporal server start-dev`` child process, persistent in ``data_dir``.
 
-    Use ``await server.start()`` / ``await server.stop()``, or ``async with server:``.
+    Use ``await server.start()`` / ``await server.stop()``.
     """
 
     data_dir: Path
@@ -259,11 +258,6 @@ class DevServer:
     def _tail(self) -> str:
         return _log_tail(self.log_path, self._log_offset)
 
-    @property
-    def running(self) -> bool:
-        """Whether the child process is alive."""
-        return self.process is not None and self.process.poll() is None
-
     async def stop(self) -> None:
         """SIGTERM the server's process group, then SIGKILL it after ``stop_grace`` seconds."""
         process = self.process
@@ -299,15 +293,3 @@ class DevServer:
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-
-    async def __aenter__(self) -> DevServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()

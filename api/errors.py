@@ -1,4 +1,7 @@
-"""The service's error hierarchy and the one place it is mapped to HTTP (SPEC §4)."""
+"""The one place errors are mapped to HTTP (SPEC §4), and the OpenAPI ``responses=`` tables.
+
+The errors themselves live in :mod:`api.core.errors`.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.core.errors import FieldError, ServiceError
+
 log = logging.getLogger(__name__)
-
-
-class FieldError(BaseModel):
-    """One bad field of a 422."""
-
-    field: str
-    message: str
 
 
 class ErrorBody(BaseModel):
@@ -33,53 +31,6 @@ class ErrorBody(BaseModel):
     message: str
     status: int
     details: list[FieldError] | None = None
-
-
-class ServiceError(Exception):
-    """Base of the errors routes raise; each maps to one HTTP status."""
-
-    code = "internal_error"
-    status = 500
-
-    def __init__(self, message: str, *, details: list[FieldError] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class BadRequest(ServiceError):
-    code, status = "bad_request", 400
-
-
-class Unauthorized(ServiceError):
-    code, status = "unauthorized", 401
-
-
-class Forbidden(ServiceError):
-    code, status = "forbidden", 403
-
-
-class NotFound(ServiceError):
-    code, status = "not_found", 404
-
-
-class Conflict(ServiceError):
-    code, status = "conflict", 409
-
-
-class Invalid(ServiceError):
-    """A 422 naming each bad field."""
-
-    code, status = "validation_error", 422
-
-    @classmethod
-    def field(cls, field: str, message: str) -> Invalid:
-        """A 422 about one field."""
-        return cls(f"{field}: {message}", details=[FieldError(field=field, message=message)])
-
-
-class Unavailable(ServiceError):
-    code, status = "unavailable", 503
 
 
 _STATUS_CODES = {

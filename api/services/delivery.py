@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from activities.delivery import notify
 from activities.delivery.signing import owner_secret
 from activities.delivery.targets import TargetRefused, check_url
-from api.errors import Invalid
+from api.core.errors import Invalid
 from api.settings import Settings
 from domain.delivery import parse_channel
 

@@ -25,11 +25,11 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.tick import TickInput
+from api.core.errors import Unavailable
 from api.deps import AppState
-from api.errors import Unavailable
 from api.index.models import TickRecord
 from api.schemas.insight import (
     EngineStatus,
@@ -39,7 +39,7 @@ from api.schemas.insight import (
 )
 from api.services.activity import ActivityRecorder
 from api.settings import Settings
-from api.temporal import API_RPC_TIMEOUT, TemporalConnection
+from api.temporal import API_RPC_TIMEOUT, TemporalConnection, missing_ok
 from workflows.tick import TickWorkflow
 
 log = logging.getLogger(__name__)
@@ -181,13 +181,10 @@ async def engine_status(
         client = await temporal.client()
         workers = await _pollers(client, settings, now)
         if settings.tick_interval_seconds > 0:
-            try:
-                described = await client.get_schedule_handle(tick_schedule_id(settings)).describe()
+            handle = client.get_schedule_handle(tick_schedule_id(settings))
+            if (described := await missing_ok(handle.describe())) is not None:
                 times = described.info.next_action_times
                 next_tick = times[0] if times else None
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
     except (Unavailable, RPCError) as exc:
         log.warning("engine status: Temporal unreachable: %s", exc)
         reachable, workers = False, []

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Invalid, NotFound
+from api.core.errors import Invalid, NotFound
 from api.index import activity as activity_store
 from api.index import jobs as jobs_store
 from api.index import stats as store

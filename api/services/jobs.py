@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleHandle, ScheduleUpdate
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from api.errors import Conflict, Invalid, NotFound, Unavailable
+from api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from api.index import chains as chains_store
 from api.index import jobs as store
 from api.index import runs as runs_store
@@ -40,7 +40,7 @@ from api.services.temporal_schedules import (
     schedule_memo,
 )
 from api.settings import Settings
-from api.temporal import TemporalConnection
+from api.temporal import TemporalConnection, is_not_found, missing_ok
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
 from domain.payloads import JobRunInput, JobSnapshot
@@ -191,12 +191,11 @@ class JobService:
         job.deleted_at = utcnow()
         await self.session.commit()
         try:
-            await (await self._handle(job)).delete()
-        except (RPCError, Unavailable) as exc:
-            if not isinstance(exc, RPCError) or exc.status != RPCStatusCode.NOT_FOUND:
-                job.deleted_at = None
-                await self.session.commit()
-                raise
+            await missing_ok((await self._handle(job)).delete())
+        except (RPCError, Unavailable):
+            job.deleted_at = None
+            await self.session.commit()
+            raise
         if cancel_running:
             await self._cancel_running(job)
         try:
@@ -315,7 +314,7 @@ class JobService:
                 lambda _: ScheduleUpdate(schedule=new, search_attributes=attributes)
             )
         except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
+            if not is_not_found(exc):
                 raise
             log.warning("schedule of %s was missing; recreating it", job.id)
             await (await self.temporal.client()).create_schedule(
@@ -334,20 +333,12 @@ class JobService:
     async def _cancel_running(self, job: Job) -> None:
         for run_id in await runs_store.running_run_ids(self.session, job_id=job.id):
             client = await self.temporal.client()
-            try:
-                await client.get_workflow_handle(run_id).cancel()
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
+            await missing_ok(client.get_workflow_handle(run_id).cancel())
 
 
 async def _describe_or_none(handle: ScheduleHandle) -> Any:
-    try:
-        return (await handle.describe()).schedule
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
+    described = await missing_ok(handle.describe())
+    return None if described is None else described.schedule
 
 
 def _dump(model: Any) -> dict[str, Any] | None:

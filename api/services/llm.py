@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from api.errors import Invalid, Unavailable
+from api.core.errors import Invalid, Unavailable
 from api.schemas.time import ParsedSchedule
 from api.services.schedule_input import check_schedule
 from api.settings import Settings

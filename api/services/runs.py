@@ -6,15 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Conflict, NotFound
+from api.core.errors import Conflict, NotFound
 from api.index import runs as store
 from api.index.models import Job, Run
 from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
 from api.services.jobs import JobService
 from api.settings import Settings
-from api.temporal import TemporalConnection
+from api.temporal import TemporalConnection, missing_ok
 from domain.delivery import RedeliverInput
 from workflows.redeliver import RedeliverWorkflow, redeliver_workflow_id
 
@@ -100,8 +99,4 @@ class RunService:
 async def cancel_workflow(temporal: TemporalConnection, workflow_id: str) -> None:
     """Request cancellation of a run's workflow; one that already closed is fine."""
     client = await temporal.client()
-    try:
-        await client.get_workflow_handle(workflow_id).cancel()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
+    await missing_ok(client.get_workflow_handle(workflow_id).cancel())

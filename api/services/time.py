@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Invalid
+from api.core.errors import Invalid
 from api.index import jobs as index_jobs
 from api.index import runs as index_runs
 from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
