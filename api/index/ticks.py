@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col, select
 
-from api.index.models import ticks
+from api.index.models import TickRecord, ticks
 
 
 async def last_tick_started_at(conn: AsyncConnection) -> datetime | None:
@@ -37,3 +38,13 @@ async def record_tick(
 async def forget_ticks_before(conn: AsyncConnection, *, before: datetime) -> None:
     """Remove the records of ticks that started before ``before``."""
     await conn.execute(ticks.delete().where(ticks.c.started_at < before))
+
+
+async def ticks_since(session: AsyncSession, *, since: datetime) -> list[TickRecord]:
+    """The ticks that started at or after ``since``, newest first."""
+    rows = await session.execute(
+        select(TickRecord)
+        .where(col(TickRecord.started_at) >= since)
+        .order_by(col(TickRecord.started_at).desc())
+    )
+    return list(rows.scalars())

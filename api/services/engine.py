@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -30,7 +29,7 @@ from temporalio.service import RPCError
 from activities.tick import TickInput
 from api.core.errors import Unavailable
 from api.deps import AppState
-from api.index.models import TickRecord
+from api.index import ticks as index_ticks
 from api.schemas.insight import (
     EngineStatus,
     TemporalStatus,
@@ -163,15 +162,7 @@ async def engine_status(
     session: AsyncSession, temporal: TemporalConnection, settings: Settings, *, now: datetime
 ) -> EngineStatus:
     """Status of the engine: Temporal, its workers and the last ticks."""
-    recent = list(
-        (
-            await session.execute(
-                select(TickRecord)
-                .where(col(TickRecord.started_at) >= now - timedelta(days=1))
-                .order_by(col(TickRecord.started_at).desc())
-            )
-        ).scalars()
-    )
+    recent = await index_ticks.ticks_since(session, since=now - timedelta(days=1))
     last = recent[0] if recent else None
     totals: Counter[str] = Counter()
     for tick in recent:
