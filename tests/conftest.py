@@ -17,7 +17,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,6 +30,7 @@ from api.index.keys import create_key
 from api.settings import Settings
 from api.temporal import packaged_binary
 from domain import search_attributes
+from tests.resources import fresh_postgres_database
 from worker import running_worker
 
 
@@ -74,17 +74,8 @@ def postgres_url() -> Iterator[str | None]:
     if not base:
         yield None
         return
-    url = make_url(sync_url(base))
-    name = f"agent_scheduler_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(base, prefix="agent_scheduler_test") as url:
+        yield url
 
 
 @pytest.fixture(params=database_urls())

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,22 +18,12 @@ from typing import Any
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from tests.resources import free_ports
+
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "agent-scheduler")
 JOBS = "/api/scheduler/jobs"
 KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all bound at once, so none is handed out twice)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def clean_env() -> dict[str, str]:

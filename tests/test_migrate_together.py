@@ -8,16 +8,15 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
 from api.index.db import alembic_config, migrate, sync_url
+from tests.resources import fresh_postgres_database
 
 PROCESSES = 6
 
@@ -88,17 +87,8 @@ def fresh_postgres() -> Iterator[str]:
     base = os.environ.get("AGENT_SCHEDULER_TEST_DATABASE_URL")
     if not base:
         pytest.skip("AGENT_SCHEDULER_TEST_DATABASE_URL is not set")
-    url = make_url(sync_url(base))
-    name = f"agent_scheduler_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(base, prefix="agent_scheduler_migrate") as url:
+        yield url
 
 
 def test_processes_migrating_a_fresh_postgres_index_at_once_all_succeed(

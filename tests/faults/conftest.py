@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from api.index.db import sync_url
 from tests.faults.harness import CountingAgent
+from tests.resources import fresh_postgres_database
 
 
 @pytest.fixture
@@ -22,17 +19,8 @@ def index_url(tmp_path: Path) -> Iterator[str]:
     if not base:
         yield f"sqlite:///{tmp_path / 'index.db'}"
         return
-    url = make_url(sync_url(base))
-    name = f"agent_scheduler_faults_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(base, prefix="agent_scheduler_faults") as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,23 +40,12 @@ from temporalio.client import Client
 from api.devserver import DevServer
 from api.index.db import sync_url
 from api.index.models import Run
+from tests.resources import free_ports
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "agent-scheduler")
 BASE = "/api/scheduler"
 AGENT_ID = "probe"
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (bound all at once, so none is handed out twice)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def log(message: str) -> None:
