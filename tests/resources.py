@@ -6,6 +6,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -23,6 +24,16 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def dev_command(
+    cli: str, data_dir: Path, *, ports: list[int], agents: Path | None = None
+) -> list[str]:
+    """The argv of ``agent-scheduler dev`` serving API, Temporal and its UI on ``ports``."""
+    port, temporal_port, ui_port = ports
+    argv = [cli, "dev", "--data-dir", str(data_dir), "--port", str(port)]
+    argv += ["--temporal-port", str(temporal_port), "--ui-port", str(ui_port)]
+    return argv + (["--agents", str(agents)] if agents else [])
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from tests.resources import free_ports
+from tests.resources import dev_command, free_ports
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "agent-scheduler")
@@ -100,23 +100,13 @@ def wait_for(
 @contextmanager
 def running_dev(data_dir: Path, logs: Path) -> Iterator[Dev]:
     """``agent-scheduler dev`` on free ports, ready (API healthy, key printed, UI answering)."""
-    port, temporal_port, ui_port = free_ports(3)
+    ports = free_ports(3)
+    port, temporal_port, ui_port = ports
     logs.mkdir(parents=True, exist_ok=True)
     stdout, stderr = logs / "stdout", logs / "stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [
-                CLI,
-                "dev",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                "--temporal-port",
-                str(temporal_port),
-                "--ui-port",
-                str(ui_port),
-            ],
+            dev_command(CLI, data_dir, ports=ports),
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,

@@ -21,10 +21,10 @@ from tests.faults.harness import (
     BASE,
     CLI,
     CountingAgent,
-    free_ports,
     log,
     session_processes,
 )
+from tests.resources import dev_command, free_ports
 
 STOP_WITHIN = 10.0
 KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
@@ -36,24 +36,12 @@ def dev(
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
     """``agent-scheduler dev`` on free ports in a session of its own, ready to serve (or, with
     ``starting``, as soon as it logged that line: still starting)."""
-    port, temporal_port, ui_port = free_ports(3)
+    ports = free_ports(3)
+    port = ports[0]
     seen = logs.read_text().count(starting) if starting and logs.exists() else 0
     out = logs.open("ab")
     process = subprocess.Popen(
-        [
-            CLI,
-            "dev",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--temporal-port",
-            str(temporal_port),
-            "--ui-port",
-            str(ui_port),
-            "--agents",
-            str(agents),
-        ],
+        dev_command(CLI, data_dir, ports=ports, agents=agents),
         stdout=out,
         stderr=out,
         stdin=subprocess.DEVNULL,
