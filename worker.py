@@ -20,10 +20,10 @@ from activities.conditions import ConditionEvaluator
 from activities.delivery import DeliveryActivities
 from activities.runs import RunRecorder
 from activities.tick import TickActivities
-from api.index.db import make_engine, migrate
-from api.services.engine import ensure_tick_schedule_logged
-from api.settings import Settings, get_settings
-from api.temporal import build_temporal_client
+from api.core.index.db import make_engine, migrate
+from api.core.schedules import ensure_tick_schedule_logged
+from api.core.settings import Settings, get_settings
+from api.core.temporal import build_temporal_client
 from domain.agents import parse_agents
 from workflows.chain import ChainWorkflow
 from workflows.job_run import JobRunWorkflow

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from api.settings import Settings
+from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.limits import MAX_DATA_BYTES, cut_output
 

@@ -10,44 +10,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.index import chains as index
+from api.core.index import chains as index
 from domain import search_attributes
 from domain.chains import (
     CHAIN_WORKFLOW,
     AdoptedRun,
-    ChainGraph,
     ChainRunFinish,
-    ChainRunInput,
     ChainRunProgress,
     ChainRunStart,
     ChainRunStarted,
     adopted_chain_run_id,
+    chain_run_input,
 )
 from domain.payloads import RunFinish
-
-
-def chain_search_attributes(owner: str) -> TypedSearchAttributes:
-    """Search attributes of a chain run's workflow."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.OWNER, owner),
-            SearchAttributePair(search_attributes.TRIGGER, "chain"),
-        ]
-    )
-
-
-def chain_run_input(chain: Any, **kwargs: Any) -> ChainRunInput:
-    """The chain workflow's input for a chain row (a mapping or model with its columns)."""
-    return ChainRunInput(
-        chain_id=chain.id,
-        owner=chain.owner,
-        name=chain.name,
-        graph=ChainGraph.model_validate({"jobs": chain.jobs, "edges": chain.edges}),
-        **kwargs,
-    )
 
 
 async def continue_into_chains(
@@ -74,7 +52,7 @@ async def continue_into_chains(
                 id=adopted_chain_run_id(chain.id, finish.run_id),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=chain_search_attributes(chain.owner),
+                search_attributes=search_attributes.chain_attributes(chain.owner),
                 static_summary=f"{chain.name} (after {finish.run_id})"[:200],
             )
         except WorkflowAlreadyStartedError:

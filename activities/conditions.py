@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from api.index import runs as index_runs
+from api.core.index import runs as index_runs
 from domain.conditions import (
     ConditionInput,
     ConditionResult,

@@ -17,10 +17,10 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.chains import continue_into_chains
-from api.index import chains as index_chains
-from api.index import jobs as index_jobs
-from api.index import runs as index_runs
-from api.temporal import missing_ok
+from api.core.index import chains as index_chains
+from api.core.index import jobs as index_jobs
+from api.core.index import runs as index_runs
+from api.core.temporal import missing_ok
 from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
 
 _FAILED = ("failed", "timed_out")

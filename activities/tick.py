@@ -39,19 +39,19 @@ from temporalio.client import (
 )
 
 from activities.runs import RunRecorder
-from api.index import deliveries as index_deliveries
-from api.index import jobs as index_jobs
-from api.index import runs as index_runs
-from api.index import ticks as index_ticks
-from api.index.models import Job
-from api.services.temporal_schedules import (
+from api.core.index import deliveries as index_deliveries
+from api.core.index import jobs as index_jobs
+from api.core.index import runs as index_runs
+from api.core.index import ticks as index_ticks
+from api.core.index.models import Job
+from api.core.schedules import (
     build_schedule,
     job_search_attributes,
     parse_schedule,
     schedule_memo,
 )
-from api.settings import Settings
-from api.temporal import missing_ok
+from api.core.settings import Settings
+from api.core.temporal import missing_ok
 from domain import search_attributes
 from domain.payloads import RUN_WORKFLOW, JobRunResult, RunFinish, RunStart
 from domain.schedules import next_fire_time
@@ -70,12 +70,6 @@ _CLOSED_STATUS = {
     WorkflowExecutionStatus.TERMINATED: ("cancelled", "the run's workflow was terminated"),
     WorkflowExecutionStatus.TIMED_OUT: ("timed_out", "the run's workflow timed out"),
 }
-
-
-class TickInput(BaseModel):
-    """Input of the tick workflow (set on its schedule)."""
-
-    grace_seconds: int = 15
 
 
 class ReconcileInput(BaseModel):
@@ -181,7 +175,11 @@ class TickActivities:
                 ):
                     continue
                 job = Job.model_validate(dict(row._mapping))
-                schedule = build_schedule(job, self._settings)
+                schedule = build_schedule(
+                    job,
+                    task_queue=self._settings.task_queue,
+                    catchup_window_seconds=self._settings.catchup_window_seconds,
+                )
                 await self._client.get_schedule_handle(job_id).update(_replace_with(schedule))
                 repairs["schedules_resynced"] += 1
         gate = asyncio.Semaphore(20)
@@ -221,7 +219,11 @@ class TickActivities:
         try:
             await self._client.create_schedule(
                 job.id,
-                build_schedule(job, self._settings),
+                build_schedule(
+                    job,
+                    task_queue=self._settings.task_queue,
+                    catchup_window_seconds=self._settings.catchup_window_seconds,
+                ),
                 memo=schedule_memo(job),
                 search_attributes=job_search_attributes(job, "schedule"),
             )

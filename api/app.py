@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.core.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
+from api.core.settings import Settings, get_settings
+from api.core.temporal import TemporalConnection
 from api.deadline import RequestDeadline
 from api.deps import AppState
 from api.errors import add_exception_handlers
-from api.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.routes import agents, chains, health, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
 from api.services.engine import start_background
-from api.settings import Settings, get_settings
-from api.temporal import TemporalConnection
 from domain.agents import parse_agents
 
 log = logging.getLogger(__name__)

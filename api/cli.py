@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.index.db import make_engine, make_sessionmaker, migrate
-from api.index.keys import create_key, list_keys, owner_of, revoke_key
-from api.index.models import ApiKey
-from api.settings import Settings, get_settings
+from api.core.index.db import make_engine, make_sessionmaker, migrate
+from api.core.index.keys import create_key, list_keys, owner_of, revoke_key
+from api.core.index.models import ApiKey
+from api.core.settings import Settings, get_settings
 
 T = TypeVar("T")
 

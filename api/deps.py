@@ -12,12 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.core.errors import Unauthorized
-from api.index.keys import owner_of
+from api.core.index.keys import owner_of
+from api.core.settings import Settings
+from api.core.temporal import TemporalConnection
 from api.services.activity import note_call
 from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
-from api.settings import Settings
-from api.temporal import TemporalConnection
 from domain.inputs import Text
 from domain.timezones import TimezoneName
 

@@ -32,7 +32,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
-from api.temporal import packaged_binary
+from api.core.temporal import packaged_binary
 from domain import search_attributes
 
 # Schedule-initiated starts are limited to 30/s per namespace by default; a burst of jobs due

@@ -29,10 +29,10 @@ from temporalio.worker import Worker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app  # noqa: E402
-from api.index.keys import create_key  # noqa: E402
-from api.index.models import Run  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from api.temporal import packaged_binary  # noqa: E402
+from api.core.index.keys import create_key  # noqa: E402
+from api.core.index.models import Run  # noqa: E402
+from api.core.settings import Settings  # noqa: E402
+from api.core.temporal import packaged_binary  # noqa: E402
 from bench import bare_workflow as bare_workflow_module  # noqa: E402
 from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
 from domain import search_attributes  # noqa: E402

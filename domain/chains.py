@@ -283,3 +283,14 @@ class ChainRunFinish(BaseModel):
     completed_at: datetime
     nodes: list[ChainNode]
     error: str | None = None
+
+
+def chain_run_input(chain: Any, **kwargs: Any) -> ChainRunInput:
+    """The chain workflow's input for a chain row (a mapping or model with its columns)."""
+    return ChainRunInput(
+        chain_id=chain.id,
+        owner=chain.owner,
+        name=chain.name,
+        graph=ChainGraph.model_validate({"jobs": chain.jobs, "edges": chain.edges}),
+        **kwargs,
+    )

@@ -17,6 +17,7 @@ RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", 
 
 # The workflow type of every job run (workflows/job_run.py).
 RUN_WORKFLOW = "JobRun"
+TICK_WORKFLOW = "AgentSchedulerTick"
 
 
 class JobSnapshot(BaseModel):
@@ -144,3 +145,9 @@ class RunFinished(BaseModel):
     recorded: bool = False
     job_status: str | None = None
     auto_paused: bool = False
+
+
+class TickInput(BaseModel):
+    """Input of the tick workflow (set on its schedule)."""
+
+    grace_seconds: int = 15

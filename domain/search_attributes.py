@@ -26,3 +26,13 @@ def run_attributes(job_id: str, owner: str, trigger: str) -> TypedSearchAttribut
             SearchAttributePair(TRIGGER, trigger),
         ]
     )
+
+
+def chain_attributes(owner: str) -> TypedSearchAttributes:
+    """Search attributes of a chain run's workflow."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(OWNER, owner),
+            SearchAttributePair(TRIGGER, "chain"),
+        ]
+    )

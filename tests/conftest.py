@@ -24,11 +24,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.core.index.db import migrate, sync_url
+from api.core.index.keys import create_key
+from api.core.settings import Settings
+from api.core.temporal import packaged_binary
 from api.deps import AppState, utc_now
-from api.index.db import migrate, sync_url
-from api.index.keys import create_key
-from api.settings import Settings
-from api.temporal import packaged_binary
 from domain import search_attributes
 from tests.resources import fresh_postgres_database
 from worker import running_worker

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from api.index.db import sync_url
+from api.core.index.db import sync_url
 
 
 def free_ports(count: int) -> list[int]:

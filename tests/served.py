@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 
 
 class _Server(uvicorn.Server):

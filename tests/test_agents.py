@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.worker import Worker
 
-from api.settings import Settings
+from api.core.settings import Settings
 from tests.conftest import Api, eventually
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create

@@ -15,9 +15,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
+from api.core.settings import Settings
 from api.deps import MAX_OFFSET
 from api.errors import add_exception_handlers
-from api.settings import Settings
 from domain.inputs import NUL_FREE_PATTERN
 from tests.conftest import Api
 from tests.test_jobs_api import JOBS, create, job_body

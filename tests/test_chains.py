@@ -17,8 +17,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, Worker
 
-from api.index.db import sync_url
-from api.settings import Settings
+from api.core.index.db import sync_url
+from api.core.settings import Settings
 from domain.chains import (
     ChainEdge,
     ChainGraph,

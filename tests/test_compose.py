@@ -18,7 +18,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from api.settings import Settings
+from api.core.settings import Settings
 from domain import search_attributes
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.temporal.yml"

@@ -30,8 +30,8 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.delivery import DeliveryActivities
-from api.index.db import make_engine, migrate
-from api.settings import Settings
+from api.core.index.db import make_engine, migrate
+from api.core.settings import Settings
 from domain.delivery import DeliverInput, DeliveryRun
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
 from tests.conftest import Api, doomed_worker, eventually

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -7,12 +7,12 @@ import sys
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.temporal import is_not_found, missing_ok
+from api.core.temporal import is_not_found, missing_ok
 
 
 def test_worker_side_infrastructure_imports_without_fastapi() -> None:
     code = (
-        "import sys, api.core.errors, api.temporal, activities.runs\n"
+        "import sys, api.core.errors, api.core.temporal, activities.runs\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette'))\n"
         "print(','.join(loaded))\n"
     )

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from api.index.db import alembic_config, make_engine, make_sessionmaker, migrate, sync_url
-from api.index.keys import create_key, hash_key, list_keys, owner_of, revoke_key
-from api.index.models import Job, UTCDateTime, ticks
+from api.core.index.db import alembic_config, make_engine, make_sessionmaker, migrate, sync_url
+from api.core.index.keys import create_key, hash_key, list_keys, owner_of, revoke_key
+from api.core.index.models import Job, UTCDateTime, ticks
 
 
 def test_migrations_create_exactly_the_models(database_url: str) -> None:

@@ -166,7 +166,7 @@ async def test_finished_job_cannot_be_paused_or_resumed(api: Api, status: str) -
     job = await create(api, alice)
     # A finished one-off is what the run workflow leaves behind; set it in the index directly.
     async with api.state.sessions() as session:
-        from api.index.models import Job
+        from api.core.index.models import Job
 
         row = await session.get(Job, job["id"])
         assert row is not None
@@ -370,7 +370,7 @@ async def test_every_job_route_needs_a_valid_key(api: Api, method: str, path: st
 
 
 async def test_revoked_key_is_refused(api: Api) -> None:
-    from api.index.keys import create_key, revoke_key
+    from api.core.index.keys import create_key, revoke_key
 
     async with api.state.sessions() as session:
         row, key = await create_key(session, owner="carol")

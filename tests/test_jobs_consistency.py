@@ -20,9 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.runs import RunRecorder
 from activities.tick import ReconcileInput, TickActivities
 from api.app import create_app
-from api.index.models import Job
-from api.settings import Settings
-from api.temporal import packaged_binary
+from api.core.index.models import Job
+from api.core.settings import Settings
+from api.core.temporal import packaged_binary
 from domain import search_attributes
 from tests.conftest import Api
 from tests.test_jobs_api import JOBS, create, job_body

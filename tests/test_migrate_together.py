@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from api.index.db import alembic_config, migrate, sync_url
+from api.core.index.db import alembic_config, migrate, sync_url
 from tests.resources import fresh_postgres_database
 
 PROCESSES = 6
@@ -25,7 +25,7 @@ PROCESSES = 6
 CHILD = """
 import sys, time
 from pathlib import Path
-from api.index.db import migrate
+from api.core.index.db import migrate
 ready, go, url = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready.touch()
 deadline = time.monotonic() + 60

@@ -12,10 +12,10 @@ from sqlmodel import select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.index.db import make_engine, make_sessionmaker
-from api.index.models import Job, Run
-from api.settings import Settings
-from api.temporal import packaged_binary
+from api.core.index.db import make_engine, make_sessionmaker
+from api.core.index.models import Job, Run
+from api.core.settings import Settings
+from api.core.temporal import packaged_binary
 from domain.payloads import JobRunInput
 from tests.servers import Reply, ScriptedServer, serve
 from worker import running_worker

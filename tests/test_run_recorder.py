@@ -13,8 +13,8 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.runs import RunRecorder
-from api.index.db import make_engine, migrate
-from api.index.models import jobs, runs
+from api.core.index.db import make_engine, migrate
+from api.core.index.models import jobs, runs
 from domain.payloads import RunFinish, RunFinished
 
 STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from api.settings import Settings
+from api.core.settings import Settings
 from domain.limits import MAX_OUTPUT_CHARS
 from tests.conftest import Api, doomed_worker, wait_finished
 from tests.servers import Reply, ScriptedServer, serve

@@ -32,7 +32,7 @@ from temporalio.client import (
     ScheduleState,
 )
 
-from api.index.models import Job
+from api.core.index.models import Job
 from api.services import jobs as jobs_service
 from domain.schedules import CronSchedule, EverySchedule, next_fire_times
 

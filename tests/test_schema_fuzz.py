@@ -22,10 +22,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from api.index.db import make_engine, make_sessionmaker
-from api.index.keys import create_key
-from api.index.models import Job
-from api.settings import Settings
+from api.core.index.db import make_engine, make_sessionmaker
+from api.core.index.keys import create_key
+from api.core.index.models import Job
+from api.core.settings import Settings
 from tests.served import served
 
 MAX_EXAMPLES = 5

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api.index.activity import add_events
+from api.core.index.activity import add_events
 from api.services.activity import ActivityRecorder
 from tests.conftest import Api
 from tests.test_jobs_api import create

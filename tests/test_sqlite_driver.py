@@ -1,4 +1,4 @@
-"""The one-hop SQLite cursor (api/index/sqlite_driver.py) answers as the DBAPI says."""
+"""The one-hop SQLite cursor (api/core/index/sqlite_driver.py) answers as the DBAPI says."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.index.db import make_engine
-from api.index.sqlite_driver import OneHopCursor
+from api.core.index.db import make_engine
+from api.core.index.sqlite_driver import OneHopCursor
 
 things = sa.Table(
     "things",

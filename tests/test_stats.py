@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from api.index.models import Job, Run
+from api.core.index.models import Job, Run
 from tests.conftest import Api
 
 BASE = "/api/scheduler"

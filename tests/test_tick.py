@@ -23,12 +23,12 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.runs import RunRecorder
-from activities.tick import ReconcileInput, TickActivities, TickInput
-from api.index.db import make_engine
-from api.index.models import Job, Run, TickRecord
-from api.services.engine import ensure_tick_schedule, tick_schedule_id
-from api.services.temporal_schedules import parse_schedule
-from api.settings import Settings
+from activities.tick import ReconcileInput, TickActivities
+from api.core.index.db import make_engine
+from api.core.index.models import Job, Run, TickRecord
+from api.core.schedules import ensure_tick_schedule, parse_schedule, tick_schedule_id
+from api.core.settings import Settings
+from domain.payloads import TickInput
 from domain.schedules import next_fire_time
 from tests.conftest import Api
 from tests.test_cli import CLI, clean_env, free_ports

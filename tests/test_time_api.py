@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.core.settings import Settings
 from api.services.llm import LLM_THRESHOLD
-from api.settings import Settings
 from domain.nl import parse_text
 from tests.conftest import Api
 from tests.servers import Reply, ScriptedServer, serve

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from api.index.db import alembic_config, migrate, sync_url
-from api.index.models import job_counts, jobs, run_hours, runs
+from api.core.index.db import alembic_config, migrate, sync_url
+from api.core.index.models import job_counts, jobs, run_hours, runs
 
 START = datetime(2027, 3, 27, 22, 0, tzinfo=UTC)
 OWNERS = ["alice", "bob"]

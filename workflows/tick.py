@@ -12,7 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tick import ReconcileInput, TickActivities, TickInput, TickResult
+    from activities.tick import ReconcileInput, TickActivities, TickResult
+    from domain.payloads import TickInput
 
 
 @workflow.defn(name="AgentSchedulerTick")

@@ -27,11 +27,11 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery import email, notify, slack, webhook
 from activities.delivery.errors import refused
 from activities.delivery.progress import Progress
-from api.index import deliveries as index_deliveries
-from api.index import jobs as index_jobs
-from api.index import runs as index_runs
-from api.index.models import utcnow
-from api.settings import Settings
+from api.core.index import deliveries as index_deliveries
+from api.core.index import jobs as index_jobs
+from api.core.index import runs as index_runs
+from api.core.index.models import utcnow
+from api.core.settings import Settings
 from domain.delivery import (
     ChannelError,
     DeliverInput,

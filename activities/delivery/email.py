@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from activities.delivery.errors import failed, refused
-from api.settings import Settings
+from api.core.settings import Settings
 from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import email_parts
 

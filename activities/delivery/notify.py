@@ -8,36 +8,14 @@ Mattermost, generic JSON…) get the same public-host check as webhooks.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from apprise import Apprise, NotifyFormat
 
 from activities.delivery.errors import failed, refused
-from activities.delivery.targets import TargetRefused, check_host
-from api.settings import Settings
+from api.core.settings import Settings
+from api.core.targets import TargetRefused, check_target
 from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import cut, message_source, subject
-
-
-def _instantiate(channel: Channel) -> Any:
-    """The Apprise plugin of the channel, or None when the target is malformed."""
-    url = channel.apprise_url
-    if "overflow=" not in url:
-        url += ("&" if "?" in url else "?") + "overflow=split"
-    return Apprise.instantiate(url, suppress_exceptions=True)
-
-
-async def check_target(channel: Channel, *, allow_private: bool, at_delivery: bool) -> Any:
-    """The channel's Apprise plugin; a self-hosted service on a non-public host raises
-    TargetRefused."""
-    plugin = _instantiate(channel)
-    if plugin is None:
-        raise TargetRefused(f"malformed target for provider '{channel.scheme}'")
-    if "host" in getattr(plugin, "template_tokens", {}) and getattr(plugin, "host", None):
-        await check_host(
-            str(plugin.host), allow_private=allow_private, resolve_required=at_delivery
-        )
-    return plugin
 
 
 async def send(settings: Settings, channel: Channel, job: DeliverInput) -> DeliverResult:

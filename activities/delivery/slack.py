@@ -14,7 +14,7 @@ import httpx
 
 from activities.delivery.errors import failed, refused
 from activities.delivery.progress import Progress
-from api.settings import Settings
+from api.core.settings import Settings
 from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import slack_messages
 

@@ -8,9 +8,9 @@ import time
 import httpx
 
 from activities.delivery.errors import failed, refused
-from activities.delivery.signing import owner_secret, signature
-from activities.delivery.targets import TargetRefused, check_url
-from api.settings import Settings
+from api.core.settings import Settings
+from api.core.signing import owner_secret, signature
+from api.core.targets import TargetRefused, check_url
 from domain.delivery import Channel, DeliverInput, DeliverResult
 from domain.render import WEBHOOK_MAX_CHARS, cut, message_source, run_json
 

@@ -12,7 +12,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.core.errors import FieldError, Invalid
-from api.index.activity import add_api_minutes, add_events
+from api.core.index.activity import add_api_minutes, add_events
 from api.schemas.insight import ActivityAccepted, ActivityBatch
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.chains import chain_run_input, chain_search_attributes
 from api.core.errors import Conflict, FieldError, Invalid, NotFound
-from api.index import chains as store
-from api.index.models import Chain, ChainRun, utcnow
+from api.core.index import chains as store
+from api.core.index.models import Chain, ChainRun, utcnow
+from api.core.settings import Settings
+from api.core.temporal import TemporalConnection
 from api.schemas.chains import (
     ChainCreate,
     ChainNodePublic,
@@ -20,9 +21,15 @@ from api.schemas.chains import (
 )
 from api.schemas.runs import TemporalRef
 from api.services.runs import cancel_workflow, run_ui_url
-from api.settings import Settings
-from api.temporal import TemporalConnection
-from domain.chains import CHAIN_RUN_PREFIX, ChainGraph, ChainNode, GraphProblem, check_graph
+from domain import search_attributes
+from domain.chains import (
+    CHAIN_RUN_PREFIX,
+    ChainGraph,
+    ChainNode,
+    GraphProblem,
+    chain_run_input,
+    check_graph,
+)
 from domain.ids import new_id
 from workflows.chain import ChainWorkflow
 
@@ -113,7 +120,7 @@ class ChainService:
                 chain_run_input(chain, trigger="manual"),
                 id=run.id,
                 task_queue=self.settings.task_queue,
-                search_attributes=chain_search_attributes(chain.owner),
+                search_attributes=search_attributes.chain_attributes(chain.owner),
                 static_summary=f"{chain.name} (manual)"[:200],
             )
         except BaseException:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from activities.delivery import notify
-from activities.delivery.signing import owner_secret
-from activities.delivery.targets import TargetRefused, check_url
 from api.core.errors import Invalid
-from api.settings import Settings
+from api.core.settings import Settings
+from api.core.signing import owner_secret
+from api.core.targets import TargetRefused, check_target, check_url
 from domain.delivery import parse_channel
 
 
@@ -34,7 +33,7 @@ async def check_delivery(settings: Settings, delivery: dict[str, object] | None)
         if channel.provider == "webhook":
             await check_url(channel.target, allow_private=settings.allow_private_targets)
         if channel.provider == "apprise":
-            await notify.check_target(
+            await check_target(
                 channel, allow_private=settings.allow_private_targets, at_delivery=False
             )
     except TargetRefused as exc:

@@ -1,4 +1,4 @@
-"""Engine status and the tick's own Temporal schedule."""
+"""Engine status, and what the API runs besides requests (activity writer, tick schedule)."""
 
 from __future__ import annotations
 
@@ -15,21 +15,15 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
 )
 from temporalio.service import RPCError
 
-from activities.tick import TickInput
 from api.core.errors import Unavailable
+from api.core.index import ticks as index_ticks
+from api.core.schedules import ensure_tick_schedule, tick_schedule_id
+from api.core.settings import Settings
+from api.core.temporal import API_RPC_TIMEOUT, TemporalConnection, missing_ok
 from api.deps import AppState
-from api.index import ticks as index_ticks
 from api.schemas.insight import (
     EngineStatus,
     TemporalStatus,
@@ -37,59 +31,12 @@ from api.schemas.insight import (
     WorkerPoller,
 )
 from api.services.activity import ActivityRecorder
-from api.settings import Settings
-from api.temporal import API_RPC_TIMEOUT, TemporalConnection, missing_ok
-from workflows.tick import TickWorkflow
 
 log = logging.getLogger(__name__)
 
 # A worker long-polls for about a minute, so a live one was seen within this.
 POLLER_FRESH = timedelta(seconds=90)
 ENSURE_RETRY_SECONDS = 30.0
-
-
-def tick_schedule_id(settings: Settings) -> str:
-    """Id of the tick's schedule: one per task queue (= per deployment)."""
-    return f"{settings.task_queue}-tick"
-
-
-def tick_schedule(settings: Settings) -> Schedule:
-    """Every tick interval, skipping a tick while the previous one still runs."""
-    interval = timedelta(seconds=settings.tick_interval_seconds)
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            TickWorkflow.run,
-            # Rows and schedules younger than this may be mid-write by the API; a short tick
-            # interval (tests) shortens it.
-            TickInput(grace_seconds=min(15, settings.tick_interval_seconds)),
-            id=tick_schedule_id(settings),
-            task_queue=settings.task_queue,
-            static_summary="agent-scheduler reconciler tick",
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
-        policy=SchedulePolicy(
-            overlap=ScheduleOverlapPolicy.SKIP,
-            catchup_window=max(interval, timedelta(seconds=10)),
-        ),
-    )
-
-
-async def ensure_tick_schedule(client: Client, settings: Settings) -> None:
-    """Create the tick's schedule, or bring an existing one to these settings (idempotent)."""
-    if settings.tick_interval_seconds <= 0:
-        return
-    schedule = tick_schedule(settings)
-    schedule_id = tick_schedule_id(settings)
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        log.info("created the tick schedule %s", schedule_id)
-        return
-    except ScheduleAlreadyRunningError:
-        pass
-    handle = client.get_schedule_handle(schedule_id)
-    current = (await handle.describe()).schedule
-    if current.spec.intervals != schedule.spec.intervals or current.state.paused:
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 class Background:
@@ -204,11 +151,3 @@ async def engine_status(
         task_queue=settings.task_queue,
         workers=workers,
     )
-
-
-async def ensure_tick_schedule_logged(client: Client, settings: Settings) -> None:
-    """:func:`ensure_tick_schedule` for a starting worker: a failure is logged, not raised."""
-    try:
-        await ensure_tick_schedule(client, settings)
-    except RPCError as exc:
-        log.warning("could not ensure the tick schedule: %s", exc)

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Invalid, NotFound
-from api.index import activity as activity_store
-from api.index import jobs as jobs_store
-from api.index import stats as store
+from api.core.index import activity as activity_store
+from api.core.index import jobs as jobs_store
+from api.core.index import stats as store
 from api.schemas.insight import (
     CronOut,
     DayCount,

@@ -21,26 +21,26 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import ScheduleHandle, ScheduleUpdate
+from temporalio.client import Schedule, ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
-from api.index import chains as chains_store
-from api.index import jobs as store
-from api.index import runs as runs_store
-from api.index.models import Job, utcnow
-from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
-from api.services.delivery import check_delivery
-from api.services.schedule_input import schedule_error
-from api.services.temporal_schedules import (
+from api.core.index import chains as chains_store
+from api.core.index import jobs as store
+from api.core.index import runs as runs_store
+from api.core.index.models import Job, utcnow
+from api.core.schedules import (
     build_schedule,
     job_search_attributes,
     parse_schedule,
     run_memo,
     schedule_memo,
 )
-from api.settings import Settings
-from api.temporal import TemporalConnection, is_not_found, missing_ok
+from api.core.settings import Settings
+from api.core.temporal import TemporalConnection, is_not_found, missing_ok
+from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.services.delivery import check_delivery
+from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
 from domain.payloads import JobRunInput, JobSnapshot
@@ -104,7 +104,7 @@ class JobService:
         try:
             await client.create_schedule(
                 job.id,
-                build_schedule(job, self.settings),
+                self._schedule_of(job),
                 memo=schedule_memo(job),
                 search_attributes=job_search_attributes(job, "schedule"),
             )
@@ -280,6 +280,13 @@ class JobService:
             )
         job.status, job.paused_reason, job.consecutive_failures = "active", None, 0
 
+    def _schedule_of(self, job: Job) -> Schedule:
+        return build_schedule(
+            job,
+            task_queue=self.settings.task_queue,
+            catchup_window_seconds=self.settings.catchup_window_seconds,
+        )
+
     async def _handle(self, job: Job) -> ScheduleHandle:
         return (await self.temporal.client()).get_schedule_handle(job.id)
 
@@ -307,7 +314,7 @@ class JobService:
 
     async def _apply(self, handle: ScheduleHandle, job: Job) -> None:
         """Make the Temporal schedule match the job (recreating it if it vanished)."""
-        new = build_schedule(job, self.settings)
+        new = self._schedule_of(job)
         attributes = job_search_attributes(job, "schedule")
         try:
             await handle.update(

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from api.core.errors import Invalid, Unavailable
+from api.core.settings import Settings
 from api.schemas.time import ParsedSchedule
 from api.services.schedule_input import check_schedule
-from api.settings import Settings
 from domain.nl import describe
 
 # Below this rule confidence, parse-nl asks the LLM (when one is configured).

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.core.errors import Conflict, NotFound
-from api.index import runs as store
-from api.index.models import Job, Run
+from api.core.index import runs as store
+from api.core.index.models import Job, Run
+from api.core.settings import Settings
+from api.core.temporal import TemporalConnection, missing_ok
 from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
 from api.services.jobs import JobService
-from api.settings import Settings
-from api.temporal import TemporalConnection, missing_ok
 from domain.delivery import RedeliverInput
 from workflows.redeliver import RedeliverWorkflow, redeliver_workflow_id
 

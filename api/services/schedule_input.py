@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.services.temporal_schedules import parse_schedule
+from api.core.schedules import parse_schedule
 from domain.schedules import AtSchedule, check_at_in_future
 
 FIELD_OF: dict[str, str] = {"cron": "expression", "every": "interval", "at": "datetime"}

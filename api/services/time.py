@@ -8,13 +8,13 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Invalid
-from api.index import jobs as index_jobs
-from api.index import runs as index_runs
+from api.core.index import jobs as index_jobs
+from api.core.index import runs as index_runs
+from api.core.schedules import parse_schedule
+from api.core.settings import Settings
 from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
-from api.services.temporal_schedules import parse_schedule
-from api.settings import Settings
 from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
 from domain.schedules import next_fire_times

@@ -37,9 +37,9 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from api.core.index.db import sync_url
+from api.core.index.models import Run
 from api.devserver import DevServer
-from api.index.db import sync_url
-from api.index.models import Run
 from tests.resources import free_ports
 
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from api.temporal import API_RPC_TIMEOUT
+from api.core.temporal import API_RPC_TIMEOUT
 from domain.payloads import RUN_WORKFLOW
 from tests.faults.harness import (
     BASE,

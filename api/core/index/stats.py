@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Run, job_counts, run_hours, runs
+from api.core.index.models import Run, job_counts, run_hours, runs
 
 # Runs whose outcome the agent decided; cancelled and skipped runs are neither success nor failure.
 OUTCOMES = ("completed", "failed", "timed_out")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import Job, Run, job_counts, jobs, runs
+from api.core.index.models import Job, Run, job_counts, jobs, runs
 
 # Built once: every job route runs it.
 _OWNERS_JOB = select(Job).where(

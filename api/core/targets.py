@@ -10,7 +10,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
+
+from apprise import Apprise
+
+from domain.delivery import Channel
 
 
 class TargetRefused(ValueError):
@@ -68,3 +73,24 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     if not parts.hostname:
         raise TargetRefused("URL has no host")
     await check_host(parts.hostname, allow_private=allow_private)
+
+
+def _instantiate(channel: Channel) -> Any:
+    """The Apprise plugin of the channel, or None when the target is malformed."""
+    url = channel.apprise_url
+    if "overflow=" not in url:
+        url += ("&" if "?" in url else "?") + "overflow=split"
+    return Apprise.instantiate(url, suppress_exceptions=True)
+
+
+async def check_target(channel: Channel, *, allow_private: bool, at_delivery: bool) -> Any:
+    """The channel's Apprise plugin; a self-hosted service on a non-public host raises
+    TargetRefused."""
+    plugin = _instantiate(channel)
+    if plugin is None:
+        raise TargetRefused(f"malformed target for provider '{channel.scheme}'")
+    if "host" in getattr(plugin, "template_tokens", {}) and getattr(plugin, "host", None):
+        await check_host(
+            str(plugin.host), allow_private=allow_private, resolve_required=at_delivery
+        )
+    return plugin

@@ -1,14 +1,21 @@
-"""How a job maps onto its Temporal Schedule (schedule id = job id)."""
+"""The Temporal Schedules: a job's (schedule id = job id) and the tick's (one per task queue).
+
+Shared by the API (create, update) and the worker (the tick repairs drift, ensures its own
+schedule at start), so neither imports the other.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 from temporalio.client import (
+    Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
@@ -16,16 +23,19 @@ from temporalio.client import (
     ScheduleRange,
     ScheduleSpec,
     ScheduleState,
+    ScheduleUpdate,
 )
 from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError
 
-from api.index.models import Job
-from api.settings import Settings
+from api.core.index.models import Job
+from api.core.settings import Settings
 from domain import search_attributes
-from domain.payloads import JobRunInput
+from domain.payloads import RUN_WORKFLOW, TICK_WORKFLOW, JobRunInput, TickInput
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule
 from domain.schedules import Schedule as JobSchedule
-from workflows.job_run import JobRunWorkflow
+
+log = logging.getLogger(__name__)
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -77,16 +87,16 @@ def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
     )
 
 
-def build_schedule(job: Job, settings: Settings) -> Schedule:
+def build_schedule(job: Job, *, task_queue: str, catchup_window_seconds: int) -> Schedule:
     """The Temporal Schedule of a job, in the state the job is in."""
     schedule = parse_schedule(job.schedule)
     one_off = isinstance(schedule, AtSchedule)
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            JobRunWorkflow.run,
+            RUN_WORKFLOW,
             JobRunInput(job_id=job.id, owner=job.owner, trigger="schedule"),
             id=scheduled_run_prefix(job.id),
-            task_queue=settings.task_queue,
+            task_queue=task_queue,
             typed_search_attributes=job_search_attributes(job, "schedule"),
             memo=run_memo(job),
             static_summary=f"{job.name} ({job.agent_id})"[:200],
@@ -94,7 +104,7 @@ def build_schedule(job: Job, settings: Settings) -> Schedule:
         spec=_spec(schedule),
         policy=SchedulePolicy(
             overlap=OVERLAP[job.overlap],
-            catchup_window=timedelta(seconds=max(settings.catchup_window_seconds, 10)),
+            catchup_window=timedelta(seconds=max(catchup_window_seconds, 10)),
         ),
         state=ScheduleState(
             paused=job.status != "active",
@@ -117,3 +127,55 @@ def schedule_memo(job: Job) -> dict[str, str]:
 def run_memo(job: Job) -> dict[str, str]:
     """Each run's memo in the Temporal UI: what the job was when the run started."""
     return {"name": job.name, "agent_id": job.agent_id, "goal": job.goal[:500]}
+
+
+def tick_schedule_id(settings: Settings) -> str:
+    """Id of the tick's schedule: one per task queue (= per deployment)."""
+    return f"{settings.task_queue}-tick"
+
+
+def tick_schedule(settings: Settings) -> Schedule:
+    """Every tick interval, skipping a tick while the previous one still runs."""
+    interval = timedelta(seconds=settings.tick_interval_seconds)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            TICK_WORKFLOW,
+            # Rows and schedules younger than this may be mid-write by the API; a short tick
+            # interval (tests) shortens it.
+            TickInput(grace_seconds=min(15, settings.tick_interval_seconds)),
+            id=tick_schedule_id(settings),
+            task_queue=settings.task_queue,
+            static_summary="agent-scheduler reconciler tick",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP,
+            catchup_window=max(interval, timedelta(seconds=10)),
+        ),
+    )
+
+
+async def ensure_tick_schedule(client: Client, settings: Settings) -> None:
+    """Create the tick's schedule, or bring an existing one to these settings (idempotent)."""
+    if settings.tick_interval_seconds <= 0:
+        return
+    schedule = tick_schedule(settings)
+    schedule_id = tick_schedule_id(settings)
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("created the tick schedule %s", schedule_id)
+        return
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(schedule_id)
+    current = (await handle.describe()).schedule
+    if current.spec.intervals != schedule.spec.intervals or current.state.paused:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+
+
+async def ensure_tick_schedule_logged(client: Client, settings: Settings) -> None:
+    """:func:`ensure_tick_schedule` for a starting worker: a failure is logged, not raised."""
+    try:
+        await ensure_tick_schedule(client, settings)
+    except RPCError as exc:
+        log.warning("could not ensure the tick schedule: %s", exc)

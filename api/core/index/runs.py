@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.db import upsert_insert
-from api.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
+from api.core.index.db import upsert_insert
+from api.core.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
 from domain.payloads import RunFinish, RunStart
 
 

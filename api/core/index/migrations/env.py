@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlmodel import SQLModel
 
-from api.index import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from api.core.index import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 url: str = config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or ""

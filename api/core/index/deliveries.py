@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.index.db import upsert_insert
-from api.index.models import deliveries_sent
+from api.core.index.db import upsert_insert
+from api.core.index.models import deliveries_sent
 
 
 async def delivery_sent(conn: AsyncConnection, *, delivery_id: str) -> sa.Row[Any] | None:

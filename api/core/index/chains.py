@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.db import upsert_insert
-from api.index.models import Chain, ChainJob, ChainRun, Job, chain_jobs, chain_runs, chains
+from api.core.index.db import upsert_insert
+from api.core.index.models import Chain, ChainJob, ChainRun, Job, chain_jobs, chain_runs, chains
 from domain.chains import ChainRunFinish, ChainRunStart
 
 

@@ -21,7 +21,7 @@ down_revision: str | None = "0004_insight"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Runs whose outcome the agent decided (api/index/stats.py OUTCOMES), frozen as of this revision.
+# Runs whose outcome the agent decided (index/stats.py OUTCOMES), frozen as of this revision.
 _OUTCOME = "{row}.completed_at IS NOT NULL AND {row}.status IN ('completed', 'failed', 'timed_out')"
 _SQLITE_HOUR = "CAST(strftime('%s', {row}.completed_at) AS INTEGER) / 3600"
 _POSTGRES_HOUR = "floor(extract(epoch FROM {row}.completed_at) / 3600)::integer"

@@ -19,7 +19,7 @@ import os
 import secrets
 from pathlib import Path
 
-from api.settings import Settings
+from api.core.settings import Settings
 
 KEY_FILE = "webhook-signing.key"
 

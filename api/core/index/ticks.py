@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import TickRecord, ticks
+from api.core.index.models import TickRecord, ticks
 
 
 async def last_tick_started_at(conn: AsyncConnection) -> datetime | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import api.index.models
+import api.core.index.models
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "activity_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(length=200), nullable=False),
-        sa.Column("at", api.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -36,8 +36,8 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(length=200), nullable=False),
         sa.Column("prefix", sa.String(length=20), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key_hash"),
     )
@@ -62,12 +62,12 @@ def upgrade() -> None:
         sa.Column("max_consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("paused_reason", sa.Text(), nullable=True),
-        sa.Column("next_run_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_run_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_run_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("run_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deleted_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
@@ -84,9 +84,9 @@ def upgrade() -> None:
         sa.Column("chain_id", sa.String(length=40), nullable=True),
         sa.Column("trigger", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("scheduled_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("started_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("scheduled_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("duration_seconds", sa.Float(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("attempt_errors", sa.JSON(), nullable=True),

@@ -254,7 +254,7 @@ job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
 
-# Indexes of the stats and list queries (api/index/stats.py, api/index/jobs.py).
+# Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)
 sa.Index("ix_jobs_owner_created_id", jobs.c.owner, jobs.c.created_at, jobs.c.id)
 sa.Index(

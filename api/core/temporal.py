@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from api.core.errors import Unavailable
-from api.settings import Settings
+from api.core.settings import Settings
 
 T = TypeVar("T")
 

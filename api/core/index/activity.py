@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.index.db import upsert_insert
-from api.index.models import (
+from api.core.index.db import upsert_insert
+from api.core.index.models import (
     ActivityEvent,
     activity_buckets,
     activity_events,

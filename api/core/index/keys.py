@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from api.index.models import ApiKey, utcnow
+from api.core.index.models import ApiKey, utcnow
 from domain.ids import new_id
 
 

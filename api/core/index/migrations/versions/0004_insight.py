@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import api.index.models
+import api.core.index.models
 
 revision: str = "0004_insight"
 down_revision: str | None = "0001"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         "ticks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workflow_id", sa.String(length=200), nullable=False),
-        sa.Column("started_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("jobs_checked", sa.Integer(), nullable=False),
         sa.Column("schedules_checked", sa.Integer(), nullable=False),
         sa.Column("runs_checked", sa.Integer(), nullable=False),

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from api.index.sqlite_driver import OneHopDBAPI
+from api.core.index.sqlite_driver import OneHopDBAPI
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

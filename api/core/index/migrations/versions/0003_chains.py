@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import api.index.models
+import api.core.index.models
 
 revision: str = "0003_chains"
 down_revision: str | None = "0001"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("jobs", sa.JSON(), nullable=False),
         sa.Column("edges", sa.JSON(), nullable=False),
-        sa.Column("created_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("chains", schema=None) as batch_op:
@@ -50,8 +50,8 @@ def upgrade() -> None:
         sa.Column("trigger", sa.String(length=20), nullable=False),
         sa.Column("root_run_id", sa.String(length=120), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("started_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", api.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", api.core.index.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("duration_seconds", sa.Float(), nullable=True),
         sa.Column("nodes", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),

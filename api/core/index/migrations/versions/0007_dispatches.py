@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import api.index.models
+import api.core.index.models
 
 revision: str = "0007_dispatches"
 down_revision: str | None = "0006_api_minutes"
@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("thread_ts", sa.String(length=64), nullable=True),
         sa.Column("messages", sa.Integer(), nullable=True),
         sa.Column("truncated", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", api.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("delivery_id"),
     )
     op.create_index("ix_deliveries_sent_updated_at", "deliveries_sent", ["updated_at"])
