@@ -50,7 +50,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
     url = settings.resolved_database_url
     await asyncio.to_thread(migrate, url)
     await asyncio.to_thread(precompile_workflows)
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_one_hop=settings.sqlite_one_hop)
     agents_text = settings.agents_file.read_text() if settings.agents_file else None
     agent_activities = AgentActivities(parse_agents(agents_text), settings)
     recorder = RunRecorder(engine, client)

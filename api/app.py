@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         await asyncio.to_thread(migrate, url)
-        engine = make_engine(url)
+        engine = make_engine(url, sqlite_one_hop=settings.sqlite_one_hop)
         agents_text = settings.agents_file.read_text() if settings.agents_file else None
         app.state.app = AppState(
             settings=settings,

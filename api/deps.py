@@ -16,6 +16,7 @@ from api.core.index.keys import owner_of
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.services.activity import note_call
+from api.services.chains import ChainService
 from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
 from domain.inputs import Text
@@ -69,13 +70,27 @@ async def _owner(
 OwnerDep = Annotated[str, Depends(_owner)]
 
 
-async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep) -> JobService:
+async def utc_now() -> datetime:
+    """The current instant, in UTC: what "now" is for the request.
+
+    A coroutine so FastAPI calls it on the event loop: a plain function dependency would cost
+    a round trip to its thread pool. Tests pin it with
+    ``app.dependency_overrides[utc_now] = lambda: instant``.
+    """
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(utc_now)]
+
+
+async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep) -> JobService:
     return JobService(
         session=session,
         temporal=state.temporal,
         settings=state.settings,
         agents=state.agents,
         owner=owner,
+        now=now,
     )
 
 
@@ -89,17 +104,16 @@ async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> Ru
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 
 
-async def utc_now() -> datetime:
-    """The current instant, in UTC: what "now" is for the request.
-
-    A coroutine so FastAPI calls it on the event loop: a plain function dependency would cost
-    a round trip to its thread pool. Tests pin it with
-    ``app.dependency_overrides[utc_now] = lambda: instant``.
-    """
-    return datetime.now(UTC)
+async def _chains(
+    state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep
+) -> ChainService:
+    return ChainService(
+        session=session, temporal=state.temporal, settings=state.settings, owner=owner, now=now
+    )
 
 
-NowDep = Annotated[datetime, Depends(utc_now)]
+ChainServiceDep = Annotated[ChainService, Depends(_chains)]
+
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
 

@@ -24,13 +24,13 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from simpleeval import InvalidExpression, SimpleEval  # type: ignore[import-untyped]
 
-from domain.inputs import Text
+from domain.inputs import Text, checked_by
 from domain.localtime import DAY_NAMES
 
 Stage = Literal["after_run", "before_run"]
@@ -469,21 +469,12 @@ class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["expression"] = "expression"
-    expression: Text = Field(
+    expression: Annotated[Text, checked_by(parse_condition, ConditionSyntaxError)] = Field(
         min_length=1,
         max_length=2000,
         description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
     )
     stage: Stage = "after_run"
-
-    @field_validator("expression")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        try:
-            parse_condition(value)
-        except ConditionSyntaxError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 class ConditionInput(BaseModel):

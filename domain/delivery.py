@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from domain.inputs import Text
+from domain.inputs import Text, checked_by
 
 Provider = Literal["slack", "webhook", "email", "apprise"]
 Format = Literal["markdown", "text", "json"]
@@ -109,22 +109,13 @@ class Delivery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: Text = Field(
+    channel: Annotated[Text, checked_by(parse_channel, ChannelError)] = Field(
         max_length=2100,
         description="`<provider>:<target>`: `slack:#alerts`, `webhook:https://…`, "
         "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
         "`tgram:BOT/CHAT`, `ntfy:topic`…).",
     )
     format: Format = "markdown"
-
-    @field_validator("channel")
-    @classmethod
-    def _channel_shape(cls, value: str) -> str:
-        try:
-            parse_channel(value)
-        except ChannelError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 class DeliveryRun(BaseModel):
@@ -142,6 +133,30 @@ class DeliveryRun(BaseModel):
     condition_result: dict[str, Any] | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+    @classmethod
+    def of_rows(cls, run: Any, job: Any) -> DeliveryRun:
+        """The run as recorded in the index (a run row and its job's row), to deliver again."""
+        return cls(
+            job_id=job.id,
+            job_name=job.name,
+            owner=job.owner,
+            run_id=run.id,
+            **{name: getattr(run, name) for name in _RECORDED},
+        )
+
+
+# The fields a run row holds under the same names.
+_RECORDED = (
+    "status",
+    "trigger",
+    "output",
+    "data",
+    "error",
+    "condition_result",
+    "started_at",
+    "completed_at",
+)
 
 
 class DeliverInput(BaseModel):

@@ -11,10 +11,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -29,6 +36,7 @@ __all__ = [
     "Text",
     "check_instant",
     "check_no_nul",
+    "checked_by",
     "iso_text",
 ]
 
@@ -110,3 +118,17 @@ def check_instant(value: datetime) -> datetime:
     if not MIN_INSTANT <= value < MAX_INSTANT:
         raise ValueError(f"{value.isoformat()} {TIME_RANGE_MESSAGE}")
     return value
+
+
+def checked_by(check: Callable[[str], object], error: type[Exception]) -> AfterValidator:
+    """A field validator that runs ``check`` on the text and reports its ``error`` as the
+    field's own (a 422 naming the field, with the checker's message)."""
+
+    def validate(value: str) -> str:
+        try:
+            check(value)
+        except error as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return AfterValidator(validate)

@@ -21,7 +21,14 @@ from pydantic import (
 )
 
 from domain.cron import MAX_YEAR, CronError, parse_cron
-from domain.inputs import NUL_FREE_PATTERN, IsoDatetime, Text, check_instant, check_no_nul
+from domain.inputs import (
+    NUL_FREE_PATTERN,
+    IsoDatetime,
+    Text,
+    check_instant,
+    check_no_nul,
+    checked_by,
+)
 from domain.timezones import TimezoneName, load_timezone
 
 __all__ = [
@@ -87,17 +94,8 @@ class CronSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["cron"]
-    expression: Text
+    expression: Annotated[Text, checked_by(parse_cron, CronError)]
     timezone: TimezoneName = "UTC"
-
-    @field_validator("expression")
-    @classmethod
-    def _expression_parses(cls, expression: str) -> str:
-        try:
-            parse_cron(expression)
-        except CronError as error:
-            raise ValueError(str(error)) from None
-        return expression
 
 
 class EverySchedule(BaseModel):

@@ -1,4 +1,5 @@
-"""The one-hop SQLite cursor (api/core/index/sqlite_driver.py) answers as the DBAPI says."""
+"""The opt-in one-hop SQLite cursor (api/core/index/sqlite_driver.py) answers as the DBAPI says,
+and refuses to start, loudly, once an upgrade removes a private name it relies on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.core.index.db import make_engine
-from api.core.index.sqlite_driver import OneHopCursor
+from api.core.index.sqlite_driver import (
+    PRIVATE_NAMES,
+    DriverChanged,
+    OneHopConnection,
+    OneHopCursor,
+    missing_private_names,
+)
 
 things = sa.Table(
     "things",
@@ -25,7 +32,7 @@ things = sa.Table(
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}", sqlite_one_hop=True)
     async with engine.begin() as conn:
         await conn.run_sync(things.metadata.create_all)
     yield engine
@@ -99,3 +106,38 @@ async def test_a_rollback_undoes_writes_and_a_read_costs_one_call(
     assert calls == ["call", "rollback"]
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(things))).scalar() == 1
+
+
+async def test_the_pinned_versions_have_every_private_name(engine: AsyncEngine) -> None:
+    """Fails on the upgrade of aiosqlite or SQLAlchemy that drops a name the cursor uses."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert missing_private_names(raw.dbapi_connection) == []  # type: ignore[arg-type]
+
+
+async def test_a_missing_private_name_stops_the_engine_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after an upgrade that renamed one: the check asks for a name the library lacks."""
+    needed = PRIVATE_NAMES["aiosqlite.Connection"]
+    monkeypatch.setitem(PRIVATE_NAMES, "aiosqlite.Connection", (*needed, "_renamed_upstream"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}", sqlite_one_hop=True)
+    try:
+        with pytest.raises(DriverChanged) as raised:
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    assert "aiosqlite.Connection._renamed_upstream" in str(raised.value)
+    assert "AGENT_SCHEDULER_SQLITE_ONE_HOP=false" in str(raised.value)
+
+
+async def test_the_default_engine_uses_the_stock_driver(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert not isinstance(raw.dbapi_connection, OneHopConnection)
+            assert (await conn.execute(sa.select(sa.literal(1)))).scalar() == 1
+    finally:
+        await engine.dispose()

@@ -179,20 +179,7 @@ class DeliveryActivities:
                 delivery_id=f"{request.run_id}/redeliver/{info.workflow_run_id}",
                 channel=job.delivery["channel"],
                 format=job.delivery.get("format", "markdown"),
-                run=DeliveryRun(
-                    run_id=run.id,
-                    job_id=job.id,
-                    job_name=job.name,
-                    owner=job.owner,
-                    status=run.status,
-                    trigger=run.trigger,
-                    output=run.output,
-                    data=run.data,
-                    error=run.error,
-                    condition_result=run.condition_result,
-                    started_at=run.started_at,
-                    completed_at=run.completed_at,
-                ),
+                run=DeliveryRun.of_rows(run, job),
             )
         )
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     allow_private_targets: bool = Field(
         False, description="Allow http and private/loopback delivery targets (dev turns it on)."
     )
+    sqlite_one_hop: bool = Field(
+        False,
+        description="SQLite index only: one thread hop per statement (faster; relies on private "
+        "names of aiosqlite and SQLAlchemy, checked at connect). See BENCHMARKS.md.",
+    )
     catchup_window_seconds: int = Field(
         300, description="How late a missed fire may still run after an outage (Temporal min 10)."
     )

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from api.deps import ChainId, ChainRunId, Limit, Offset, OwnerDep, SessionDep, StateDep
+from api.deps import (
+    ChainId,
+    ChainRunId,
+    ChainServiceDep,
+    Limit,
+    Offset,
+)
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.chains import (
@@ -18,21 +24,11 @@ from api.schemas.chains import (
     ChainsPublic,
     ChainTriggerAccepted,
 )
-from api.services.chains import ChainService
 from domain.chains import ChainRunStatus
 
 router = APIRouter(
     route_class=JsonRoute, prefix="/chains", tags=["chains"], responses=ERROR_RESPONSES
 )
-
-
-async def _chains(state: StateDep, session: SessionDep, owner: OwnerDep) -> ChainService:
-    return ChainService(
-        session=session, temporal=state.temporal, settings=state.settings, owner=owner
-    )
-
-
-ChainServiceDep = Annotated[ChainService, Depends(_chains)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ChainPublic)

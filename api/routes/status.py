@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 
-from api.deps import OwnerDep, SessionDep, StateDep
+from api.deps import NowDep, OwnerDep, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.insight import EngineStatus
@@ -16,6 +14,8 @@ router = APIRouter(route_class=JsonRoute, tags=["status"], responses=ERROR_RESPO
 
 
 @router.get("/status", response_model=EngineStatus)
-async def get_status(_: OwnerDep, session: SessionDep, state: StateDep) -> EngineStatus:
+async def get_status(
+    _: OwnerDep, session: SessionDep, state: StateDep, now: NowDep
+) -> EngineStatus:
     """Whether Temporal is reachable and a worker polls, and what the last tick found."""
-    return await engine_status(session, state.temporal, state.settings, now=datetime.now(UTC))
+    return await engine_status(session, state.temporal, state.settings, now=now)

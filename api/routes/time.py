@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import OwnerDep, SessionDep, StateDep, Zone
+from api.deps import NowDep, OwnerDep, SessionDep, StateDep, Zone
 from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
@@ -21,6 +20,7 @@ router = APIRouter(route_class=JsonRoute, tags=["time"], responses=ERROR_RESPONS
 @router.get("/validate", response_model=Validation)
 async def validate(
     _: OwnerDep,
+    now: NowDep,
     type_: Annotated[time_service.ScheduleType, Query(alias="type")],
     value: Annotated[Text, Query(min_length=1, max_length=200)],
     timezone: Annotated[Text, Query(description="An IANA time zone name.")] = "UTC",
@@ -30,21 +30,20 @@ async def validate(
 
     A bad expression, interval, datetime or timezone is `{"valid": false, "error": ...}` (200).
     """
-    return time_service.validate(type_, value, timezone, count, now=datetime.now(UTC))
+    return time_service.validate(type_, value, timezone, count, now=now)
 
 
 @router.post("/parse-nl", response_model=ParsedSchedule)
-async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep) -> ParsedSchedule:
+async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep, now: NowDep) -> ParsedSchedule:
     """Read a schedule from English; below the rules' confidence, ask the configured LLM."""
-    return await time_service.parse_nl(
-        body.text, body.timezone, state.settings, now=datetime.now(UTC)
-    )
+    return await time_service.parse_nl(body.text, body.timezone, state.settings, now=now)
 
 
 @router.get("/calendar-data", response_model=CalendarData)
 async def calendar_data(
     owner: OwnerDep,
     session: SessionDep,
+    now: NowDep,
     start: Annotated[IsoDatetime, Query()],
     end: Annotated[IsoDatetime, Query()],
     timezone: Zone = "UTC",
@@ -59,5 +58,5 @@ async def calendar_data(
         start=start,
         end=end,
         timezone=zone_of(timezone).key,
-        now=datetime.now(UTC),
+        now=now,
     )

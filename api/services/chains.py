@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Conflict, FieldError, Invalid, NotFound
 from api.core.index import chains as store
-from api.core.index.models import Chain, ChainRun, utcnow
+from api.core.index.models import Chain, ChainRun
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.schemas.chains import (
@@ -44,6 +45,8 @@ class ChainService:
     temporal: TemporalConnection
     settings: Settings
     owner: str
+    now: datetime
+    """The request's instant (``NowDep``)."""
 
     async def create(self, body: ChainCreate) -> Chain:
         """Validate the graph and the caller's jobs, then store the chain."""
@@ -60,7 +63,7 @@ class ChainService:
                 "; ".join(f"{p.field}: {p.message}" for p in problems),
                 details=[FieldError(field=p.field, message=p.message) for p in problems],
             )
-        now = utcnow()
+        now = self.now
         graph = ChainGraph(jobs=body.jobs, edges=body.edges)
         chain = Chain(
             id=new_id("chain"),
@@ -109,7 +112,7 @@ class ChainService:
             owner=chain.owner,
             trigger="manual",
             status="running",
-            started_at=utcnow(),
+            started_at=self.now,
             nodes=[ChainNode(job_id=job).model_dump(mode="json") for job in chain.jobs],
         )
         self.session.add(run)

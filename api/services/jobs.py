@@ -28,7 +28,7 @@ from api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from api.core.index import chains as chains_store
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
-from api.core.index.models import Job, utcnow
+from api.core.index.models import Job
 from api.core.schedules import (
     build_schedule,
     job_search_attributes,
@@ -71,13 +71,15 @@ class JobService:
     settings: Settings
     agents: Agents
     owner: str
+    now: datetime
+    """The request's instant (``NowDep``): every "now" of one call is this one."""
 
     async def create(self, body: JobCreate) -> Job:
         """Create a job and its schedule."""
         self._check_agent(body.agent_id)
         self._check_future(body.schedule)
         await check_delivery(self.settings, _dump(body.delivery))
-        now = utcnow()
+        now = self.now
         job = Job(
             id=new_id("job"),
             owner=self.owner,
@@ -97,7 +99,7 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        job.next_run_at = _next_fire(job.status, job.schedule, utcnow())
+        job.next_run_at = _next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
         self.session.add(job)
         await self.session.commit()
@@ -188,7 +190,7 @@ class JobService:
         job = await self.get(job_id)
         if used_by := await chains_store.chains_using_job(self.session, job_id=job.id):
             raise Conflict(f"Job {job.id} is used by chain {', '.join(used_by)}; delete it first")
-        job.deleted_at = utcnow()
+        job.deleted_at = self.now
         await self.session.commit()
         try:
             await missing_ok((await self._handle(job)).delete())
@@ -242,7 +244,7 @@ class JobService:
         stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
         zone = ZoneInfo(stored["timezone"])
         data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
-        data["next_run_at"] = next_run_at(stored, zone, utcnow())
+        data["next_run_at"] = next_run_at(stored, zone, self.now)
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
         data["temporal_ui_url"] = (
@@ -256,11 +258,10 @@ class JobService:
             known = ", ".join(sorted(self.agents))
             raise Invalid.field("agent_id", f"unknown agent '{agent_id}' (configured: {known})")
 
-    @staticmethod
-    def _check_future(schedule: Any) -> None:
+    def _check_future(self, schedule: Any) -> None:
         if isinstance(schedule, AtSchedule):
             try:
-                check_at_in_future(schedule, utcnow())
+                check_at_in_future(schedule, self.now)
             except ValueError as exc:
                 raise Invalid.field("schedule.datetime", str(exc)) from exc
 
@@ -271,7 +272,7 @@ class JobService:
 
     def _resume(self, job: Job) -> None:
         schedule = parse_schedule(job.schedule)
-        if isinstance(schedule, AtSchedule) and schedule.datetime <= utcnow() + timedelta(
+        if isinstance(schedule, AtSchedule) and schedule.datetime <= self.now + timedelta(
             seconds=1
         ):
             raise Conflict(
@@ -292,8 +293,8 @@ class JobService:
 
     async def _save(self, job: Job, *, rebuild: bool) -> None:
         """Flush the row, update the schedule, commit; undo the schedule if the commit fails."""
-        job.updated_at = utcnow()
-        job.next_run_at = _next_fire(job.status, job.schedule, utcnow())
+        job.updated_at = self.now
+        job.next_run_at = _next_fire(job.status, job.schedule, self.now)
         await self.session.flush()
         if not rebuild:
             await self.session.commit()

@@ -160,10 +160,10 @@ def test_dev_stops_within_10_s_with_runs_in_flight_also_after_a_restart(
 
 WATCHDOG = """
 import asyncio, os, signal, time
-from api import cli
+from api import supervisor
 
 async def main() -> None:
-    stopper = cli._Stopper(hard_stop_after=1.0)
+    stopper = supervisor.Stopper(hard_stop_after=1.0)
     stopper.install()
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.sleep(0.1)

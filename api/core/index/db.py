@@ -108,15 +108,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine for the index URL."""
+def make_engine(url: str, *, sqlite_one_hop: bool = False) -> AsyncEngine:
+    """An async engine for the index URL; ``sqlite_one_hop`` opts SQLite into the one-hop
+    cursor (:mod:`api.core.index.sqlite_driver`)."""
     _ensure_sqlite_dir(url)
     if make_url(url).get_backend_name() == "sqlite":
         # SQLite has one writer at a time; a single connection per engine queues statements
         # in-process instead of making writers sleep in SQLite's busy handler.
-        engine = create_async_engine(
-            async_url(url), module=OneHopDBAPI(), pool_size=1, max_overflow=0
-        )
+        driver = {"module": OneHopDBAPI()} if sqlite_one_hop else {}
+        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, **driver)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(async_url(url), pool_pre_ping=True, pool_size=10)

@@ -3,9 +3,13 @@
 aiosqlite runs each call of the ``sqlite3`` connection on its own thread, and SQLAlchemy's adapter
 makes four such calls per statement (open a cursor, execute, fetch, close), each a round trip
 between the event loop and that thread. The cursor here does the four in one call on the same
-thread, so a statement costs one round trip (``bench/api.py`` measures the difference). It uses
-two names aiosqlite does not document, ``Connection._execute`` and ``Connection._conn``; the
-version is pinned in ``pyproject.toml`` and the whole test suite runs on this cursor.
+thread, so a statement costs one round trip (``bench/sqlite_driver.py`` measures the
+difference).
+
+It is an opt-in (``AGENT_SCHEDULER_SQLITE_ONE_HOP=true``), off by default: it relies on names
+neither library documents (:data:`PRIVATE_NAMES`). Each connection checks them first and
+refuses to start with a message naming what an upgrade removed, rather than misbehaving later;
+``tests/test_sqlite_driver.py`` runs the same check against the pinned versions.
 """
 
 from __future__ import annotations
@@ -23,6 +27,35 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 T = TypeVar("T")
+
+# What the cursor uses that aiosqlite and SQLAlchemy's adapter do not document.
+PRIVATE_NAMES = {
+    "aiosqlite.Connection": ("_execute", "_conn"),
+    "sqlalchemy AsyncAdapt_aiosqlite_connection": (
+        "_connection",
+        "_execute_mutex",
+        "_handle_exception",
+        "_cursor_cls",
+    ),
+}
+
+
+class DriverChanged(RuntimeError):
+    """aiosqlite or SQLAlchemy no longer has a name the one-hop cursor relies on."""
+
+
+def missing_private_names(adapted: AsyncAdapt_aiosqlite_connection) -> list[str]:
+    """The names of :data:`PRIVATE_NAMES` that ``adapted`` (a live connection) lacks."""
+    owners = {
+        "aiosqlite.Connection": getattr(adapted, "_connection", None),
+        "sqlalchemy AsyncAdapt_aiosqlite_connection": adapted,
+    }
+    return [
+        f"{owner}.{name}"
+        for owner, names in PRIVATE_NAMES.items()
+        for name in names
+        if not hasattr(owners[owner], name)
+    ]
 
 
 class OneHopCursor:
@@ -134,5 +167,13 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
         super().__init__(aiosqlite, sqlite3)
 
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        """A one-hop connection; :class:`DriverChanged` if a private name it needs is gone."""
         adapted = super().connect(*arg, **kw)
+        if missing := missing_private_names(adapted):
+            adapted.close()
+            raise DriverChanged(
+                f"the one-hop SQLite cursor needs {', '.join(missing)}, which this "
+                f"aiosqlite ({aiosqlite.__version__}) or SQLAlchemy no longer has: set "
+                "AGENT_SCHEDULER_SQLITE_ONE_HOP=false (the default) or pin the versions back"
+            )
         return OneHopConnection(self, adapted._connection)
