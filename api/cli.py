@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
-from api.supervisor import run_dev, run_services, with_index_session
+from api.supervisor import API_GRACE, run_dev, run_services, with_index_session
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -101,10 +102,33 @@ def dev(
 
 
 @app.command()
-def api() -> None:
+def api(
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (uvicorn's process manager); each has its own "
+            "index connections and Temporal client.",
+        ),
+    ] = 1,
+) -> None:
     """Run the API against the Temporal cluster and database from the settings."""
     _configure_logging()
-    _exit_process(asyncio.run(run_services(get_settings(), api=True, worker=False)))
+    if workers == 1:
+        _exit_process(asyncio.run(run_services(get_settings(), api=True, worker=False)))
+    settings = get_settings()
+    # Each process builds the app from the environment's settings and migrates the index at
+    # start; the migrations serialize across processes (api/core/index/db.py).
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        timeout_graceful_shutdown=API_GRACE,
+    )
 
 
 @app.command()

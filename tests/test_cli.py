@@ -283,3 +283,50 @@ def test_api_and_worker_are_long_running_processes(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_api_workers_serve_one_port_from_several_processes(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """``api --workers 2``: two API processes answer on one port; SIGTERM stops them all."""
+    (port,) = free_ports(1)
+    env = clean_env() | {
+        "AGENT_SCHEDULER_DATA_DIR": str(tmp_path),
+        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "AGENT_SCHEDULER_TASK_QUEUE": f"test-{port}",
+        "AGENT_SCHEDULER_PORT": str(port),
+        "AGENT_SCHEDULER_TICK_INTERVAL_SECONDS": "0",
+    }
+    key = cli("keys", "create", "--owner", "alice", "--data-dir", str(tmp_path)).stdout.split()[-1]
+    log = tmp_path / "log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([CLI, "api", "--workers", "2"], stdout=out, stderr=out, env=env)
+    try:
+        health = f"http://127.0.0.1:{port}/healthz"
+        wait_for("API", lambda: httpx.get(health).status_code == 200, process, log)
+        wait_for(
+            "both API processes",
+            lambda: log.read_text().count("Application startup complete") == 2,
+            process,
+            log,
+        )
+        served = {len(descendants(process.pid))}
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+            for _ in range(20):
+                assert http.get("/api/scheduler/agents").status_code == 200
+            assert (
+                http.get(
+                    "/api/scheduler/agents", headers={"Authorization": "Bearer no"}
+                ).status_code
+                == 401
+            )
+        assert min(served) >= 2, log.read_text()[-3000:]
+        children = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, log.read_text()[-3000:]
+        assert not any(alive(pid) for pid in children)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
