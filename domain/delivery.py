@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.inputs import Text
+from domain.inputs import JsonBool, Text
 
 Provider = Literal["slack", "webhook", "email", "apprise"]
 Format = Literal["markdown", "text", "json"]
@@ -116,6 +116,11 @@ class Delivery(BaseModel):
         "`tgram:BOT/CHAT`, `ntfy:topic`…).",
     )
     format: Format = "markdown"
+    only_if_changed: JsonBool = Field(
+        False,
+        description="Deliver only when the output (trimmed, whitespace collapsed) differs from "
+        "the job's last delivered one.",
+    )
 
     @field_validator("channel")
     @classmethod
@@ -151,6 +156,8 @@ class DeliverInput(BaseModel):
     channel: str
     format: Format = "markdown"
     run: DeliveryRun
+    # Only news: skip when the output equals the job's last delivered one (redeliveries: False).
+    only_if_changed: bool = False
 
 
 class DeliverResult(BaseModel):
@@ -158,6 +165,8 @@ class DeliverResult(BaseModel):
 
     messages: int = 1
     truncated: bool = False
+    # Set when nothing was sent on purpose (a silent answer, no news): why.
+    skipped: str | None = None
 
 
 class RedeliverInput(BaseModel):
@@ -180,6 +189,11 @@ class DeliveryRecord(BaseModel):
 
     run_id: str
     delivery: dict[str, Any]
+
+
+def normalized_output(text: str | None) -> str:
+    """An output as only-news delivery compares it: trimmed, every whitespace run one space."""
+    return " ".join((text or "").split())
 
 
 def delivery_status(
