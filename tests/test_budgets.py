@@ -351,6 +351,11 @@ async def test_a_budget_paused_job_paused_by_the_user_is_never_reopened(
     again = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
     assert again["status"] == "skipped"
     assert (await job_of(api, alice, job["id"]))["paused_reason"].startswith("budget: ")
+    # PUT enabled: false makes it the user's pause too.
+    response = await api.http.put(f"{JOBS}/{job['id']}", json={"enabled": False}, headers=alice)
+    assert response.status_code == 200, response.text
+    assert response.json()["paused_reason"] == "paused by user"
+    assert response.json()["budget_reopens_at"] is None
 
 
 async def test_cost_budget_per_month_from_http_and_priced_openai_agents(
