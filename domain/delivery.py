@@ -115,12 +115,12 @@ class Delivery(BaseModel):
         "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
         "`tgram:BOT/CHAT`, `ntfy:topic`…).",
     )
-    format: Format = "markdown"
     only_if_changed: JsonBool = Field(
         False,
         description="Deliver only when the output (trimmed, whitespace collapsed) differs from "
         "the job's last delivered one.",
     )
+    format: Format = "markdown"
 
     @field_validator("channel")
     @classmethod
