@@ -167,9 +167,17 @@ class TickActivities:
         ]
         reopened = 0
         for row in due:
+            try:
+                following = next_fire_time(parse_schedule(row.schedule), after=now)
+            except ValueError:
+                following = None
             async with self._engine.begin() as conn:
                 resumed = await index_jobs.reopen_after_budget(
-                    conn, job_id=row.id, reopens_at=row.budget_reopens_at, at=now
+                    conn,
+                    job_id=row.id,
+                    reopens_at=row.budget_reopens_at,
+                    at=now,
+                    next_run_at=following,
                 )
             if not resumed:
                 continue

@@ -274,7 +274,12 @@ async def test_runs_per_day_skip_a_scheduled_fire_and_the_next_local_day_reopens
     triggered = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
     assert triggered["status"] == "skipped" and triggered["skip_reason"] == reason
 
-    # Another job the user paused, and one its budget paused that the user paused again.
+    # A new schedule keeps the budget pause (and, yearly, no fire races the checks below).
+    response = await api.http.put(f"{JOBS}/{job['id']}", json={"schedule": YEARLY}, headers=alice)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "paused"
+    assert response.json()["budget_reopens_at"] == paused["budget_reopens_at"]
+    # Another job, paused by the user.
     manual = await create(api, alice, schedule=YEARLY)
     await api.http.post(f"{JOBS}/{manual['id']}/pause", headers=alice)
 
@@ -307,6 +312,7 @@ async def test_runs_per_day_skip_a_scheduled_fire_and_the_next_local_day_reopens
         await engine.dispose()
     reopened = await job_of(api, alice, job["id"])
     assert reopened["status"] == "active" and reopened["paused_reason"] is None
+    assert reopened["next_run_at"] is not None
     assert reopened["budget_reopens_at"] is None
     handle = temporal_client.get_schedule_handle(job["id"])
     assert not (await handle.describe()).schedule.state.paused
@@ -395,6 +401,18 @@ async def test_cost_budget_per_month_from_http_and_priced_openai_agents(
     priced = await create(api, alice, agent_id="priced", schedule=YEARLY)
     run = await wait_run(api, alice, priced["id"], await trigger(api, alice, priced["id"]))
     assert run["usage"]["cost_usd"] == pytest.approx(0.007)  # 1000 × $2/M + 500 × $10/M
+    # Without prices, a server's own usage.cost (OpenRouter's) is the cost.
+    reply = completion("ok", 10, 5)
+    reply.body["usage"]["cost"] = 0.25
+    llm.script(COMPLETIONS, reply)
+    unpriced = await create(api, alice, agent_id="llm", schedule=YEARLY)
+    run = await wait_run(api, alice, unpriced["id"], await trigger(api, alice, unpriced["id"]))
+    assert run["usage"] == {
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "total_tokens": 15,
+        "cost_usd": 0.25,
+    }
 
 
 async def test_command_agents_report_usage_and_a_malformed_usage_fails_the_run(

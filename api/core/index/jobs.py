@@ -170,10 +170,16 @@ async def pause_for_budget(
 
 
 async def reopen_after_budget(
-    conn: AsyncConnection, *, job_id: str, reopens_at: datetime, at: datetime
+    conn: AsyncConnection,
+    *,
+    job_id: str,
+    reopens_at: datetime,
+    at: datetime,
+    next_run_at: datetime | None,
 ) -> bool:
     """Resume a job its budget paused until ``reopens_at`` (as read), unless it changed since
-    (resumed, paused by the user, deleted); answers whether it was resumed."""
+    (resumed, paused by the user, deleted), storing its next fire; answers whether it was
+    resumed."""
     result = await conn.execute(
         jobs.update()
         .where(
@@ -182,6 +188,12 @@ async def reopen_after_budget(
             jobs.c.status == "paused",
             jobs.c.budget_reopens_at == reopens_at,
         )
-        .values(status="active", paused_reason=None, budget_reopens_at=None, updated_at=at)
+        .values(
+            status="active",
+            paused_reason=None,
+            budget_reopens_at=None,
+            updated_at=at,
+            next_run_at=next_run_at,
+        )
     )
     return bool(result.rowcount)
