@@ -185,3 +185,26 @@ async def test_only_if_changed_must_be_a_boolean(api: Api) -> None:
         assert response.status_code == 422, response.text
         [detail] = response.json()["details"]
         assert detail["field"] == "delivery.only_if_changed"
+
+
+async def test_a_run_its_budget_refused_records_its_delivery_skipped(
+    api: Api, worker: Worker, slack: ScriptedServer, agent: ScriptedServer
+) -> None:
+    slack.script(SLACK, OK)
+    answers(agent, "daily report")
+    alice = await api.headers("alice")
+    job = await create(
+        api,
+        alice,
+        agent_id="web",
+        schedule=YEARLY,
+        delivery={"channel": "slack:#reports"},
+        budget={"max_runs_per_day": 1},
+    )
+    first = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert first["delivery"]["status"] == "delivered"
+    refused = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
+    assert refused["status"] == "skipped" and refused["delivery"]["status"] == "skipped"
+    assert refused["delivery"]["reason"] == f"the run was not started: {refused['skip_reason']}"
+    assert refused["skip_reason"].startswith("budget: max_runs_per_day 1 reached for ")
+    assert len(slack.calls(SLACK)) == 1 and len(agent.calls("/agent")) == 1
