@@ -65,6 +65,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
         activities=[
             agent_activities.call_agent,
             recorder.record_start,
+            recorder.check_budget,
             recorder.record_finish,
             *chain_recorder.activities(),
             conditions.evaluate_condition,

@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
+from domain.budgets import Usage
 from domain.limits import MAX_DATA_BYTES, cut_output
 
 AGENT_CALL_FAILED = "AgentCallFailed"
@@ -72,6 +73,7 @@ class AgentCallResult(BaseModel):
     output: str
     data: dict[str, Any] = {}
     dispatch: int = 1
+    usage: Usage | None = None
 
 
 class AgentFailure(Exception):
@@ -114,7 +116,66 @@ def parse_answer(text: str, *, where: str) -> AgentCallResult:
         raise AgentFailure(
             f"{where} answered 'data' that is not a JSON object", kind="bad_answer", retryable=False
         )
-    return AgentCallResult(output=answer.get("output") or "", data=data)
+    usage = reported_usage(answer.get("usage"), where=where)
+    return AgentCallResult(output=answer.get("output") or "", data=data, usage=usage)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def reported_usage(usage: Any, *, where: str) -> Usage | None:
+    """An answer's ``usage``: ``{"input_tokens": int, "output_tokens": int, "cost_usd": number}``,
+    every key optional; anything else is a bad answer (budgets must not count garbage)."""
+    if usage is None:
+        return None
+    bad = AgentFailure(
+        f'{where} answered \'usage\' that is not {{"input_tokens": int, "output_tokens": '
+        f'int, "cost_usd": number}} (non-negative): {_snippet(json.dumps(usage))}',
+        kind="bad_answer",
+        retryable=False,
+    )
+    if not isinstance(usage, dict) or set(usage) - {"input_tokens", "output_tokens", "cost_usd"}:
+        raise bad
+    tokens = {k: usage.get(k) for k in ("input_tokens", "output_tokens")}
+    if any(v is not None and not _count(v) for v in tokens.values()):
+        raise bad
+    cost = usage.get("cost_usd")
+    if cost is not None and (
+        isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 1e12
+    ):
+        raise bad
+    return Usage(
+        input_tokens=tokens["input_tokens"],
+        output_tokens=tokens["output_tokens"],
+        cost_usd=None if cost is None else float(cost),
+    )
+
+
+def completion_usage(body: Any, config: OpenAIAgent) -> Usage | None:
+    """The usage of a chat completion (``usage.prompt_tokens`` / ``completion_tokens``), priced
+    with the agent's per-million-token prices when set, else with the server's ``usage.cost``
+    (OpenRouter's); a completion without ``usage`` has None."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    found = Usage(
+        input_tokens=prompt if _count(prompt) else None,
+        output_tokens=completion if _count(completion) else None,
+    )
+    if config.input_usd_per_million_tokens is not None or (
+        config.output_usd_per_million_tokens is not None
+    ):
+        found.cost_usd = (
+            (found.input_tokens or 0) * (config.input_usd_per_million_tokens or 0)
+            + (found.output_tokens or 0) * (config.output_usd_per_million_tokens or 0)
+        ) / 1_000_000
+    elif isinstance(usage.get("cost"), int | float) and not isinstance(usage.get("cost"), bool):
+        found.cost_usd = max(float(usage["cost"]), 0.0)
+    if found.total_tokens is None and found.cost_usd is None:
+        return None
+    return found
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -136,7 +197,7 @@ def bounded(result: AgentCallResult, *, agent_id: str) -> AgentCallResult:
             kind="bad_answer",
             retryable=False,
         )
-    return AgentCallResult(output=cut_output(result.output), data=result.data)
+    return AgentCallResult(output=cut_output(result.output), data=result.data, usage=result.usage)
 
 
 class Echo:
@@ -241,7 +302,8 @@ class OpenAI:
             where=where,
         )
         try:
-            text = response.json()["choices"][0]["message"]["content"]
+            body = response.json()
+            text = body["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise AgentFailure(
                 f"{where} answered something that is not a chat completion: "
@@ -250,7 +312,9 @@ class OpenAI:
                 retryable=False,
             ) from exc
         text = str(text or "")
-        return AgentCallResult(output=text, data=json_object(text))
+        return AgentCallResult(
+            output=text, data=json_object(text), usage=completion_usage(body, self._config)
+        )
 
 
 class Command:

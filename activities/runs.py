@@ -8,6 +8,7 @@ run ends that arrive together share one transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,19 @@ from api.core.index import chains as index_chains
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.temporal import missing_ok
-from domain.payloads import JobSnapshot, RunFinish, RunFinished, RunStart, RunStarted
+from domain.budgets import Spent, exceeded, windows
+from domain.payloads import (
+    BudgetCheck,
+    BudgetVerdict,
+    JobSnapshot,
+    RunFinish,
+    RunFinished,
+    RunStart,
+    RunStarted,
+)
+from domain.timezones import load_timezone
 
+log = logging.getLogger(__name__)
 _FAILED = ("failed", "timed_out")
 # Run ends written in one transaction at most.
 MAX_BATCH = 200
@@ -45,6 +57,42 @@ class RunRecorder:
                 return RunStarted(job=None)
             await index_runs.upsert_started_run(conn, start=start)
             return RunStarted(job=JobSnapshot.of(dict(job._mapping)))
+
+    @activity.defn(name="check_run_budget")
+    async def check_budget(self, check: BudgetCheck) -> BudgetVerdict:
+        """Whether the run may start under its job's budget; past it, pause the job.
+
+        The job's row is locked while its windows are summed, so runs of one job starting
+        together are counted one after the other. The job pauses (row, then its Temporal
+        schedule) until the window that was used up ends, unless the user paused it: the tick
+        resumes it then. Idempotent: a retry pauses again, which changes nothing.
+        """
+        zone = load_timezone(check.timezone)
+        window = windows(check.at, zone)
+        async with self._engine.begin() as conn:
+            await index_jobs.lock_job(conn, job_id=check.job_id)
+            runs_today, tokens_today, cost = await index_runs.budget_spent(
+                conn,
+                job_id=check.job_id,
+                run_id=check.run_id,
+                at=check.at,
+                day=(window.day_start, window.day_end),
+                month=(window.month_start, window.month_end),
+            )
+            over = exceeded(check.budget, Spent(runs_today, tokens_today, cost), window, zone)
+            if over is None:
+                return BudgetVerdict()
+            paused = await index_jobs.pause_for_budget(
+                conn,
+                job_id=check.job_id,
+                reason=over.reason,
+                reopens_at=over.reopens_at,
+                at=check.at,
+            )
+        if paused:
+            await self._pause_schedule(check.job_id, over.reason)
+        log.info("run %s not started: %s", check.run_id, over.reason)
+        return BudgetVerdict(allowed=False, reason=over.reason, paused=paused)
 
     @activity.defn(name="record_run_finish")
     async def record_finish(self, finish: RunFinish) -> RunFinished:

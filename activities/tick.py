@@ -10,7 +10,9 @@ Drift it repairs (each counted under its key in ``repairs``):
   counted only when the tick's write ended it (not when the worker recorded it meanwhile).
 
 A stored ``next_run_at`` that is no longer the next fire is refreshed too; that is upkeep (every
-fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``.
+fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``. So is
+resuming a job its budget paused once the window that paused it has ended (``budget_reopened``;
+a job the user paused is never resumed).
 
 Rows and schedules younger than the grace period are left alone: the API may be between the
 two writes of a create or delete.
@@ -88,23 +90,31 @@ class TickResult(BaseModel):
     # Only kinds with at least one repair.
     repairs: dict[str, int] = {}
     next_run_at_refreshed: int = 0
+    budget_reopened: int = 0
 
 
 class TickActivities:
     """The reconciler; built once in the worker."""
 
     def __init__(
-        self, engine: AsyncEngine, client: Client, settings: Settings, *, recorder: RunRecorder
+        self,
+        engine: AsyncEngine,
+        client: Client,
+        settings: Settings,
+        *,
+        recorder: RunRecorder,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = engine
         self._client = client
         self._settings = settings
         self._recorder = recorder
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @activity.defn(name="agent_scheduler_reconcile")
     async def reconcile(self, tick: ReconcileInput) -> TickResult:
         """Compare the index with Temporal, repair what drifted and record the tick."""
-        started = datetime.now(UTC)
+        started = self._clock()
         settled = started - timedelta(seconds=tick.grace_seconds)
         repairs: Counter[str] = Counter()
         async with self._engine.connect() as conn:
@@ -114,6 +124,7 @@ class TickActivities:
         deleted = {row.id: row for row in rows if row.deleted_at is not None}
         listed = await self._job_schedules()
         await self._repair_schedules(live, deleted, listed, settled, repairs)
+        reopened = await self._reopen_budget_paused(live, started)
         refreshed = await self._refresh_next_runs(live, started)
         runs_checked = await self._repair_runs(started, settled, last_tick, repairs)
         repairs = +repairs  # drop the kinds that found nothing
@@ -123,14 +134,15 @@ class TickActivities:
             runs_checked=runs_checked,
             repairs=dict(sorted(repairs.items())),
             next_run_at_refreshed=refreshed,
+            budget_reopened=reopened,
         )
         async with self._engine.begin() as conn:
             await index_ticks.record_tick(
                 conn,
                 workflow_id=tick.workflow_id,
                 started_at=started,
-                finished_at=datetime.now(UTC),
-                counts=result.model_dump(),
+                finished_at=max(self._clock(), started),
+                counts=result.model_dump(exclude={"budget_reopened"}),
             )
             await index_ticks.forget_ticks_before(conn, before=started - TICKS_KEPT)
             await index_deliveries.forget_deliveries_before(conn, before=started - DELIVERIES_KEPT)
@@ -138,7 +150,45 @@ class TickActivities:
             log.info("tick repaired %s", result.repairs)
         if refreshed:
             log.debug("tick refreshed %d stored next fires", refreshed)
+        if reopened:
+            log.info("tick resumed %d jobs whose budget window rolled over", reopened)
         return result
+
+    async def _reopen_budget_paused(self, live: dict[str, Any], now: datetime) -> int:
+        """Resume the jobs their budget paused whose window has ended: the row (only if it is
+        still as read), then the schedule; answers how many. A schedule left paused by a
+        failure here is resynced by a later tick, as any drift."""
+        due = [
+            row
+            for row in live.values()
+            if row.status == "paused"
+            and row.budget_reopens_at is not None
+            and row.budget_reopens_at <= now
+        ]
+        reopened = 0
+        for row in due:
+            try:
+                following = next_fire_time(parse_schedule(row.schedule), after=now)
+            except ValueError:
+                following = None
+            async with self._engine.begin() as conn:
+                resumed = await index_jobs.reopen_after_budget(
+                    conn,
+                    job_id=row.id,
+                    reopens_at=row.budget_reopens_at,
+                    at=now,
+                    next_run_at=following,
+                )
+            if not resumed:
+                continue
+            await missing_ok(
+                self._client.get_schedule_handle(row.id).unpause(
+                    note=f"budget window ended {row.budget_reopens_at.isoformat()}"
+                )
+            )
+            log.info("job %s resumed: its budget window ended", row.id)
+            reopened += 1
+        return reopened
 
     async def _job_schedules(self) -> dict[str, Any]:
         """Schedules carrying a job id (any deployment's: the task queue is checked on use)."""
@@ -346,6 +396,7 @@ class TickActivities:
                 output=result.output,
                 data=result.data,
                 error=result.error,
+                usage=result.usage,
             )
         )
         # The run recorder may have written it since the index was read: not a repair then.

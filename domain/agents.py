@@ -43,6 +43,9 @@ class OpenAIAgent(_Agent):
     model: str | None = None
     api_key_env: str | None = None
     system: str | None = None
+    # Prices that turn a completion's reported tokens into the run's cost (budgets).
+    input_usd_per_million_tokens: float | None = Field(None, ge=0)
+    output_usd_per_million_tokens: float | None = Field(None, ge=0)
 
 
 class CommandAgent(_Agent):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.inputs import Text, checked_by
+from domain.inputs import JsonBool, Text, checked_by
 
 Provider = Literal["slack", "webhook", "email", "apprise"]
 Format = Literal["markdown", "text", "json"]
@@ -115,6 +115,11 @@ class Delivery(BaseModel):
         "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
         "`tgram:BOT/CHAT`, `ntfy:topic`…).",
     )
+    only_if_changed: JsonBool = Field(
+        False,
+        description="Deliver only when the output (trimmed, whitespace collapsed) differs from "
+        "the job's last delivered one.",
+    )
     format: Format = "markdown"
 
 
@@ -166,6 +171,8 @@ class DeliverInput(BaseModel):
     channel: str
     format: Format = "markdown"
     run: DeliveryRun
+    # Only news: skip when the output equals the job's last delivered one (redeliveries: False).
+    only_if_changed: bool = False
 
 
 class DeliverResult(BaseModel):
@@ -173,6 +180,8 @@ class DeliverResult(BaseModel):
 
     messages: int = 1
     truncated: bool = False
+    # Set when nothing was sent on purpose (a silent answer, no news): why.
+    skipped: str | None = None
 
 
 class RedeliverInput(BaseModel):
@@ -195,6 +204,11 @@ class DeliveryRecord(BaseModel):
 
     run_id: str
     delivery: dict[str, Any]
+
+
+def normalized_output(text: str | None) -> str:
+    """An output as only-news delivery compares it: trimmed, every whitespace run one space."""
+    return " ".join((text or "").split())
 
 
 def delivery_status(

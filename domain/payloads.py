@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
+from domain.budgets import Budget, Usage
 from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.retry import RetryPolicy
@@ -35,8 +36,9 @@ class JobSnapshot(BaseModel):
     retry: RetryPolicy | None = None
     condition: Condition | None = None
     delivery: Delivery | None = None
+    budget: Budget | None = None
 
-    @field_validator("retry", "condition", "delivery", mode="before")
+    @field_validator("retry", "condition", "delivery", "budget", mode="before")
     @classmethod
     def _as_stored(cls, value: Any, info: ValidationInfo) -> Any:
         """Read a job's retry, condition and delivery as the index stores them (dicts that were
@@ -60,6 +62,7 @@ _STORED: dict[str, type[BaseModel]] = {
     "retry": RetryPolicy,
     "condition": Condition,
     "delivery": Delivery,
+    "budget": Budget,
 }
 
 
@@ -82,6 +85,7 @@ class JobRunResult(BaseModel):
     output: str | None = None
     data: dict[str, Any] | None = None
     error: str | None = None
+    usage: Usage | None = None
 
 
 class RunStart(BaseModel):
@@ -136,6 +140,9 @@ class RunFinish(BaseModel):
     error: str | None = None
     condition_result: dict[str, Any] | None = None
     delivery: dict[str, Any] | None = None
+    usage: Usage | None = None
+    # Why a skipped run was not started (a budget), else None.
+    skip_reason: str | None = None
 
 
 class RunFinished(BaseModel):
@@ -145,6 +152,24 @@ class RunFinished(BaseModel):
     recorded: bool = False
     job_status: str | None = None
     auto_paused: bool = False
+
+
+class BudgetCheck(BaseModel):
+    """May this run start under its job's budget? ``at`` is the run's start (its windows)."""
+
+    run_id: str
+    job_id: str
+    timezone: str
+    budget: Budget
+    at: datetime
+
+
+class BudgetVerdict(BaseModel):
+    """Whether the run may start; when not, why (the job is paused with that reason)."""
+
+    allowed: bool = True
+    reason: str | None = None
+    paused: bool = False
 
 
 class TickInput(BaseModel):

@@ -13,6 +13,8 @@ from tests.conftest import Api
 BASE = "/api/scheduler"
 # A day without a DST change anywhere below (New York EDT -4, Kolkata +5:30, Kiritimati +14).
 NOW = datetime(2027, 6, 15, 12, tzinfo=UTC)
+# A job stats' usage when no run reported any.
+NO_USAGE = {"runs": 0, "input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "cost_usd": 0.0}
 
 
 def utc(text: str) -> datetime:
@@ -245,6 +247,9 @@ async def test_job_stats_counts_durations_last_run_and_runs_per_local_day(api: A
             # Today is 06-15 in all three zones (08:00 EDT, 17:30 IST).
             "runs_per_day": per_day(date(2027, 6, 15), finished | running),
             "timezone": zone,
+            # No run reported usage and the job has no budget (tests/test_budgets.py has both).
+            "usage": NO_USAGE,
+            "budget": None,
         }, zone
 
     empty = await get_job_stats(api, alice, "job_b", "UTC")
@@ -662,4 +667,6 @@ async def test_job_stats_runs_per_local_day_across_dst_changes(api: Api) -> None
             "last_run": last,
             "runs_per_day": per_day(last_day, counts),
             "timezone": zone,
+            "usage": NO_USAGE,
+            "budget": None,
         }, (job["job_id"], zone, now)

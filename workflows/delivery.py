@@ -47,6 +47,8 @@ async def deliver(request: DeliverInput) -> dict[str, Any]:
             raise asyncio.CancelledError("delivery cancelled") from err
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         return delivery_status(request.channel, "failed", at=workflow.now(), error=message)
+    if done.skipped:
+        return delivery_status(request.channel, "skipped", at=workflow.now(), reason=done.skipped)
     return delivery_status(
         request.channel,
         "delivered",

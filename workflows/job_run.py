@@ -1,10 +1,11 @@
 """The job-run workflow: every run of a job, whatever started it (schedule, trigger, chain).
 
-Order (SPEC §6): record the start → a ``before_run`` condition (false: the run is ``skipped``)
+Order (SPEC §6): record the start → the job's budget (past it: the run is ``skipped`` and the
+job pauses) → a ``before_run`` condition (false: the run is ``skipped``)
 → call the agent under the job's retry policy → an ``after_run`` condition → deliver → record the
 end. Retry delays are workflow timers, so a retry waiting for its delay survives any restart.
-The condition and delivery steps sit behind ``workflow.patched`` and run only for jobs that have
-one, so histories recorded before them replay unchanged.
+The budget, condition and delivery steps sit behind ``workflow.patched`` and run only for jobs
+that have one, so histories recorded before them replay unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RUN_WORKFLOW,
         AttemptDispatches,
         AttemptError,
+        BudgetCheck,
         JobRunInput,
         JobRunResult,
         JobSnapshot,
@@ -55,6 +57,7 @@ INFRA_RETRY = TemporalRetryPolicy(
 )
 INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
 CONDITIONS_PATCH = "conditions-and-delivery"
+BUDGET_PATCH = "budget-check"
 
 
 @workflow.defn(name=RUN_WORKFLOW)
@@ -72,6 +75,24 @@ class JobRunWorkflow:
         job = run.job or await self._record_start(run)
         if job is None:
             return JobRunResult(status="cancelled", error=f"job {run.job_id} no longer exists")
+        if job.budget and workflow.patched(BUDGET_PATCH):
+            verdict = await workflow.execute_local_activity_method(
+                RunRecorder.check_budget,
+                BudgetCheck(
+                    run_id=workflow.info().workflow_id,
+                    job_id=job.job_id,
+                    timezone=job.timezone,
+                    budget=job.budget,
+                    at=workflow.now(),
+                ),
+                start_to_close_timeout=INDEX_WRITE_TIMEOUT,
+            )
+            if not verdict.allowed:
+                reason = verdict.reason or "budget"
+                over = JobRunResult(status="skipped")
+                why = f"the run was not started: {reason}"
+                await self._finish(run, over, None, _not_delivered(job, why), skip_reason=reason)
+                return over
         gate: ConditionResult | None = None
         if _stage(job) == "before_run" and workflow.patched(CONDITIONS_PATCH):
             gate = await self._evaluate(job, "before_run")
@@ -148,6 +169,7 @@ class JobRunWorkflow:
                 delivery_id=f"{info.workflow_id}/delivery",
                 channel=job.delivery.channel,
                 format=job.delivery.format,
+                only_if_changed=bool(getattr(job.delivery, "only_if_changed", False)),
                 run=DeliveryRun(
                     run_id=info.workflow_id,
                     job_id=job.job_id,
@@ -208,7 +230,9 @@ class JobRunWorkflow:
                     cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 )
                 self._dispatched(attempt, answer.dispatch)
-                return JobRunResult(status="completed", output=answer.output, data=answer.data)
+                return JobRunResult(
+                    status="completed", output=answer.output, data=answer.data, usage=answer.usage
+                )
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
                     raise asyncio.CancelledError("run cancelled") from err
@@ -234,6 +258,8 @@ class JobRunWorkflow:
         result: JobRunResult,
         condition_result: dict[str, Any] | None = None,
         delivery: dict[str, Any] | None = None,
+        *,
+        skip_reason: str | None = None,
     ) -> None:
         await workflow.execute_local_activity_method(
             RunRecorder.record_finish,
@@ -251,6 +277,8 @@ class JobRunWorkflow:
                 error=result.error,
                 condition_result=condition_result,
                 delivery=delivery,
+                usage=result.usage,
+                skip_reason=skip_reason,
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )

@@ -40,6 +40,7 @@ from domain.delivery import (
     DeliveryRun,
     RedeliverInput,
     RedeliveryPlan,
+    normalized_output,
     parse_channel,
 )
 
@@ -88,6 +89,9 @@ class DeliveryActivities:
             channel = parse_channel(job.channel)
         except ChannelError as exc:
             raise refused(f"invalid channel: {exc}") from None
+        if (why := await self._nothing_new(job)) is not None:
+            log.info("delivery %s of run %s skipped: %s", job.delivery_id, job.run.run_id, why)
+            return DeliverResult(messages=0, skipped=why)
         progress = await self._progress(job)
         if progress.done is not None:
             log.info(
@@ -118,6 +122,22 @@ class DeliveryActivities:
         finally:
             heartbeat.cancel()
         return result
+
+    async def _nothing_new(self, job: DeliverInput) -> str | None:
+        """Why the run is not worth sending, or None: the agent answered the silent marker, or
+        (only news) its output is the job's last delivered one, compared normalized."""
+        marker = self._settings.silent_marker.strip()
+        if marker and (job.run.output or "").strip() == marker:
+            return f"the agent answered {marker}: nothing to deliver"
+        if not job.only_if_changed:
+            return None
+        async with self._engine.connect() as conn:
+            last = await index_runs.last_delivered_output(
+                conn, job_id=job.run.job_id, run_id=job.run.run_id
+            )
+        if last is not None and normalized_output(last[1]) == normalized_output(job.run.output):
+            return f"only_if_changed: the output is the same as run {last[0]}'s, last delivered"
+        return None
 
     async def _progress(self, job: DeliverInput) -> Progress:
         """What earlier attempts sent: the index's record, or the heartbeat's if further."""

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="Server secret from which each owner's webhook secret is derived; default "
         "a random key kept in the data dir (set it when API and workers do not share one).",
     )
+    silent_marker: str = Field(
+        "[SILENT]",
+        description="An agent output that is exactly this (trimmed) is never delivered; empty: "
+        "no marker.",
+    )
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None

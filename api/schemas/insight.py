@@ -52,6 +52,30 @@ class DayCount(BaseModel):
     count: int
 
 
+class UsageTotals(BaseModel):
+    """Tokens and cost the job's agents reported, over all its runs."""
+
+    runs: int = Field(description="Runs that reported any usage.")
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost_usd: float
+
+
+class BudgetUse(BaseModel):
+    """The job's budget and what the current windows (in the job's zone) used of it."""
+
+    timezone: str = Field(description="The job's zone: the budget's days and months are its.")
+    day: date
+    month: str = Field(description="`YYYY-MM`.")
+    runs_today: int
+    tokens_today: int
+    cost_usd_this_month: float
+    max_runs_per_day: int | None
+    max_tokens_per_day: int | None
+    max_cost_usd_per_month: float | None
+
+
 class JobStats(BaseModel):
     """Statistics of one job."""
 
@@ -64,6 +88,8 @@ class JobStats(BaseModel):
     consecutive_failures: int
     runs_per_day: list[DayCount] = Field(description="The last 30 local days, oldest first.")
     timezone: str
+    usage: UsageTotals
+    budget: BudgetUse | None = Field(description="Null when the job has no budget.")
 
 
 class ActivityIn(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.budgets import Budget
 from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.inputs import JsonBool, JsonInt, Text
@@ -38,6 +39,7 @@ class _JobFields(_Strict):
     delivery: Delivery | None = None
     condition: Condition | None = None
     retry: RetryPolicy | None = None
+    budget: Budget | None = None
 
 
 class JobCreate(_JobFields):
@@ -81,8 +83,8 @@ def _drop_default(schema: dict[str, Any]) -> None:
 class JobUpdate(_JobFields):
     """Body of ``PUT /jobs/{id}``: only the fields sent change.
 
-    ``delivery``, ``condition`` and ``retry`` may be null (removed); every other field may be
-    omitted but not null. A ``schedule`` without a ``timezone`` keeps the job's zone.
+    ``delivery``, ``condition``, ``retry`` and ``budget`` may be null (removed); every other
+    field may be omitted but not null. A ``schedule`` without a ``timezone`` keeps the job's zone.
     """
 
     name: Text = _omittable(min_length=1, max_length=200)
@@ -130,11 +132,16 @@ class JobPublic(BaseModel):
     delivery: Delivery | None
     condition: Condition | None
     retry: RetryPolicy | None
+    budget: Budget | None
     timeout_seconds: int
     overlap: Overlap
     max_consecutive_failures: int
     consecutive_failures: int
     paused_reason: str | None
+    budget_reopens_at: datetime | None = Field(
+        description="While the job is paused by its budget: when it resumes by itself (the "
+        "start of the next local day or month in the job's zone); else null."
+    )
     next_run_at: datetime | None
     last_run_at: datetime | None
     run_count: int

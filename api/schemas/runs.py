@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
 
@@ -35,6 +35,15 @@ class AttemptDispatchesPublic(BaseModel):
     dispatches: int
 
 
+class UsagePublic(BaseModel):
+    """What the run's agent reported using (null parts: not reported)."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+
+
 class RunPublic(BaseModel):
     """A run as the API shows it."""
 
@@ -55,6 +64,13 @@ class RunPublic(BaseModel):
     error: str | None
     condition_result: dict[str, Any] | None
     delivery: dict[str, Any] | None
+    usage: UsagePublic | None = Field(
+        description="Tokens and cost the agent reported for this run; null if it reported none."
+    )
+    skip_reason: str | None = Field(
+        description="Why a skipped run was not started, e.g. `budget: max_runs_per_day 3 "
+        "reached for 2026-12-03 (America/New_York)`; null otherwise."
+    )
     temporal: TemporalRef
     temporal_ui_url: str
 

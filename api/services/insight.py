@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.errors import Invalid, NotFound
 from api.core.index import activity as activity_store
 from api.core.index import jobs as jobs_store
+from api.core.index import runs as runs_store
 from api.core.index import stats as store
+from api.core.index.models import Job
 from api.schemas.insight import (
+    BudgetUse,
     CronOut,
     DayCount,
     Durations,
@@ -22,8 +25,10 @@ from api.schemas.insight import (
     Stats,
     SuggestionOut,
     SuggestionsOut,
+    UsageTotals,
 )
 from api.schemas.jobs import JobStatus
+from domain.budgets import Budget, windows
 from domain.localtime import (
     DAY_NAMES,
     day_boundaries,
@@ -114,6 +119,47 @@ async def job_stats(
             for start, n in zip(boundaries, per_day, strict=False)
         ],
         timezone=timezone,
+        usage=await _usage(session, job_id=job.id),
+        budget=await _budget_use(session, job=job, now=now),
+    )
+
+
+async def _usage(session: AsyncSession, *, job_id: str) -> UsageTotals:
+    totals = await runs_store.usage_totals(session, job_id=job_id)
+    input_tokens, output_tokens = int(totals.input_tokens or 0), int(totals.output_tokens or 0)
+    return UsageTotals(
+        runs=int(totals.runs),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+        cost_usd=round(float(totals.cost_usd or 0.0), 6),
+    )
+
+
+async def _budget_use(session: AsyncSession, *, job: Job, now: datetime) -> BudgetUse | None:
+    """What the job's current budget windows used, counted as a run starting now would."""
+    if not job.budget:
+        return None
+    budget = Budget.model_validate(job.budget)
+    zone = load_timezone(job.timezone)
+    window = windows(now, zone)
+    conn = await session.connection()
+    runs_today, tokens_today, cost = await runs_store.budget_spent(
+        conn,
+        job_id=job.id,
+        run_id="",
+        at=now,
+        day=(window.day_start, window.day_end),
+        month=(window.month_start, window.month_end),
+    )
+    return BudgetUse(
+        timezone=job.timezone,
+        day=window.day,
+        month=window.month,
+        runs_today=runs_today,
+        tokens_today=tokens_today,
+        cost_usd_this_month=round(cost, 6),
+        **budget.model_dump(),
     )
 
 

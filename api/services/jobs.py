@@ -42,6 +42,7 @@ from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
 from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
+from domain.budgets import Budget
 from domain.ids import new_id
 from domain.payloads import JobRunInput, JobSnapshot
 from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
@@ -93,6 +94,7 @@ class JobService:
             delivery=_dump(body.delivery),
             condition=_dump(body.condition),
             retry=_dump(body.retry),
+            budget=_budget(body.budget),
             timeout_seconds=body.timeout_seconds,
             overlap=body.overlap,
             max_consecutive_failures=body.max_consecutive_failures,
@@ -151,8 +153,8 @@ class JobService:
             enabled = changes.pop("enabled")
             if enabled and job.status == "paused":
                 self._resume(job)
-            elif not enabled and job.status == "active":
-                job.status, job.paused_reason = "paused", "paused by user"
+            elif not enabled and (job.status == "active" or job.budget_reopens_at is not None):
+                _paused_by_user(job)
         for field, value in changes.items():
             if field == "schedule":
                 assert schedule is not None
@@ -162,17 +164,22 @@ class JobService:
                     job.status = "active"  # a new time makes a finished one-off live again
             elif field in ("delivery", "condition", "retry"):
                 setattr(job, field, _dump(getattr(body, field)))
+            elif field == "budget":
+                job.budget = _budget(body.budget)
             else:
                 setattr(job, field, value)
         await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
         return job
 
     async def pause(self, job_id: str) -> Job:
-        """Pause: the schedule stops firing; triggers still work."""
+        """Pause: the schedule stops firing; triggers still work.
+
+        A job its budget paused becomes paused by the user: the tick no longer resumes it.
+        """
         job = await self.get(job_id)
         self._check_not_finished(job)
-        if job.status == "active":
-            job.status, job.paused_reason = "paused", "paused by user"
+        if job.status == "active" or job.budget_reopens_at is not None:
+            _paused_by_user(job)
             await self._save(job, rebuild=True)
         return job
 
@@ -247,6 +254,8 @@ class JobService:
         data["next_run_at"] = next_run_at(stored, zone, self.now)
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
+        reopens = stored["budget_reopens_at"]
+        data["budget_reopens_at"] = reopens.astimezone(zone) if reopens else None
         data["temporal_ui_url"] = (
             f"{self.settings.temporal_ui_url.rstrip('/')}/namespaces/"
             f"{self.settings.temporal_namespace}/schedules/{stored['id']}"
@@ -280,6 +289,7 @@ class JobService:
                 "give it a new schedule to run it again"
             )
         job.status, job.paused_reason, job.consecutive_failures = "active", None, 0
+        job.budget_reopens_at = None
 
     def _schedule_of(self, job: Job) -> Schedule:
         return build_schedule(
@@ -351,6 +361,17 @@ async def _describe_or_none(handle: ScheduleHandle) -> Any:
 
 def _dump(model: Any) -> dict[str, Any] | None:
     return None if model is None else dict(model.model_dump(mode="json"))
+
+
+def _budget(budget: Budget | None) -> dict[str, Any] | None:
+    """A budget as stored: only the limits set; one with none is no budget."""
+    if budget is None or budget.is_empty():
+        return None
+    return dict(budget.model_dump(mode="json", exclude_none=True))
+
+
+def _paused_by_user(job: Job) -> None:
+    job.status, job.paused_reason, job.budget_reopens_at = "paused", "paused by user", None
 
 
 def _next_fire(status: str, schedule: dict[str, Any], now: datetime) -> datetime | None:

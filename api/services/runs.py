@@ -12,8 +12,9 @@ from api.core.index import runs as store
 from api.core.index.models import Job, Run
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection, missing_ok
-from api.schemas.runs import RunPublic, RunsPublic, TemporalRef
+from api.schemas.runs import RunPublic, RunsPublic, TemporalRef, UsagePublic
 from api.services.jobs import JobService
+from domain.budgets import Usage
 from domain.delivery import RedeliverInput
 from workflows.redeliver import RedeliverWorkflow, redeliver_workflow_id
 
@@ -88,12 +89,25 @@ class RunService:
 
     def public(self, run: Run) -> RunPublic:
         """The API view of a run."""
-        data = run.model_dump(exclude={"owner", "temporal_run_id"})
+        data = run.model_dump(
+            exclude={"owner", "temporal_run_id", "input_tokens", "output_tokens", "cost_usd"}
+        )
+        data["usage"] = usage_public(run)
         data["attempt_errors"] = run.attempt_errors or []
         data["attempt_dispatches"] = run.attempt_dispatches or []
         data["temporal"] = TemporalRef(workflow_id=run.id, run_id=run.temporal_run_id)
         data["temporal_ui_url"] = run_ui_url(self.settings, run.id)
         return RunPublic.model_validate(data)
+
+
+def usage_public(run: Run) -> UsagePublic | None:
+    """The run's ``usage`` field: what its agent reported, or None."""
+    usage = Usage(
+        input_tokens=run.input_tokens, output_tokens=run.output_tokens, cost_usd=run.cost_usd
+    )
+    if usage.total_tokens is None and usage.cost_usd is None:
+        return None
+    return UsagePublic(**usage.model_dump(), total_tokens=usage.total_tokens)
 
 
 async def cancel_workflow(temporal: TemporalConnection, workflow_id: str) -> None:

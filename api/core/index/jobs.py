@@ -120,3 +120,80 @@ async def live_jobs(session: AsyncSession, *, owner: str) -> list[Job]:
         select(Job).where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
     )
     return list(rows.scalars())
+
+
+async def lock_job(conn: AsyncConnection, *, job_id: str) -> None:
+    """Hold the job's row until the transaction ends, so two runs of the job checking its
+    budget at once take turns: ``FOR UPDATE`` on PostgreSQL; on SQLite a write no trigger
+    watches, which takes the one write lock (pysqlite begins only at the first write)."""
+    if conn.dialect.name == "sqlite":
+        await conn.execute(
+            jobs.update().where(jobs.c.id == job_id).values(run_count=jobs.c.run_count)
+        )
+    else:
+        await conn.execute(sa.select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
+
+
+async def pause_for_budget(
+    conn: AsyncConnection, *, job_id: str, reason: str, reopens_at: datetime, at: datetime
+) -> bool:
+    """Pause the job by its budget until ``reopens_at``, if it is active or already paused by
+    its budget (a pause by the user is left alone); answers whether the row changed."""
+    result = await conn.execute(
+        jobs.update()
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.deleted_at.is_(None),
+            sa.or_(
+                jobs.c.status == "active",
+                sa.and_(jobs.c.status == "paused", jobs.c.budget_reopens_at.is_not(None)),
+            ),
+        )
+        .values(
+            status="paused",
+            paused_reason=reason,
+            budget_reopens_at=sa.case(
+                (
+                    sa.and_(
+                        jobs.c.budget_reopens_at.is_not(None),
+                        jobs.c.budget_reopens_at > reopens_at,
+                    ),
+                    jobs.c.budget_reopens_at,
+                ),
+                else_=reopens_at,
+            ),
+            next_run_at=None,
+            updated_at=at,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def reopen_after_budget(
+    conn: AsyncConnection,
+    *,
+    job_id: str,
+    reopens_at: datetime,
+    at: datetime,
+    next_run_at: datetime | None,
+) -> bool:
+    """Resume a job its budget paused until ``reopens_at`` (as read), unless it changed since
+    (resumed, paused by the user, deleted), storing its next fire; answers whether it was
+    resumed."""
+    result = await conn.execute(
+        jobs.update()
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.deleted_at.is_(None),
+            jobs.c.status == "paused",
+            jobs.c.budget_reopens_at == reopens_at,
+        )
+        .values(
+            status="active",
+            paused_reason=None,
+            budget_reopens_at=None,
+            updated_at=at,
+            next_run_at=next_run_at,
+        )
+    )
+    return bool(result.rowcount)

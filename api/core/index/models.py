@@ -83,11 +83,15 @@ class Job(SQLModel, table=True):
     delivery: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     condition: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     retry: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    budget: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     timeout_seconds: int
     overlap: str = Field(max_length=20)
     max_consecutive_failures: int
     consecutive_failures: int = 0
     paused_reason: str | None = Field(default=None, sa_type=sa.Text)
+    # Set while the job is paused by its budget: the end of the window that paused it, when the
+    # tick resumes it. A pause by the user clears it, so the tick never resumes that one.
+    budget_reopens_at: datetime | None = _time()
     next_run_at: datetime | None = _time()
     last_run_at: datetime | None = _time()
     run_count: int = 0
@@ -125,6 +129,11 @@ class Run(SQLModel, table=True):
     condition_result: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     delivery: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     temporal_run_id: str | None = Field(default=None, max_length=64)
+    # What the agent reported using (budgets sum these over the job's windows).
+    input_tokens: int | None = Field(default=None, sa_type=sa.BigInteger)
+    output_tokens: int | None = Field(default=None, sa_type=sa.BigInteger)
+    cost_usd: float | None = None
+    skip_reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class ActivityEvent(SQLModel, table=True):

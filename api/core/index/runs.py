@@ -155,6 +155,10 @@ def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
         "error": finish.error,
         "condition_result": finish.condition_result,
         "delivery": finish.delivery,
+        "input_tokens": finish.usage.input_tokens if finish.usage else None,
+        "output_tokens": finish.usage.output_tokens if finish.usage else None,
+        "cost_usd": finish.usage.cost_usd if finish.usage else None,
+        "skip_reason": finish.skip_reason,
     }
 
 
@@ -232,3 +236,88 @@ async def runs_in_range(
         )
     )
     return rows.all()
+
+
+def _tokens() -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(runs.c.input_tokens, 0) + sa.func.coalesce(runs.c.output_tokens, 0)
+
+
+async def budget_spent(
+    conn: AsyncConnection,
+    *,
+    job_id: str,
+    run_id: str,
+    at: datetime,
+    day: tuple[datetime, datetime],
+    month: tuple[datetime, datetime],
+) -> tuple[int, int, float]:
+    """What the job used in a run's budget windows, the run itself excluded: ``(runs started
+    earlier in the day, not skipped; tokens of the day's runs; cost of the month's runs)``.
+
+    "Earlier" is by start (then id), so of runs starting together the first ones count against
+    the later ones, never each against the other. A run's start is its index row's, or ``at``.
+    """
+    started = await conn.execute(sa.select(runs.c.started_at).where(runs.c.id == run_id))
+    mine = started.scalar() or at
+    in_day = sa.and_(runs.c.started_at >= day[0], runs.c.started_at < day[1])
+    earlier = sa.or_(
+        runs.c.started_at < mine, sa.and_(runs.c.started_at == mine, runs.c.id < run_id)
+    )
+    other = runs.c.id != run_id
+    counted = sa.and_(in_day, earlier, runs.c.status != "skipped")
+
+    def total(when: sa.ColumnElement[bool], value: Any, zero: Any) -> sa.ColumnElement[Any]:
+        return sa.func.coalesce(sa.func.sum(sa.case((when, value), else_=zero)), zero)
+
+    row = (
+        await conn.execute(
+            sa.select(
+                total(counted, 1, 0),
+                total(sa.and_(in_day, other), _tokens(), 0),
+                total(other, sa.func.coalesce(runs.c.cost_usd, 0.0), 0.0),
+            ).where(
+                runs.c.job_id == job_id,
+                runs.c.started_at >= month[0],
+                runs.c.started_at < month[1],
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), float(row[2])
+
+
+async def usage_totals(session: AsyncSession, *, job_id: str) -> Any:
+    """The job's reported usage over all its runs: ``input_tokens``, ``output_tokens``,
+    ``cost_usd`` (each None when no run reported it) and ``runs`` (how many reported any)."""
+    reported = sa.or_(
+        col(Run.input_tokens).is_not(None),
+        col(Run.output_tokens).is_not(None),
+        col(Run.cost_usd).is_not(None),
+    )
+    rows = await session.execute(
+        sa.select(
+            sa.func.sum(col(Run.input_tokens)).label("input_tokens"),
+            sa.func.sum(col(Run.output_tokens)).label("output_tokens"),
+            sa.func.sum(col(Run.cost_usd)).label("cost_usd"),
+            sa.func.count().label("runs"),
+        ).where(col(Run.job_id) == job_id, reported)
+    )
+    return rows.one()
+
+
+async def last_delivered_output(
+    conn: AsyncConnection, *, job_id: str, run_id: str
+) -> tuple[str, str | None] | None:
+    """The ``(id, output)`` of the job's latest run other than ``run_id`` whose delivery went
+    through (``delivery.status`` is ``delivered``), or None."""
+    rows = await conn.execute(
+        sa.select(runs.c.id, runs.c.output)
+        .where(
+            runs.c.job_id == job_id,
+            runs.c.id != run_id,
+            runs.c.delivery["status"].as_string() == "delivered",
+        )
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(1)
+    )
+    row = rows.first()
+    return None if row is None else (row.id, row.output)
