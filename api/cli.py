@@ -25,6 +25,7 @@ from api.core.index.db import make_engine, make_sessionmaker, migrate
 from api.core.index.keys import create_key, list_keys, owner_of, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
+from api.jobs_cli import jobs_app
 
 T = TypeVar("T")
 
@@ -52,6 +53,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
 DataDirOption = Annotated[
     Path | None,
