@@ -90,6 +90,7 @@ async def test_initialize_lists_every_tool_with_its_schema(
 ) -> None:
     key = await _key(settings, "alice")
     async with connected(base_url, key) as client:
+        assert client.protocol_version == "2025-11-25"
         assert client.server_info is not None and client.server_info.name == "agent-scheduler"
         assert "parse_schedule" in (client.instructions or "")
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -248,6 +249,7 @@ async def test_the_modern_protocol_without_a_handshake_works_too(
 ) -> None:
     key = await _key(settings, "alice")
     async with connected(base_url, key, mode="auto") as client:
+        assert client.protocol_version == "2026-07-28"
         assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
         assert ok(await client.call_tool("list_jobs", {}))["count"] == 0
 
