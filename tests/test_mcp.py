@@ -18,10 +18,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 from temporalio.worker import Worker
 
+from api.app import create_app
 from api.core.index.db import make_engine, make_sessionmaker
 from api.core.index.keys import create_key
 from api.core.settings import Settings
+from api.deadline import RequestDeadline
 from tests.served import served
+from tests.servers import Reply, ScriptedServer, serve
 
 TOOLS = {
     "create_job",
@@ -279,3 +282,38 @@ async def test_get_is_refused_with_allow_post(base_url: str, settings: Settings)
     response = httpx.get(f"{base_url}/mcp", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert response.json()["error"] == "method_not_allowed"
+
+
+@pytest.fixture
+def llm_server() -> Iterator[ScriptedServer]:
+    yield from serve()
+
+
+async def test_a_call_stuck_past_the_request_deadline_is_a_503_and_the_next_works(
+    settings: Settings, worker: Worker, llm_server: ScriptedServer
+) -> None:
+    # An LLM that never answers, behind a parse the rules refuse; the deadline cut to 1 s.
+    llm_server.script("/v1/chat/completions", Reply(delay=-1))
+    settings.llm_base_url, settings.llm_model = f"{llm_server.url}/v1", "sched-1"
+    app = create_app(settings)
+    for middleware in app.user_middleware:
+        if middleware.cls is RequestDeadline:
+            middleware.kwargs["seconds"] = 1.0
+    key = await _key(settings, "alice")
+    headers = {"Authorization": f"Bearer {key}"}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "parse_schedule", "arguments": {"text": "when the moon is full"}},
+    }
+    with served(settings, app) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as http:
+            started = time.monotonic()
+            stuck = await http.post("/mcp", json=call)
+            assert stuck.status_code == 503 and time.monotonic() - started < 5
+            assert stuck.json()["error"] == "unavailable"
+            assert "no answer within 1 s" in stuck.json()["message"]
+        llm_server.release.set()
+        async with connected(base_url, key) as client:
+            assert ok(await client.call_tool("list_jobs", {}))["count"] == 0
