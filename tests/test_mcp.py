@@ -277,11 +277,23 @@ async def test_a_missing_or_invalid_key_is_refused(
     assert response.json()["message"].startswith(expected)
 
 
-async def test_get_is_refused_with_allow_post(base_url: str, settings: Settings) -> None:
+async def test_what_is_not_a_json_post_is_refused(base_url: str, settings: Settings) -> None:
     key = await _key(settings, "alice")
-    response = httpx.get(f"{base_url}/mcp", headers={"Authorization": f"Bearer {key}"})
+    headers = {"Authorization": f"Bearer {key}"}
+    response = httpx.get(f"{base_url}/mcp", headers=headers)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert response.json()["error"] == "method_not_allowed"
+    text = httpx.post(
+        f"{base_url}/mcp", content=b"tools/list", headers={**headers, "content-type": "text/plain"}
+    )
+    assert text.status_code == 415 and text.json()["error"] == "unsupported_media_type"
+    # JSON that is not JSON-RPC is the protocol's own error, which MCP clients read.
+    broken = httpx.post(
+        f"{base_url}/mcp",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json", "accept": "application/json"},
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == -32700
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from api.core.errors import NotFound
 from api.deps import AppState, bearer_key, job_service, owner_of_key, run_service
 from api.errors import ErrorBody, error_body, error_response, invalid_body
 from api.mcp.tools import TOOLS, Call, ToolSpec
+from api.routing import JSON_ONLY, UnsupportedMediaType, is_json_media_type
 from api.services.activity import note_call
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,10 @@ class McpEndpoint:
                 )
         except Exception as exc:  # noqa: BLE001 - answered in the SPEC §4 format
             body = error_body(exc)
+            await error_response(body.status, body.error, body.message)(scope, receive, send)
+            return
+        if not is_json_media_type(request.headers.get("content-type")):
+            body = error_body(UnsupportedMediaType(JSON_ONLY))
             await error_response(body.status, body.error, body.message)(scope, receive, send)
             return
         note_call(request, owner)
