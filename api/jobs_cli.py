@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 import httpx
@@ -36,7 +37,8 @@ jobs_app = typer.Typer(
     help="Jobs of a running API: list, show, create, pause, resume, trigger, runs, delete.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
+# Piped, a table is as wide as its rows (rich's 80 columns would fold ids and times).
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ApiUrl = Annotated[
@@ -106,6 +108,7 @@ class Api:
             _write_json(body)
         details = (body or {}).get("details") or [] if isinstance(body, dict) else []
         lines = [f"{d.get('field')}: {d.get('message')}" for d in details]
+        lines = [line for line in lines if line not in message]  # the message names the first
         _fail(REFUSED if response.status_code < 500 else UNREACHABLE, message, lines)
 
 
@@ -120,13 +123,19 @@ def _schedule_text(schedule: dict[str, Any]) -> str:
 
 
 def _when(value: str | None) -> str:
-    return "—" if not value else value.replace("T", " ")[:19]
+    """An API time, with its offset (a job's times carry its zone's)."""
+    if not value:
+        return "—"
+    try:
+        return datetime.fromisoformat(value).isoformat(sep=" ", timespec="seconds")
+    except ValueError:
+        return value
 
 
 def _show_job(job: dict[str, Any]) -> None:
     table = Table(box=box.SIMPLE, show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     status = job["status"] + (f" ({job['paused_reason']})" if job.get("paused_reason") else "")
     rows = [
         ("id", job["id"]),
@@ -167,7 +176,7 @@ def list_jobs(
         return
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("ID", "NAME", "STATUS", "AGENT", "SCHEDULE", "NEXT RUN", "RUNS"):
-        table.add_column(column, no_wrap=column in ("ID", "NEXT RUN"))
+        table.add_column(column, no_wrap=column != "NAME")
     for job in page["jobs"]:
         table.add_row(
             job["id"],
