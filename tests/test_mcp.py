@@ -212,6 +212,8 @@ async def test_bad_input_is_a_tool_error_naming_the_field(
         assert zone["details"][0]["field"] == "timezone"
         words = failure(await client.call_tool("parse_schedule", {"text": "whenever you like"}))
         assert words["details"][0]["field"] == "text"
+        nope = failure(await client.call_tool("schedule_everything", {}))
+        assert nope["error"] == "not_found" and "create_job" in nope["message"]
         assert ok(await client.call_tool("list_jobs", {})) == {"jobs": [], "count": 0}
 
 
