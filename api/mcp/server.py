@@ -103,6 +103,12 @@ def _failed(body: ErrorBody) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
+async def _answer(body: ErrorBody, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer the HTTP request itself with the SPEC §4 body (before any MCP message is read)."""
+    response = error_response(body.status, body.error, body.message, body.details)
+    await response(scope, receive, send)
+
+
 def _caller(ctx: ServerRequestContext[Any, Any]) -> tuple[AppState, str]:
     request = ctx.request
     assert isinstance(request, Request), "tools are served over HTTP only"
@@ -217,11 +223,11 @@ class McpEndpoint:
                 )
         except Exception as exc:  # noqa: BLE001 - answered in the SPEC §4 format
             body = error_body(exc)
-            await error_response(body.status, body.error, body.message)(scope, receive, send)
+            await _answer(body, scope, receive, send)
             return
         if not is_json_media_type(request.headers.get("content-type")):
             body = error_body(UnsupportedMediaType(JSON_ONLY))
-            await error_response(body.status, body.error, body.message)(scope, receive, send)
+            await _answer(body, scope, receive, send)
             return
         note_call(request, owner)
         scope[OWNER_KEY] = owner
