@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from api.core.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.core.settings import Settings, get_settings
@@ -15,6 +16,8 @@ from api.core.temporal import TemporalConnection
 from api.deadline import RequestDeadline
 from api.deps import AppState
 from api.errors import add_exception_handlers
+from api.mcp.server import PATH as MCP_PATH
+from api.mcp.server import McpEndpoint
 from api.routes import agents, chains, health, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
@@ -29,6 +32,7 @@ API_PREFIX = "/api/scheduler"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; its lifespan migrates the index and connects to Temporal."""
     settings = settings or get_settings()
+    mcp = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         background = await start_background(app, app.state.app)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await background.aclose()
             await engine.dispose()
@@ -68,4 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router, prefix=API_PREFIX)
     app.include_router(status_route.router, prefix=API_PREFIX)
     app.include_router(smart.router, prefix=API_PREFIX)
+    # Not an OpenAPI operation: the MCP transport answers it (docs/api.md, "MCP").
+    app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))
     return app

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
+from api.jobs_cli import jobs_app
 from api.supervisor import API_GRACE, run_dev, run_services, with_index_session
 
 console = Console(highlight=False)
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
 DataDirOption = Annotated[
     Path | None,

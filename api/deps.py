@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.core.errors import Unauthorized
@@ -53,16 +54,34 @@ SessionDep = Annotated[AsyncSession, Depends(_session)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_…`")
 
 
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header (None: no header, or another scheme)."""
+    scheme, key = get_authorization_scheme_param(authorization)
+    return key if authorization and scheme.lower() == "bearer" and key else None
+
+
+async def owner_of_key(session: AsyncSession, key: str | None) -> str:
+    """The owner of an API key (None: none was sent); 401 for a missing, unknown or revoked one.
+
+    The one check of REST routes and the MCP endpoint.
+    """
+    if not key:
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
+    owner = await owner_of(session, plaintext=key)
+    if owner is None:
+        raise Unauthorized("Invalid or revoked API key")
+    return owner
+
+
 async def _owner(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-    owner = await owner_of(session, plaintext=credentials.credentials)
-    if owner is None:
-        raise Unauthorized("Invalid or revoked API key")
+    key = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        key = credentials.credentials
+    owner = await owner_of_key(session, key)
     note_call(request, owner)  # in memory; written in batches in the background
     return owner
 
@@ -83,7 +102,10 @@ async def utc_now() -> datetime:
 NowDep = Annotated[datetime, Depends(utc_now)]
 
 
-async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep) -> JobService:
+def job_service(
+    state: AppState, session: AsyncSession, owner: str, now: datetime
+) -> JobService:
+    """The job operations of ``owner`` in ``session`` at ``now`` (for routes and MCP tools)."""
     return JobService(
         session=session,
         temporal=state.temporal,
@@ -94,11 +116,20 @@ async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep, now: NowD
     )
 
 
+def run_service(state: AppState, session: AsyncSession, jobs: JobService) -> RunService:
+    """The run operations over ``jobs`` (for routes and MCP tools alike)."""
+    return RunService(jobs=jobs, session=session, temporal=state.temporal, settings=state.settings)
+
+
+async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep) -> JobService:
+    return job_service(state, session, owner, now)
+
+
 JobServiceDep = Annotated[JobService, Depends(_jobs)]
 
 
 async def _runs(state: StateDep, session: SessionDep, jobs: JobServiceDep) -> RunService:
-    return RunService(jobs=jobs, session=session, temporal=state.temporal, settings=state.settings)
+    return run_service(state, session, jobs)
 
 
 RunServiceDep = Annotated[RunService, Depends(_runs)]

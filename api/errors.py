@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -95,9 +95,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_details(exc: RequestValidationError) -> list[FieldError]:
+def _validation_details(errors: Sequence[Any]) -> list[FieldError]:
     details = []
-    for err in exc.errors():
+    for err in errors:
         message = str(err.get("msg", "invalid"))
         message = message.removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
@@ -106,6 +106,57 @@ def _validation_details(exc: RequestValidationError) -> list[FieldError]:
             message = "must not be null"
         details.append(FieldError(field=_field_path(tuple(err.get("loc", ()))), message=message))
     return details
+
+
+def invalid_body(errors: Sequence[Any]) -> ErrorBody:
+    """The 422 body of input that failed its model (pydantic's ``errors()``), naming each field.
+
+    For a request's body or query, and for the arguments of an MCP tool.
+    """
+    details = _validation_details(errors)
+    summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
+    return ErrorBody(
+        error="validation_error", message=f"Invalid request: {summary}", status=422, details=details
+    )
+
+
+def error_body(exc: BaseException) -> ErrorBody:
+    """The SPEC §4 body of an error: the one mapping, for HTTP responses and MCP tool errors.
+
+    Temporal or the index unreachable is a 503; anything unexpected a 500 that says no more
+    (and is logged).
+    """
+    if isinstance(exc, ServiceError):
+        return ErrorBody(
+            error=exc.code, message=exc.message, status=exc.status, details=exc.details
+        )
+    if isinstance(exc, RequestValidationError):
+        return invalid_body(exc.errors())
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return ErrorBody(error="not_found", message="Not found in Temporal", status=404)
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            # Temporal is up and refused what we sent: input our validation let through (a
+            # bug to fix there), not a reason to tell the caller to retry.
+            log.error("Temporal refused a request: %s", exc.message)
+            return ErrorBody(
+                error="internal_error", message="Internal error: Temporal refused it", status=500
+            )
+        log.warning("Temporal call failed: %s (%s)", exc.message, exc.status)
+        return ErrorBody(
+            error="unavailable", message="Temporal is unavailable; try again shortly", status=503
+        )
+    if isinstance(exc, OperationalError | PoolTimeoutError):
+        log.warning("index database unavailable: %s", exc)
+        return ErrorBody(
+            error="unavailable", message="The index database is unavailable", status=503
+        )
+    log.exception("unhandled error", exc_info=exc)
+    return ErrorBody(error="internal_error", message="Internal error", status=500)
+
+
+def _response_of(body: ErrorBody) -> JSONResponse:
+    return error_response(body.status, body.error, body.message, body.details)
 
 
 def _not_json(exc: RequestValidationError) -> str | None:
@@ -131,16 +182,18 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Register the mapping of every error to the SPEC §4 body."""
 
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+    @app.exception_handler(RPCError)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(Exception)
+    async def _mapped(_: Request, exc: Exception) -> JSONResponse:
+        return _response_of(error_body(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         if (reason := _not_json(exc)) is not None:
             return error_response(400, "bad_request", f"The request body is not JSON: {reason}")
-        details = _validation_details(exc)
-        summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
-        return error_response(422, "validation_error", f"Invalid request: {summary}", details)
+        return _response_of(error_body(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -151,26 +204,3 @@ def add_exception_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
-
-    @app.exception_handler(RPCError)
-    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return error_response(404, "not_found", "Not found in Temporal")
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            # Temporal is up and refused what we sent: input our validation let through (a
-            # bug to fix there), not a reason to tell the caller to retry.
-            log.error("Temporal refused a request: %s", exc.message)
-            return error_response(500, "internal_error", "Internal error: Temporal refused it")
-        log.warning("Temporal call failed: %s (%s)", exc.message, exc.status)
-        return error_response(503, "unavailable", "Temporal is unavailable; try again shortly")
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeoutError)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("index database unavailable: %s", exc)
-        return error_response(503, "unavailable", "The index database is unavailable")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "Internal error")

@@ -23,6 +23,9 @@ class UnsupportedMediaType(ServiceError):
     code, status = "unsupported_media_type", 415
 
 
+JSON_ONLY = "Send the body as JSON (Content-Type: application/json)"
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
@@ -49,7 +52,8 @@ def parse_json_body(raw: bytes) -> Any:
         raise BadRequest("The request body is not JSON we read: it is nested too deeply") from None
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON: `application/json` or `application/…+json`."""
     if not content_type:
         return False
     message = Message()
@@ -76,10 +80,8 @@ class JsonRoute(APIRoute):
         async def read_json_first(request: Request) -> Response:
             raw = await request.body()
             if raw:
-                if not _is_json(request.headers.get("content-type")):
-                    raise UnsupportedMediaType(
-                        "Send the body as JSON (Content-Type: application/json)"
-                    )
+                if not is_json_media_type(request.headers.get("content-type")):
+                    raise UnsupportedMediaType(JSON_ONLY)
                 # FastAPI's own ``request.json()`` then returns this value.
                 request._json = parse_json_body(raw)
             return await handler(request)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.core.settings import Settings
@@ -20,14 +21,15 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """Serve the app (lifespan included) on 127.0.0.1; yields its base URL."""
+def served(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """Serve the app (``create_app(settings)`` unless given; lifespan included) on 127.0.0.1;
+    yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", lifespan="on", access_log=False
+        app or create_app(settings), log_level="warning", lifespan="on", access_log=False
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

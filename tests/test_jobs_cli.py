@@ -1,0 +1,246 @@
+"""``agent-scheduler jobs …`` run as a user runs it, against a running ``agent-scheduler dev``
+(issue 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.resources import dev_command, free_ports
+
+CLI = str(Path(sys.executable).parent / "agent-scheduler")
+KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
+AGENTS = """
+[agents.broken]
+kind = "command"
+command = ["{python}", "-c", "import sys; sys.stderr.write('disk full'); sys.exit(3)"]
+"""
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without any AGENT_SCHEDULER_* setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
+
+
+@dataclass
+class Dev:
+    api: str
+    key: str
+
+    def jobs(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``agent-scheduler jobs ARGS`` with the API URL and key in its environment."""
+        environment = {
+            **clean_env(),
+            "AGENT_SCHEDULER_API_URL": self.api,
+            "AGENT_SCHEDULER_API_KEY": self.key,
+            "COLUMNS": "200",
+            **(env or {}),
+        }
+        return subprocess.run(
+            [CLI, "jobs", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            input=stdin,
+            timeout=90,
+        )
+
+    def json(self, *args: str) -> Any:
+        done = self.jobs(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """``agent-scheduler dev`` on free ports, with a failing ``broken`` agent besides ``echo``."""
+    root = tmp_path_factory.mktemp("jobs-cli")
+    agents = root / "agents.toml"
+    agents.write_text(AGENTS.replace("{python}", sys.executable))
+    ports = free_ports(3)
+    log = root / "stdout"
+    with log.open("wb") as stdout, (root / "stderr").open("wb") as stderr:
+        process = subprocess.Popen(
+            dev_command(CLI, root / "data", ports=ports, agents=agents),
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env=clean_env(),
+        )
+    api = f"http://127.0.0.1:{ports[0]}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (root / "stderr").read_text()[-3000:]
+            match = KEY_LINE.search(log.read_text())
+            try:
+                if match and httpx.get(f"{api}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (root / "stderr").read_text()[-3000:]
+            time.sleep(0.2)
+        yield Dev(api, match[1])
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_create_with_flags_then_list_show_pause_resume_delete(dev: Dev) -> None:
+    created = dev.json(
+        "create",
+        "--name",
+        "digest",
+        "--goal",
+        "Summarize",
+        "--agent",
+        "echo",
+        "--cron",
+        "0 8 * * 1-5",
+        "--timezone",
+        "Europe/Paris",
+        "--delivery",
+        "webhook:http://127.0.0.1:9/hook",
+        "--max-attempts",
+        "2",
+    )
+    job_id = created["id"]
+    assert created["schedule"] == {
+        "type": "cron",
+        "expression": "0 8 * * 1-5",
+        "timezone": "Europe/Paris",
+    }
+    assert created["delivery"]["channel"] == "webhook:http://127.0.0.1:9/hook"
+    assert created["retry"]["max_attempts"] == 2
+
+    listed = dev.jobs("list")
+    assert listed.returncode == 0
+    assert job_id in listed.stdout and "digest" in listed.stdout
+    assert "cron 0 8 * * 1-5 (Europe/Paris)" in listed.stdout
+    assert job_id in [job["id"] for job in dev.json("list")["jobs"]]
+
+    shown = dev.jobs("show", job_id)
+    assert shown.returncode == 0 and "Summarize" in shown.stdout and "active" in shown.stdout
+    assert dev.json("show", job_id)["name"] == "digest"
+
+    paused = dev.jobs("pause", job_id)
+    assert paused.returncode == 0 and f"{job_id} (digest) is paused" in paused.stdout
+    assert dev.json("show", job_id)["paused_reason"] == "paused by user"
+    assert dev.json("resume", job_id)["status"] == "active"
+
+    refused = dev.jobs("delete", job_id, stdin="n\n")
+    assert refused.returncode == 1 and dev.json("show", job_id)["id"] == job_id
+    deleted = dev.jobs("delete", job_id, "--yes")
+    assert deleted.returncode == 0 and f"Deleted {job_id}" in deleted.stdout
+    gone = dev.jobs("show", job_id)
+    assert gone.returncode == 1
+    assert f"Job {job_id} not found" in gone.stderr
+
+
+def test_create_from_words_shows_the_schedule_and_asks(dev: Dev) -> None:
+    words = ["--name", "standup", "--goal", "Plan the day", "--agent", "echo"]
+    words += ["--schedule", "every weekday at 9am Pacific"]
+    declined = dev.jobs("create", *words, stdin="n\n")
+    assert declined.returncode == 1
+    assert "At 09:00 AM, Monday through Friday, Pacific Time" in declined.stderr
+    assert "next: " in declined.stderr and "T09:00:00-0" in declined.stderr
+    assert "standup" not in dev.jobs("list").stdout
+
+    accepted = dev.jobs("create", *words, stdin="y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Created job_" in accepted.stdout
+    created = dev.json("create", *words, "--yes")
+    assert created["schedule"] == {
+        "type": "cron",
+        "expression": "0 9 * * 1-5",
+        "timezone": "America/Los_Angeles",
+    }
+
+
+def test_trigger_wait_follows_the_run_and_runs_lists_it(dev: Dev) -> None:
+    job = dev.json(
+        "create", "--name", "btc", "--goal", "BTC at 100k", "--agent", "echo", "--every", "1h"
+    )
+    job_id = job["id"]
+    done = dev.jobs("trigger", job_id, "--wait")
+    assert done.returncode == 0, done.stderr
+    assert "completed" in done.stdout and "BTC at 100k" in done.stdout
+    run = dev.json("trigger", job_id, "--wait")
+    assert run["status"] == "completed" and run["output"] == "BTC at 100k"
+    started = dev.json("trigger", job_id)
+    assert started["run_id"].startswith("run_") and started["job_id"] == job_id
+
+    runs = dev.json("runs", job_id)
+    assert runs["count"] == 3 and run["id"] in [r["id"] for r in runs["runs"]]
+    table = dev.jobs("runs", job_id)
+    assert table.returncode == 0 and run["id"] in table.stdout and "manual" in table.stdout
+
+
+def test_a_failed_run_exits_4(dev: Dev) -> None:
+    job_id = dev.json("create", "--name", "b", "--goal", "g", "--agent", "broken", "--every", "1h")[
+        "id"
+    ]
+    failed = dev.jobs("trigger", job_id, "--wait")
+    assert failed.returncode == 4
+    assert "failed" in failed.stderr and "disk full" in failed.stderr
+
+
+def test_refusals_and_their_exit_codes(dev: Dev) -> None:
+    missing = dev.jobs("show", "job_nope")
+    assert missing.returncode == 1 and "Job job_nope not found" in missing.stderr
+    as_json = dev.jobs("show", "job_nope", "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout) == {
+        "error": "not_found",
+        "message": "Job job_nope not found",
+        "status": 404,
+    }
+    invalid = dev.jobs(
+        "create", "--name", "x", "--goal", "g", "--agent", "echo", "--cron", "0 9 * *"
+    )
+    assert invalid.returncode == 1 and "schedule.expression" in invalid.stderr
+    unknown_agent = dev.jobs(
+        "create", "--name", "x", "--goal", "g", "--agent", "nobody", "--every", "60"
+    )
+    assert unknown_agent.returncode == 1
+    assert "agent_id: unknown agent 'nobody'" in unknown_agent.stderr
+
+    two = dev.jobs(
+        "create",
+        "--name",
+        "x",
+        "--goal",
+        "g",
+        "--agent",
+        "echo",
+        "--cron",
+        "* * * * *",
+        "--every",
+        "60",
+    )
+    assert two.returncode == 2 and "exactly one of" in two.stderr
+    no_key = dev.jobs("list", env={"AGENT_SCHEDULER_API_KEY": ""})
+    assert no_key.returncode == 2 and "no API key" in no_key.stderr
+    bad_key = dev.jobs("list", "--key", "sk_wrong")
+    assert bad_key.returncode == 1 and "Invalid or revoked API key" in bad_key.stderr
+
+    port = free_ports(1)[0]
+    unreachable = dev.jobs("list", "--api-url", f"http://127.0.0.1:{port}")
+    assert unreachable.returncode == 3 and "cannot reach the API" in unreachable.stderr
