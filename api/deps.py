@@ -102,9 +102,7 @@ async def utc_now() -> datetime:
 NowDep = Annotated[datetime, Depends(utc_now)]
 
 
-def job_service(
-    state: AppState, session: AsyncSession, owner: str, now: datetime
-) -> JobService:
+def job_service(state: AppState, session: AsyncSession, owner: str, now: datetime) -> JobService:
     """The job operations of ``owner`` in ``session`` at ``now`` (for routes and MCP tools)."""
     return JobService(
         session=session,
