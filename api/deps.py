@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,13 @@ from api.core.index.keys import owner_of
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.services.activity import note_call
+from api.services.idempotency import (
+    HEADER,
+    KEY_MAX_LENGTH,
+    KEY_PATTERN,
+    Idempotency,
+    request_fingerprint,
+)
 from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
 from domain.inputs import Text
@@ -115,3 +122,38 @@ RunId = Annotated[Text, Path(description="A run id.")]
 ChainId = Annotated[Text, Path(description="A chain id (`chain_…`).")]
 ChainRunId = Annotated[Text, Path(description="A chain run id (`chainrun_…`).")]
 Zone = Annotated[TimezoneName, Query(description="An IANA time zone name, e.g. `Europe/Paris`.")]
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_PATTERN,
+        description=(
+            "Any unique string of printable ASCII (at most 255 characters), e.g. a UUID: "
+            "a retry with the same key and body within 24 hours gets the first answer again "
+            "(with `Idempotent-Replayed: true`) instead of acting twice."
+        ),
+    ),
+]
+
+
+async def _idempotency(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    now: NowDep,
+    key: IdempotencyKeyHeader = None,
+) -> Idempotency:
+    return Idempotency(
+        session=session,
+        owner=owner,
+        key=key,
+        fingerprint=await request_fingerprint(request) if key is not None else "",
+        now=now,
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

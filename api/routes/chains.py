@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel
 
-from api.deps import ChainId, ChainRunId, Limit, Offset, OwnerDep, SessionDep, StateDep
+from api.deps import (
+    ChainId,
+    ChainRunId,
+    IdempotencyDep,
+    Limit,
+    Offset,
+    OwnerDep,
+    SessionDep,
+    StateDep,
+)
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.chains import (
@@ -35,10 +45,22 @@ async def _chains(state: StateDep, session: SessionDep, owner: OwnerDep) -> Chai
 ChainServiceDep = Annotated[ChainService, Depends(_chains)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ChainPublic)
-async def create_chain(body: ChainCreate, chains: ChainServiceDep) -> ChainPublic:
-    """Create a chain of the caller's jobs; the graph must be acyclic."""
-    return await chains.public(await chains.create(body))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChainPublic,
+    responses=CONFLICT_RESPONSE,
+)
+async def create_chain(
+    body: ChainCreate, chains: ChainServiceDep, once: IdempotencyDep
+) -> Response | BaseModel:
+    """Create a chain of the caller's jobs (the graph must be acyclic); an `Idempotency-Key`
+    makes a retry safe."""
+
+    async def create() -> ChainPublic:
+        return await chains.public(await chains.create(body))
+
+    return await once.respond(status.HTTP_201_CREATED, create)
 
 
 @router.get("", response_model=ChainsPublic)
