@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import OwnerDep, SessionDep, StateDep, Zone
+from api.deps import NowDep, OwnerDep, SessionDep, StateDep, Zone
 from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
@@ -21,6 +21,7 @@ router = APIRouter(route_class=JsonRoute, tags=["time"], responses=ERROR_RESPONS
 @router.get("/validate", response_model=Validation)
 async def validate(
     _: OwnerDep,
+    now: NowDep,
     type_: Annotated[time_service.ScheduleType, Query(alias="type")],
     value: Annotated[Text, Query(min_length=1, max_length=200)],
     timezone: Annotated[Text, Query(description="An IANA time zone name.")] = "UTC",
@@ -30,7 +31,7 @@ async def validate(
 
     A bad expression, interval, datetime or timezone is `{"valid": false, "error": ...}` (200).
     """
-    return time_service.validate(type_, value, timezone, count, now=datetime.now(UTC))
+    return time_service.validate(type_, value, timezone, count, now=now)
 
 
 @router.post("/parse-nl", response_model=ParsedSchedule)
@@ -47,6 +48,7 @@ async def calendar_data(
     session: SessionDep,
     start: Annotated[IsoDatetime, Query()],
     end: Annotated[IsoDatetime, Query()],
+    now: NowDep,
     timezone: Zone = "UTC",
 ) -> CalendarData:
     """Planned fires and runs of your jobs from `start` to `end` (at most 92 days).
@@ -59,5 +61,5 @@ async def calendar_data(
         start=start,
         end=end,
         timezone=zone_of(timezone).key,
-        now=datetime.now(UTC),
+        now=now,
     )

@@ -12,7 +12,14 @@ from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.schedules import parse_schedule
 from api.core.settings import Settings
-from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
+from api.schemas.time import (
+    CalendarData,
+    CalendarEvent,
+    CalendarWarning,
+    ParsedSchedule,
+    Validation,
+    schedule_warnings,
+)
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
 from domain.inputs import check_instant
@@ -38,7 +45,9 @@ def validate(
         )
     except ValueError as error:
         return Validation(valid=False, error=str(error))
-    return Validation(valid=True, next_runs=next_fire_times(schedule, after=now, count=count))
+    fires = next_fire_times(schedule, after=now, count=count)
+    warnings = schedule_warnings(schedule, start=now, end=fires[-1]) if fires else []
+    return Validation(valid=True, next_runs=fires, warnings=warnings)
 
 
 async def parse_nl(
@@ -92,6 +101,7 @@ async def calendar(
 
     jobs = await index_jobs.live_jobs(session, owner=owner)
     events: list[CalendarEvent] = []
+    warnings: list[CalendarWarning] = []
     truncated = False
     after = max(start - timedelta(microseconds=1), now)
     for job in jobs:
@@ -112,6 +122,10 @@ async def calendar(
             )
             for t in fires
         )
+        warnings.extend(
+            CalendarWarning(job_id=job.id, job_name=job.name, **w.model_dump())
+            for w in schedule_warnings(schedule, start=after, end=end)
+        )
     runs = await index_runs.runs_in_range(session, owner=owner, start=start, end=end)
     events.extend(
         CalendarEvent(
@@ -130,5 +144,6 @@ async def calendar(
         end=end.astimezone(zone),
         timezone=timezone,
         events=events,
+        warnings=sorted(warnings, key=lambda w: (w.at, w.job_id)),
         truncated=truncated,
     )
