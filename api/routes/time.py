@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -35,11 +34,9 @@ async def validate(
 
 
 @router.post("/parse-nl", response_model=ParsedSchedule)
-async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep) -> ParsedSchedule:
+async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep, now: NowDep) -> ParsedSchedule:
     """Read a schedule from English; below the rules' confidence, ask the configured LLM."""
-    return await time_service.parse_nl(
-        body.text, body.timezone, state.settings, now=datetime.now(UTC)
-    )
+    return await time_service.parse_nl(body.text, body.timezone, state.settings, now=now)
 
 
 @router.get("/calendar-data", response_model=CalendarData)

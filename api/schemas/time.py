@@ -79,6 +79,12 @@ class ParsedSchedule(BaseModel):
     human_readable: str
     confidence: float = Field(ge=0, le=1)
     parse_method: Literal["regex", "llm"]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Readings to confirm with the user: which Friday an ambiguous "
+        "'next friday' means, when an every-N-weeks interval starts and that it does not "
+        "follow DST.",
+    )
 
 
 class CalendarEvent(BaseModel):

@@ -70,6 +70,7 @@ async def parse_nl(
         human_readable=parsed.human_readable,
         confidence=parsed.confidence,
         parse_method="regex",
+        warnings=parsed.warnings,
     )
 
 
