@@ -142,6 +142,7 @@ IdempotencyKeyHeader = Annotated[
 
 async def _idempotency(
     request: Request,
+    state: StateDep,
     session: SessionDep,
     owner: OwnerDep,
     now: NowDep,
@@ -153,6 +154,7 @@ async def _idempotency(
         key=key,
         fingerprint=await request_fingerprint(request) if key is not None else "",
         now=now,
+        wait_seconds=state.settings.idempotency_wait_seconds,
     )
 
 

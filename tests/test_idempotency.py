@@ -19,6 +19,7 @@ from activities.tick import ReconcileInput, TickActivities
 from api.core.index.db import make_engine
 from api.core.index.models import IdempotencyKey
 from api.core.settings import Settings
+from api.services.idempotency import fingerprint
 from tests.conftest import Api
 from tests.served import served
 
@@ -239,3 +240,70 @@ async def test_simultaneous_requests_with_one_key_create_once(api: Api, settings
     assert await _job_count(api, alice) == 2
     runs = await api.http.get(f"{PREFIX}/jobs/{job_id}/runs", headers=alice)
     assert runs.json()["count"] == 1
+
+
+async def _claim_in_progress(
+    api: Api, *, owner: str, key: str, body: dict[str, Any], claimed_at: datetime
+) -> None:
+    """A claim as a request in progress (or one whose API process died) leaves it."""
+    async with api.state.sessions() as session:
+        session.add(
+            IdempotencyKey(
+                owner=owner,
+                key=key,
+                fingerprint=fingerprint("POST", f"{PREFIX}/jobs", body),
+                created_at=claimed_at,
+                claimed_at=claimed_at,
+            )
+        )
+        await session.commit()
+
+
+async def test_a_retry_waits_for_the_first_answer_then_replays_it(api: Api) -> None:
+    alice = await api.headers("alice")
+    await _claim_in_progress(
+        api, owner="alice", key="slow", body=_job(), claimed_at=datetime.now(UTC)
+    )
+    retry = asyncio.create_task(
+        api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "slow"))
+    )
+    await asyncio.sleep(0.5)
+    assert not retry.done()  # waiting for the first request's answer
+    answer = '{"id": "job_first"}'
+    async with api.state.sessions() as session:
+        await session.execute(
+            sa.update(IdempotencyKey)
+            .where(col(IdempotencyKey.key) == "slow")
+            .values(status_code=201, response=answer)
+        )
+        await session.commit()
+    replayed = await retry
+    assert replayed.status_code == 201 and replayed.json() == {"id": "job_first"}
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert await _job_count(api, alice) == 0
+
+
+async def test_a_retry_gets_a_409_while_the_first_is_still_in_progress(api: Api) -> None:
+    alice = await api.headers("alice")
+    api.state.settings.idempotency_wait_seconds = 0.3
+    await _claim_in_progress(
+        api, owner="alice", key="stuck", body=_job(), claimed_at=datetime.now(UTC)
+    )
+    response = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "stuck"))
+    assert response.status_code == 409
+    assert "still in progress" in response.json()["message"]
+    assert await _job_count(api, alice) == 0
+
+
+async def test_a_claim_whose_request_died_is_taken_over_by_the_same_request(api: Api) -> None:
+    alice = await api.headers("alice")
+    died = datetime.now(UTC) - timedelta(seconds=61)
+    await _claim_in_progress(api, owner="alice", key="orphan", body=_job(), claimed_at=died)
+    # Another body may not take it over; the same one runs.
+    other = await api.http.post(f"{PREFIX}/jobs", json=_job("x"), headers=_keyed(alice, "orphan"))
+    assert other.status_code == 409
+    same = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "orphan"))
+    assert same.status_code == 201 and "Idempotent-Replayed" not in same.headers
+    again = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "orphan"))
+    assert again.json()["id"] == same.json()["id"]
+    assert await _job_count(api, alice) == 1

@@ -6,7 +6,7 @@ reaching another API replica, or arriving after a restart, finds it too:
 
 - same key, same request (method, path, JSON body): the stored answer, with
   ``Idempotent-Replayed: true``; while the first is still in progress the retry waits for it
-  (up to ``WAIT_SECONDS``), then gets a 409;
+  (up to ``AGENT_SCHEDULER_IDEMPOTENCY_WAIT_SECONDS``, default 20), then gets a 409;
 - same key, another request: a 409;
 - only 2xx answers are stored: an error (4xx, 5xx, a request cut short) releases the key, so a
   retry runs again; no error leaves anything created behind it;
@@ -43,8 +43,6 @@ KEY_TTL = timedelta(hours=24)
 # Longer than any request may take (the 30 s request deadline): a claim older than this with no
 # answer belongs to a request that will never answer.
 LEASE_SECONDS = 60.0
-# How long a retry waits for the first request with its key to answer; below the deadline.
-WAIT_SECONDS = 20.0
 # Printable ASCII, 1–255 characters, no space at either end (HTTP would strip it).
 KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 KEY_MAX_LENGTH = 255
@@ -69,6 +67,7 @@ class Idempotency:
     key: str | None
     fingerprint: str
     now: datetime
+    wait_seconds: float = 20.0
 
     async def respond(
         self, status_code: int, action: Callable[[], Awaitable[BaseModel]]
@@ -77,7 +76,7 @@ class Idempotency:
 
         Raises:
             Conflict: The key was used for another request, or its first request is still in
-                progress after ``WAIT_SECONDS``.
+                progress after ``wait_seconds``.
         """
         if self.key is None:
             return await action()
@@ -102,7 +101,7 @@ class Idempotency:
 
     async def _claim(self, key: str) -> Response | None:
         """Claim the key (None), or the first answer to it."""
-        deadline = time.monotonic() + WAIT_SECONDS
+        deadline = time.monotonic() + self.wait_seconds
         delay = 0.02
         while True:
             claimed = await store.claim_key(
