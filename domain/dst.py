@@ -19,7 +19,7 @@ from domain.cron import go_date, parse_cron
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_times
 from domain.timezones import load_timezone
 
-__all__ = ["DstWarning", "WarningKind", "dst_warnings", "transition_days"]
+__all__ = ["DstWarning", "WarningKind", "at_warnings", "dst_warnings", "transition_days"]
 
 WarningKind = Literal["skipped", "shifted", "fires_twice", "fires_once"]
 
@@ -223,3 +223,23 @@ def dst_warnings(
             if any(start < instant <= end for instant in instants):
                 warnings.append(warning)
     return warnings
+
+
+def at_warnings(wall: dt.datetime, schedule: AtSchedule) -> list[DstWarning]:
+    """The warning of a one-off given as the naive wall time ``wall``: a time a spring-forward
+    skips is moved forward by the gap (docs/time.md), so it is ``shifted``. A repeated wall
+    time means its first occurrence, as a reader expects, so it has none."""
+    zone = load_timezone(schedule.timezone)
+    wall = wall.replace(tzinfo=None, second=0, microsecond=0)
+    if _occurrences(wall, zone):
+        return []
+    fires = schedule.datetime.astimezone(dt.UTC)
+    return [
+        DstWarning(
+            wall,
+            "shifted",
+            f"{_hm(wall)} does not exist in {zone.key} on {wall.date().isoformat()}; "
+            f"the job fires at {_local(fires, zone)}, moved forward by the DST gap",
+            (fires,),
+        )
+    ]

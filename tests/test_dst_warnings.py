@@ -272,3 +272,33 @@ async def test_calendar_data_warns_of_the_planned_fires_in_its_range(api: Api) -
         headers=alice,
     )
     assert outside.json()["warnings"] == []
+
+
+async def test_validate_warns_that_a_skipped_at_time_moves_forward(api: Api) -> None:
+    alice = await api.headers("alice")
+    api.pin(datetime(2027, 3, 10, tzinfo=UTC))
+
+    async def validate(value: str) -> dict[str, object]:
+        answer = await api.http.get(
+            f"{PREFIX}/validate",
+            params={"type": "at", "value": value, "timezone": NY},
+            headers=alice,
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    skipped = await validate("2027-03-14T02:30")
+    assert skipped["next_runs"] == ["2027-03-14T03:30:00-04:00"]
+    assert skipped["warnings"] == [
+        {
+            "at": "2027-03-14T02:30",
+            "kind": "shifted",
+            "message": "02:30 does not exist in America/New_York on 2027-03-14; the job fires "
+            "at 03:30 (-04:00), moved forward by the DST gap",
+            "fires_at": ["2027-03-14T03:30:00-04:00"],
+        }
+    ]
+    # A repeated wall time means its first occurrence, as written: nothing to warn of; nor
+    # when the time carries its offset.
+    assert (await validate("2027-11-07T01:30"))["warnings"] == []
+    assert (await validate("2027-03-14T07:30:00Z"))["warnings"] == []

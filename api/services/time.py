@@ -17,14 +17,16 @@ from api.schemas.time import (
     CalendarEvent,
     CalendarWarning,
     ParsedSchedule,
+    ScheduleWarning,
     Validation,
     schedule_warnings,
 )
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
+from domain.dst import at_warnings
 from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
-from domain.schedules import next_fire_times
+from domain.schedules import AtSchedule, next_fire_times
 from domain.timezones import load_timezone
 
 ScheduleType = Literal["cron", "every", "at"]
@@ -47,6 +49,14 @@ def validate(
         return Validation(valid=False, error=str(error))
     fires = next_fire_times(schedule, after=now, count=count)
     warnings = schedule_warnings(schedule, start=now, end=fires[-1]) if fires else []
+    if isinstance(schedule, AtSchedule):
+        try:
+            written = datetime.fromisoformat(value.strip())
+        except ValueError:  # a form pydantic reads and Python's parser does not: no wall time
+            written = schedule.datetime
+        if written.tzinfo is None:
+            zone = load_timezone(schedule.timezone)
+            warnings = [ScheduleWarning.of(w, zone) for w in at_warnings(written, schedule)]
     return Validation(valid=True, next_runs=fires, warnings=warnings)
 
 
