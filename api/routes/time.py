@@ -43,9 +43,9 @@ async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep, now: NowDep
 async def calendar_data(
     owner: OwnerDep,
     session: SessionDep,
+    now: NowDep,
     start: Annotated[IsoDatetime, Query()],
     end: Annotated[IsoDatetime, Query()],
-    now: NowDep,
     timezone: Zone = "UTC",
 ) -> CalendarData:
     """Planned fires and runs of your jobs from `start` to `end` (at most 92 days).
