@@ -42,6 +42,7 @@ from temporalio.client import (
 
 from activities.runs import RunRecorder
 from api.core.index import deliveries as index_deliveries
+from api.core.index import idempotency as index_idempotency
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.index import ticks as index_ticks
@@ -66,6 +67,8 @@ MAX_RUNS_DESCRIBED = 500
 TICKS_KEPT = timedelta(days=1)
 # A delivery's sent messages are remembered this long (its retries end within half an hour).
 DELIVERIES_KEPT = timedelta(days=7)
+# Idempotency keys replay their first answer for 24 hours (api/services/idempotency.py).
+IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: ("failed", "the run's workflow failed in Temporal"),
     WorkflowExecutionStatus.CANCELED: ("cancelled", "run cancelled"),
@@ -146,6 +149,7 @@ class TickActivities:
             )
             await index_ticks.forget_ticks_before(conn, before=started - TICKS_KEPT)
             await index_deliveries.forget_deliveries_before(conn, before=started - DELIVERIES_KEPT)
+            await index_idempotency.forget_keys_before(conn, before=started - IDEMPOTENCY_KEYS_KEPT)
         if result.repairs:
             log.info("tick repaired %s", result.repairs)
         if refreshed:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +18,13 @@ from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.services.activity import note_call
 from api.services.chains import ChainService
+from api.services.idempotency import (
+    HEADER,
+    KEY_MAX_LENGTH,
+    KEY_PATTERN,
+    Idempotency,
+    request_fingerprint,
+)
 from api.services.jobs import Agents, JobService
 from api.services.runs import RunService
 from domain.inputs import Text
@@ -158,3 +165,40 @@ RunId = Annotated[Text, Path(description="A run id.")]
 ChainId = Annotated[Text, Path(description="A chain id (`chain_…`).")]
 ChainRunId = Annotated[Text, Path(description="A chain run id (`chainrun_…`).")]
 Zone = Annotated[TimezoneName, Query(description="An IANA time zone name, e.g. `Europe/Paris`.")]
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_PATTERN,
+        description=(
+            "Any unique string of printable ASCII (at most 255 characters), e.g. a UUID: "
+            "a retry with the same key and body within 24 hours gets the first answer again "
+            "(with `Idempotent-Replayed: true`) instead of acting twice."
+        ),
+    ),
+]
+
+
+async def _idempotency(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    owner: OwnerDep,
+    now: NowDep,
+    key: IdempotencyKeyHeader = None,
+) -> Idempotency:
+    return Idempotency(
+        session=session,
+        owner=owner,
+        key=key,
+        fingerprint=await request_fingerprint(request) if key is not None else "",
+        now=now,
+        wait_seconds=state.settings.idempotency_wait_seconds,
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -15,8 +15,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -99,7 +102,8 @@ class CronSchedule(BaseModel):
 
 
 class EverySchedule(BaseModel):
-    """Fires every ``interval`` seconds, aligned to the Unix epoch as Temporal does."""
+    """Fires every ``interval`` seconds, aligned to the Unix epoch plus ``offset`` as Temporal
+    does (Temporal's interval phase): at ``k * interval + offset`` seconds since 1970."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +124,23 @@ class EverySchedule(BaseModel):
             }
         ),
     ]
+    offset: Annotated[
+        int,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": _MAX_INTERVAL_SECONDS - 1},
+                    {
+                        "type": "string",
+                        "pattern": NUL_FREE_PATTERN,
+                        "examples": ["0s", "1d9h"],
+                    },
+                ],
+                "description": "the phase: seconds added to the epoch alignment, 0 up to "
+                "interval - 1 (default 0; normalised to seconds; shown only when not 0)",
+            }
+        ),
+    ] = 0
     timezone: TimezoneName = "UTC"
 
     @field_validator("interval", mode="before")
@@ -130,6 +151,37 @@ class EverySchedule(BaseModel):
         if not isinstance(value, int | str):
             raise ValueError("interval must be a number of seconds or a duration like '30m'")
         return parse_duration(check_no_nul(value) if isinstance(value, str) else value)
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset_seconds(cls, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("offset must be a number of seconds or a duration like '1d9h'")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("offset must not be negative")
+        if value in (0, "0"):
+            return 0
+        try:
+            return parse_duration(check_no_nul(value) if isinstance(value, str) else value)
+        except ValueError as error:
+            raise ValueError(str(error).replace("interval", "offset")) from None
+
+    @field_validator("offset")
+    @classmethod
+    def _offset_within_interval(cls, offset: int, info: ValidationInfo) -> int:
+        interval = info.data.get("interval")
+        if interval is not None and offset >= interval:
+            raise ValueError(f"offset {offset}s must be less than the interval ({interval}s)")
+        return offset
+
+    @model_serializer(mode="wrap")
+    def _omit_zero_offset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.offset:
+            data.pop("offset", None)
+        return data
 
 
 class AtSchedule(BaseModel):
@@ -198,9 +250,9 @@ def next_fire_times(
     if isinstance(schedule, AtSchedule):
         return [schedule.datetime.astimezone(tz)] if schedule.datetime > after else []
     if isinstance(schedule, EverySchedule):
-        # Temporal: ((after - phase) / interval + 1) * interval + phase, phase 0, Unix seconds.
-        interval = schedule.interval
-        instant = (math.floor(after.timestamp()) // interval + 1) * interval
+        # Temporal: ((after - phase) / interval + 1) * interval + phase, Unix seconds.
+        interval, phase = schedule.interval, schedule.offset
+        instant = ((math.floor(after.timestamp()) - phase) // interval + 1) * interval + phase
         for _ in range(count):
             when = dt.datetime.fromtimestamp(instant, dt.UTC)
             if when.year > MAX_YEAR:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from domain.nl import NotASchedule, ParsedText, describe, parse_text
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_times
 from tests.nl_corpus import CASES, REFUSALS, default_zone, expected_schedule, now_for, same_schedule
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
@@ -176,3 +176,88 @@ def test_naive_now_is_read_in_the_zone() -> None:
     parsed = parse_text("in 1 hour", timezone="Asia/Tokyo", now=dt.datetime(2026, 1, 1, 8, 0))
     assert isinstance(parsed.schedule, AtSchedule)
     assert parsed.schedule.datetime.isoformat() == "2026-01-01T09:00:00+09:00"
+
+
+WEDNESDAY = dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def test_business_hours_are_monday_to_friday_nine_to_five() -> None:
+    parsed = parse_text("every 15 minutes during business hours", now=WEDNESDAY)
+    assert parsed.schedule == CronSchedule(
+        type="cron", expression="*/15 9-16 * * 1-5", timezone="UTC"
+    )
+    fires = next_fire_times(parsed.schedule, after=WEDNESDAY, count=200)
+    assert {f.isoweekday() for f in fires} == {1, 2, 3, 4, 5}
+    assert min(f.time() for f in fires) == dt.time(9, 0)
+    assert max(f.time() for f in fires) == dt.time(16, 45)
+    assert "Monday through Friday" in parsed.human_readable
+
+
+@pytest.mark.parametrize(
+    ("text", "weekday", "first"),
+    [
+        ("every other week on friday", 4, "2027-03-12T00:00"),
+        ("every other friday at 5pm", 4, "2027-03-12T17:00"),
+        ("biweekly on monday at 9am", 0, "2027-03-15T09:00"),
+        ("every 2 weeks on wednesday at 8am", 2, "2027-03-17T08:00"),
+    ],
+)
+def test_every_other_week_on_a_day_is_an_interval_with_a_phase(
+    text: str, weekday: int, first: str
+) -> None:
+    parsed = parse_text(text, now=WEDNESDAY)
+    schedule = parsed.schedule
+    assert isinstance(schedule, EverySchedule)
+    assert schedule.interval == 14 * 86400 and 0 < schedule.offset < schedule.interval
+    fires = next_fire_times(schedule, after=WEDNESDAY, count=5)
+    assert fires[0] == dt.datetime.fromisoformat(first).replace(tzinfo=dt.UTC)
+    assert all(f.weekday() == weekday and f.time() == fires[0].time() for f in fires)
+    assert all(b - a == dt.timedelta(days=14) for a, b in zip(fires, fires[1:], strict=False))
+    assert parsed.warnings[0].startswith("every 2 weeks from ")
+    assert "next on" in parsed.human_readable
+
+
+def test_biweekly_in_a_dst_zone_says_the_interval_does_not_follow_the_clock() -> None:
+    parsed = parse_text("biweekly on friday at 5pm", timezone="America/New_York", now=WEDNESDAY)
+    assert isinstance(parsed.schedule, EverySchedule)
+    fires = next_fire_times(parsed.schedule, after=WEDNESDAY, count=30)
+    # 17:00 in winter time; after the March change the fixed interval lands at 18:00.
+    assert fires[0].isoformat() == "2027-03-12T17:00:00-05:00"
+    assert fires[1].isoformat() == "2027-03-26T18:00:00-04:00"
+    assert any("does not follow DST" in warning for warning in parsed.warnings)
+    # Plain "biweekly" stays the epoch-aligned interval.
+    plain = parse_text("biweekly", now=WEDNESDAY).schedule
+    assert plain == EverySchedule(type="every", interval=1209600, timezone="UTC")
+
+
+def test_every_other_week_refuses_what_one_interval_cannot_say() -> None:
+    for text in ("every other friday and monday", "every 2 weeks at 9am"):
+        with pytest.raises(NotASchedule):
+            parse_text(text, now=WEDNESDAY)
+
+
+def _at(parsed: ParsedText) -> dt.datetime:
+    assert isinstance(parsed.schedule, AtSchedule)
+    return parsed.schedule.datetime
+
+
+def test_next_friday_on_a_wednesday_is_next_weeks_and_says_so() -> None:
+    parsed = parse_text("next friday at 10am", now=WEDNESDAY)
+    assert parsed.schedule == AtSchedule(
+        type="at", datetime=dt.datetime(2027, 3, 19, 10, 0), timezone="UTC"
+    )
+    assert parsed.warnings == [
+        "'next friday' is read as Friday of next week, March 19; say 'this friday' for March 12"
+    ]
+    assert parsed.confidence < parse_text("this friday at 10am", now=WEDNESDAY).confidence
+    this = parse_text("this friday at 10am", now=WEDNESDAY)
+    assert _at(this) == dt.datetime(2027, 3, 12, 10, 0, tzinfo=dt.UTC)
+    assert this.warnings == []
+    # Where both readings agree there is nothing to flag.
+    saturday = WEDNESDAY + dt.timedelta(days=3)
+    unambiguous = parse_text("next friday at 10am", now=saturday)
+    assert _at(unambiguous) == dt.datetime(2027, 3, 19, 10, 0, tzinfo=dt.UTC)
+    assert unambiguous.warnings == []
+    monday = parse_text("next monday at 10am", now=WEDNESDAY)
+    assert _at(monday) == dt.datetime(2027, 3, 15, 10, 0, tzinfo=dt.UTC)
+    assert monday.warnings == []

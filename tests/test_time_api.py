@@ -282,6 +282,7 @@ async def test_parse_nl_unsure_rule_reading_goes_to_the_llm(api: Api, llm: Scrip
         "human_readable": "At 08:30 AM, only on Wednesday, Europe/Oslo time",
         "confidence": 0.8,
         "parse_method": "llm",
+        "warnings": [],
     }
     (call,) = llm.calls("/v1/chat/completions")
     assert call.body["messages"][-1] == {"role": "user", "content": UNSURE}
@@ -318,4 +319,5 @@ async def test_parse_nl_unsure_rule_reading_is_returned_when_no_model_is_configu
         "human_readable": "At 09:00 AM, only on Wednesday, UTC",
         "confidence": rule_confidence(UNSURE),
         "parse_method": "regex",
+        "warnings": [],
     }

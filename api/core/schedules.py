@@ -69,7 +69,12 @@ def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
         )
     if isinstance(schedule, EverySchedule):
         return ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=schedule.interval))]
+            intervals=[
+                ScheduleIntervalSpec(
+                    every=timedelta(seconds=schedule.interval),
+                    offset=timedelta(seconds=schedule.offset),
+                )
+            ]
         )
     at = schedule.datetime.astimezone(UTC)
     return ScheduleSpec(

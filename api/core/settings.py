@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(
         30, ge=0, description="Seconds between reconciler ticks; 0 disables the tick."
     )
+    idempotency_wait_seconds: float = Field(
+        20,
+        ge=0,
+        le=25,
+        description="How long a request waits for the first request with its Idempotency-Key "
+        "to answer before a 409 (below the 30 s request deadline).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from api.deps import (
     ChainId,
     ChainRunId,
     ChainServiceDep,
+    IdempotencyDep,
     Limit,
     Offset,
 )
@@ -31,10 +33,22 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ChainPublic)
-async def create_chain(body: ChainCreate, chains: ChainServiceDep) -> ChainPublic:
-    """Create a chain of the caller's jobs; the graph must be acyclic."""
-    return await chains.public(await chains.create(body))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChainPublic,
+    responses=CONFLICT_RESPONSE,
+)
+async def create_chain(
+    body: ChainCreate, chains: ChainServiceDep, once: IdempotencyDep
+) -> Response | BaseModel:
+    """Create a chain of the caller's jobs (the graph must be acyclic); an `Idempotency-Key`
+    makes a retry safe."""
+
+    async def create() -> ChainPublic:
+        return await chains.public(await chains.create(body))
+
+    return await once.respond(status.HTTP_201_CREATED, create)
 
 
 @router.get("", response_model=ChainsPublic)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
-from api.deps import JobId, JobServiceDep, Limit, Offset
+from api.deps import IdempotencyDep, JobId, JobServiceDep, Limit, Offset
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
@@ -14,10 +15,21 @@ from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, Trigge
 router = APIRouter(route_class=JsonRoute, prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
-async def create_job(body: JobCreate, jobs: JobServiceDep) -> JobPublic:
-    """Create a job and its Temporal schedule."""
-    return jobs.public(await jobs.create(body))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    responses=CONFLICT_RESPONSE,
+)
+async def create_job(
+    body: JobCreate, jobs: JobServiceDep, once: IdempotencyDep
+) -> Response | BaseModel:
+    """Create a job and its Temporal schedule; an `Idempotency-Key` makes a retry safe."""
+
+    async def create() -> JobPublic:
+        return jobs.public(await jobs.create(body))
+
+    return await once.respond(status.HTTP_201_CREATED, create)
 
 
 @router.get("", response_model=JobsPublic)
@@ -65,8 +77,17 @@ async def resume_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
 
 
 @router.post(
-    "/{job_id}/trigger", status_code=status.HTTP_202_ACCEPTED, response_model=TriggerAccepted
+    "/{job_id}/trigger",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TriggerAccepted,
+    responses=CONFLICT_RESPONSE,
 )
-async def trigger_job(job_id: JobId, jobs: JobServiceDep) -> TriggerAccepted:
-    """Run the job now, whatever its schedule or status."""
-    return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)
+async def trigger_job(
+    job_id: JobId, jobs: JobServiceDep, once: IdempotencyDep
+) -> Response | BaseModel:
+    """Run the job now, whatever its schedule or status; an `Idempotency-Key` runs it once."""
+
+    async def trigger() -> TriggerAccepted:
+        return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)
+
+    return await once.respond(status.HTTP_202_ACCEPTED, trigger)

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.schemas.time import ScheduleWarning
 from domain.budgets import Budget
 from domain.conditions import Condition
 from domain.delivery import Delivery
@@ -144,6 +145,10 @@ class JobPublic(BaseModel):
     )
     next_run_at: datetime | None
     last_run_at: datetime | None
+    schedule_warnings: list[ScheduleWarning] = Field(
+        description="Fires of the next 366 days that a DST change skips, shifts or doubles "
+        "(cron schedules only)."
+    )
     run_count: int
     created_at: datetime
     updated_at: datetime

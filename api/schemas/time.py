@@ -4,12 +4,52 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from domain.dst import DstWarning, dst_warnings
 from domain.inputs import Text
-from domain.schedules import Schedule
-from domain.timezones import TimezoneName
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
+from domain.timezones import TimezoneName, load_timezone
+
+
+class ScheduleWarning(BaseModel):
+    """A wall time the schedule names that Temporal skips, shifts or fires twice (DST)."""
+
+    at: str = Field(
+        description="The wall time the expression names, in its zone: `YYYY-MM-DDTHH:MM`.",
+        examples=["2027-03-14T02:30"],
+    )
+    kind: Literal["skipped", "shifted", "fires_twice", "fires_once"] = Field(
+        description=(
+            "`skipped`: Temporal does not fire it that day; `shifted`: it fires at another "
+            "time; `fires_twice`: it fires twice; `fires_once`: a repeated wall time fires "
+            "once, at its second occurrence."
+        )
+    )
+    message: str
+    fires_at: list[datetime] = Field(
+        description="When Temporal fires for it (empty when skipped), in the schedule's zone."
+    )
+
+    @classmethod
+    def of(cls, warning: DstWarning, zone: ZoneInfo) -> ScheduleWarning:
+        """The answer form of an evaluator warning."""
+        return cls(
+            at=warning.at.isoformat(timespec="minutes"),
+            kind=warning.kind,
+            message=warning.message,
+            fires_at=[instant.astimezone(zone) for instant in warning.fires_at],
+        )
+
+
+def schedule_warnings(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, start: datetime, end: datetime
+) -> list[ScheduleWarning]:
+    """The DST warnings of a schedule's fires after ``start``, up to ``end``."""
+    zone = load_timezone(schedule.timezone)
+    return [ScheduleWarning.of(w, zone) for w in dst_warnings(schedule, start=start, end=end)]
 
 
 class Validation(BaseModel):
@@ -17,6 +57,11 @@ class Validation(BaseModel):
 
     valid: bool
     next_runs: list[datetime] | None = None
+    warnings: list[ScheduleWarning] | None = Field(
+        default=None,
+        description="The previewed fires' wall times that a DST change skips, shifts or "
+        "doubles (null when invalid).",
+    )
     error: str | None = None
 
 
@@ -34,6 +79,12 @@ class ParsedSchedule(BaseModel):
     human_readable: str
     confidence: float = Field(ge=0, le=1)
     parse_method: Literal["regex", "llm"]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Readings to confirm with the user: which Friday an ambiguous "
+        "'next friday' means, when an every-N-weeks interval starts and that it does not "
+        "follow DST.",
+    )
 
 
 class CalendarEvent(BaseModel):
@@ -47,6 +98,13 @@ class CalendarEvent(BaseModel):
     run_id: str | None = None
 
 
+class CalendarWarning(ScheduleWarning):
+    """A DST warning of one job's planned fires."""
+
+    job_id: str
+    job_name: str
+
+
 class CalendarData(BaseModel):
     """Every planned fire and run of the caller's jobs in a range, in time order."""
 
@@ -54,6 +112,9 @@ class CalendarData(BaseModel):
     end: datetime
     timezone: str
     events: list[CalendarEvent]
+    warnings: list[CalendarWarning] = Field(
+        description="Planned fires in the range that a DST change skips, shifts or doubles."
+    )
     truncated: bool = Field(
         description="True when planned fires were cut at the per-job or total limit."
     )

@@ -39,6 +39,7 @@ from api.core.schedules import (
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection, is_not_found, missing_ok
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.schemas.time import schedule_warnings
 from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
@@ -56,8 +57,12 @@ Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
 _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
     "next_run_at",
     "last_run_at",
+    "schedule_warnings",
     "temporal_ui_url",
 }
+
+# How far ahead a job's ``schedule_warnings`` look: a year, so every DST change is in it.
+WARNINGS_AHEAD = timedelta(days=366)
 
 # Fields whose change means the Temporal schedule must be rebuilt.
 _SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "goal", "enabled"}
@@ -251,7 +256,15 @@ class JobService:
         stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
         zone = ZoneInfo(stored["timezone"])
         data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
-        data["next_run_at"] = next_run_at(stored, zone, self.now)
+        now = self.now
+        data["next_run_at"] = next_run_at(stored, zone, now)
+        data["schedule_warnings"] = (
+            schedule_warnings(
+                parse_schedule(stored["schedule"]), start=now, end=now + WARNINGS_AHEAD
+            )
+            if stored["schedule"].get("type") == "cron"
+            else []
+        )
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
         reopens = stored["budget_reopens_at"]

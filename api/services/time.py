@@ -12,12 +12,21 @@ from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.schedules import parse_schedule
 from api.core.settings import Settings
-from api.schemas.time import CalendarData, CalendarEvent, ParsedSchedule, Validation
+from api.schemas.time import (
+    CalendarData,
+    CalendarEvent,
+    CalendarWarning,
+    ParsedSchedule,
+    ScheduleWarning,
+    Validation,
+    schedule_warnings,
+)
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
+from domain.dst import at_warnings
 from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
-from domain.schedules import next_fire_times
+from domain.schedules import AtSchedule, next_fire_times
 from domain.timezones import load_timezone
 
 ScheduleType = Literal["cron", "every", "at"]
@@ -38,7 +47,17 @@ def validate(
         )
     except ValueError as error:
         return Validation(valid=False, error=str(error))
-    return Validation(valid=True, next_runs=next_fire_times(schedule, after=now, count=count))
+    fires = next_fire_times(schedule, after=now, count=count)
+    warnings = schedule_warnings(schedule, start=now, end=fires[-1]) if fires else []
+    if isinstance(schedule, AtSchedule):
+        try:
+            written = datetime.fromisoformat(value.strip())
+        except ValueError:  # a form pydantic reads and Python's parser does not: no wall time
+            written = schedule.datetime
+        if written.tzinfo is None:
+            zone = load_timezone(schedule.timezone)
+            warnings = [ScheduleWarning.of(w, zone) for w in at_warnings(written, schedule)]
+    return Validation(valid=True, next_runs=fires, warnings=warnings)
 
 
 async def parse_nl(
@@ -61,6 +80,7 @@ async def parse_nl(
         human_readable=parsed.human_readable,
         confidence=parsed.confidence,
         parse_method="regex",
+        warnings=parsed.warnings,
     )
 
 
@@ -92,6 +112,7 @@ async def calendar(
 
     jobs = await index_jobs.live_jobs(session, owner=owner)
     events: list[CalendarEvent] = []
+    warnings: list[CalendarWarning] = []
     truncated = False
     after = max(start - timedelta(microseconds=1), now)
     for job in jobs:
@@ -112,6 +133,10 @@ async def calendar(
             )
             for t in fires
         )
+        warnings.extend(
+            CalendarWarning(job_id=job.id, job_name=job.name, **w.model_dump())
+            for w in schedule_warnings(schedule, start=after, end=end)
+        )
     runs = await index_runs.runs_in_range(session, owner=owner, start=start, end=end)
     events.extend(
         CalendarEvent(
@@ -130,5 +155,6 @@ async def calendar(
         end=end.astimezone(zone),
         timezone=timezone,
         events=events,
+        warnings=sorted(warnings, key=lambda w: (w.at, w.job_id)),
         truncated=truncated,
     )

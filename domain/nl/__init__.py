@@ -6,6 +6,12 @@ with a human description and a confidence, or raises ``NotASchedule`` saying why
 
 Readings worth knowing (see also the tests' corpus):
 
+- "During business hours" is Monday–Friday 09:00–17:00 ("every 15 minutes during business
+  hours" is ``*/15 9-16 * * 1-5``) unless the text names other days.
+- "every other friday", "biweekly on monday at 9am", "every 2 weeks on friday": an ``every``
+  interval of whole weeks with a phase (Temporal's interval offset) putting the first fire on
+  the next such day and time; the answer's ``warnings`` say from when, and that an interval
+  does not follow DST in a zone that has it.
 - Time windows are half open, whole hours: "every 15 minutes between 9 and 5" fires from 09:00
   up to 16:45 (``*/15 9-16``); the end hour itself is not included. A window end without am/pm
   that is not after the start is read as pm ("between 9 and 5" = 9:00–17:00).
@@ -16,7 +22,9 @@ Readings worth knowing (see also the tests' corpus):
   text says evening/afternoon/night/tonight; such times lower the confidence a little.
 - Repeating schedules with no time fire at midnight (as ``@daily``); one-offs with a date but
   no time also at midnight; both lower the confidence.
-- "next friday" is the first Friday after today; "this friday" may be today. A lone weekday
+- "next friday" is the Friday of next week (weeks start on Monday): said on a Wednesday it is
+  nine days away, and ``warnings`` says so and that "this friday" means the one in two days;
+  "this friday" (or "coming friday") is the first Friday to come and may be today. A lone weekday
   ("friday at 10") is read as weekly with a lower confidence; a date without a year and without
   "every" is a one-off at its next occurrence.
 - Abbreviations name a region's zone, not a fixed offset ("PST" in July is Los Angeles time).
@@ -29,9 +37,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field, ValidationError
 
 from domain.nl.describe import describe
-from domain.nl.lexicon import NotASchedule
+from domain.nl.lexicon import NotASchedule, zone_words
 from domain.nl.parser import parse
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_times
 
 __all__ = ["NotASchedule", "ParsedText", "describe", "parse_text"]
 
@@ -42,6 +50,11 @@ class ParsedText(BaseModel):
     schedule: CronSchedule | EverySchedule | AtSchedule
     human_readable: str
     confidence: float = Field(ge=0, le=1)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Readings to confirm with the user: an ambiguous 'next friday', the "
+        "start and DST behaviour of an every-N-weeks interval.",
+    )
 
 
 def parse_text(text: str, *, timezone: str = "UTC", now: datetime) -> ParsedText:
@@ -69,8 +82,16 @@ def parse_text(text: str, *, timezone: str = "UTC", now: datetime) -> ParsedText
         raise NotASchedule(str(error.errors()[0]["msg"]).removeprefix("Value error, ")) from None
     except OverflowError:
         raise NotASchedule("that time is too far away to schedule") from None
+    human = describe(parsed.schedule)
+    if isinstance(parsed.schedule, EverySchedule) and parsed.schedule.offset:
+        (first,) = next_fire_times(parsed.schedule, after=now, count=1)
+        human += (
+            f", next on {first:%A, %B} {first.day}, {first.year} at {first:%I:%M %p}, "
+            f"{zone_words(parsed.schedule.timezone)}"
+        )
     return ParsedText(
         schedule=parsed.schedule,
-        human_readable=describe(parsed.schedule),
+        human_readable=human,
         confidence=parsed.confidence,
+        warnings=parsed.notes,
     )

@@ -8,6 +8,7 @@ import datetime as dt
 from pydantic import ValidationError
 
 from domain.cron import CronError, parse_cron
+from domain.dst import transition_days
 from domain.nl.lexicon import NotASchedule
 from domain.nl.rules import UNIT_SECONDS, AnySchedule, Slots, ordinal
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule
@@ -111,7 +112,54 @@ def _every(seconds: int, zone: str) -> EverySchedule:
     return EverySchedule(type="every", interval=seconds, timezone=zone)
 
 
-def recurring(slots: Slots, zone: str) -> AnySchedule:  # noqa: C901 - a table of cases
+def _weeks_on_a_day(slots: Slots, zone: str, total: int, now: dt.datetime) -> EverySchedule:
+    """ "every other friday at 5pm": an interval of whole weeks with the phase (Temporal's
+    interval offset) that puts its first fire on the next such day and time."""
+    weeks = total // 604800
+    dows = (slots.dows or set()) - slots.excluded_dows
+    if (
+        len(dows) != 1
+        or slots.doms
+        or slots.months
+        or slots.nth
+        or slots.window
+        or slots.start_hour
+        or slots.minute_offset is not None
+        or len(slots.times) > 1
+    ):
+        raise NotASchedule(
+            f"every {weeks} weeks can be on one weekday at one time of day, e.g. "
+            f"'every other friday at 5pm'"
+        )
+    (weekday,) = dows
+    if not slots.times:
+        slots.penalty += 0.05  # midnight by default
+    hour, minute = slots.times[0] if slots.times else (0, 0)
+    tz = load_timezone(zone)
+    local_now = now.astimezone(tz)
+    ahead = (weekday - (local_now.weekday() + 1) % 7) % 7
+    first = dt.datetime.combine(local_now.date() + dt.timedelta(days=ahead), dt.time(hour, minute))
+    first_at = first.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+    if first_at <= now:
+        first_at = (first + dt.timedelta(days=7)).replace(tzinfo=tz).astimezone(tz)
+    offset = int(first_at.timestamp()) % total
+    slots.notes.append(
+        f"every {weeks} weeks from {first_at:%A, %B} {first_at.day}, {first_at.year} "
+        f"({first_at:%H:%M} {zone}): a fixed interval of {weeks * 7} days"
+    )
+    if transition_days(tz, first_at.date(), first_at.date() + dt.timedelta(days=366)):
+        slots.penalty += 0.05
+        slots.notes.append(
+            f"an interval does not follow DST: in {zone} it fires at {first_at:%H:%M} only "
+            "while the zone keeps its current offset, an hour earlier or later on the clock "
+            "after a DST change; a cron schedule ('every friday at 5pm') follows the clock"
+        )
+    return EverySchedule(type="every", interval=total, offset=offset, timezone=zone)
+
+
+def recurring(  # noqa: C901 - a table of cases
+    slots: Slots, zone: str, now: dt.datetime | None = None
+) -> AnySchedule:
     calendar_set = bool(
         slots.times or slots.dows or slots.doms or slots.months or slots.nth or slots.excluded_dows
     )
@@ -151,6 +199,8 @@ def recurring(slots: Slots, zone: str) -> AnySchedule:  # noqa: C901 - a table o
     total = int(seconds)
     if total < 1:
         raise NotASchedule("the interval must be at least 1 second (got 0)")
+    if total % 604800 == 0 and total >= 2 * 604800 and slots.dows and now is not None:
+        return _weeks_on_a_day(slots, zone, total, now)
     if total % 60:
         if calendar_set or slots.window:
             raise NotASchedule(
@@ -274,6 +324,20 @@ def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:  # noqa: C
         if which == "next" and ahead == 0:
             ahead = 7
         day = local_now.date() + dt.timedelta(days=ahead)
+        if which == "next":
+            # "next friday" is the Friday of next week (weeks start on Monday); on a Wednesday
+            # that is not the first Friday to come, so the answer says which one it took.
+            next_monday = local_now.date() + dt.timedelta(days=7 - local_now.weekday())
+            next_week = next_monday + dt.timedelta(days=(weekday - 1) % 7)
+            if next_week != day:
+                slots.penalty += 0.1
+                name = f"{next_week:%A}"
+                slots.notes.append(
+                    f"'next {name.lower()}' is read as {name} of next week, "
+                    f"{next_week:%B} {next_week.day}; say 'this {name.lower()}' for "
+                    f"{day:%B} {day.day}"
+                )
+                day = next_week
         hour, minute = time_of_day or (0, 0)
         if ahead == 0 and dt.datetime.combine(day, dt.time(hour, minute), tz) <= local_now:
             day += dt.timedelta(days=7)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
@@ -28,6 +28,7 @@ _RAW_CRON_FIELD = re.compile(r"[\d*/,\-]+|[a-zA-Z]{3}(?:-[a-zA-Z]{3})?(?:,[a-zA-
 class Parsed:
     schedule: AnySchedule
     confidence: float
+    notes: list[str] = field(default_factory=list)
 
 
 def parse(text: str, zone: str, now: dt.datetime) -> Parsed:
@@ -71,12 +72,12 @@ def parse(text: str, zone: str, now: dt.datetime) -> Parsed:
                     "or 'tomorrow at 3pm'"
                 )
             penalty += 0.2  # "friday at 10" or "at 3pm": read as repeating, a guess
-        schedule = recurring(slots, zone)
+        schedule = recurring(slots, zone, now)
         penalty += slots.penalty
     if is_one_off:
         penalty += slots.penalty
     confidence = round(max(0.1, min(0.95, 0.95 - penalty)), 2)
-    return Parsed(schedule, confidence)
+    return Parsed(schedule, confidence, slots.notes)
 
 
 def _raw_cron(text: str, zone: str) -> CronSchedule | None:

@@ -123,6 +123,8 @@ class Slots:
     delta: list[tuple[float, str]] | None = None
     day_offset: int | None = None  # days after today
     next_weekday: tuple[str, int] | None = None
+    business_hours: bool = False  # Monday–Friday 9–17 unless days are named
+    notes: list[str] = field(default_factory=list)  # readings the answer must point out
 
     def take(self, pattern: re.Pattern[str], on_match: Callable[[re.Match[str]], None]) -> None:
         """Call ``on_match`` for every match and blank the words it used."""
@@ -279,10 +281,10 @@ def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one 
         )
 
     def every_other_day_name(match: re.Match[str]) -> None:
-        raise NotASchedule(
-            f"'every other {match[1]}' cannot be expressed as a cron schedule; "
-            "use 'every 2 weeks' (from the epoch) or name the days of the month"
-        )
+        # Every second week on that day: an interval of 14 days with a phase (build.py).
+        s.interval = (2.0, "week")
+        s.dows = {DAYS.index(match[1])}
+        s.recurring_hint = True
 
     s.take(_EVERY_OTHER_DAY_NAME, every_other_day_name)
 
@@ -296,6 +298,7 @@ def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one 
 
     def business(_: re.Match[str]) -> None:
         s.window = (9, 17)
+        s.business_hours = True
 
     s.take(_BUSINESS_HOURS, business)
 
@@ -419,6 +422,9 @@ def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one 
         s.months = (s.months or set()) | _month_set(match[1])
 
     s.take(_MONTHS_RE, months)
+
+    if s.business_hours and s.dows is None and not s.excluded_dows:
+        s.dows = {1, 2, 3, 4, 5}
 
     if s.part_of_day is not None and not s.times and s.window is None:
         s.times.append((s.part_of_day, 0))

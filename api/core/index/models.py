@@ -324,3 +324,28 @@ class ChainRun(SQLModel, table=True):
 chains: sa.Table = Chain.__table__  # type: ignore[attr-defined]
 chain_jobs: sa.Table = ChainJob.__table__  # type: ignore[attr-defined]
 chain_runs: sa.Table = ChainRun.__table__  # type: ignore[attr-defined]
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` an owner sent with a create or trigger, and the first answer to it.
+
+    The row is inserted before the request runs (the primary key makes a second request with the
+    key wait for the first), and holds the answer once it is done: ``status_code`` and
+    ``response`` are null while the first request is in progress. Rows older than 24 hours are
+    expired: the tick deletes them, and a new request with the key takes one over.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=255)
+    # SHA-256 of method, path and canonical JSON body: "the same request".
+    fingerprint: str = Field(max_length=64)
+    status_code: int | None = None
+    response: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # When the request in progress claimed the key; a claim older than the lease is abandoned.
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+idempotency_keys: sa.Table = IdempotencyKey.__table__  # type: ignore[attr-defined]

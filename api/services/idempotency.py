@@ -1,0 +1,159 @@
+"""Idempotent requests: the first answer to an owner's ``Idempotency-Key``, replayed.
+
+``POST /jobs``, ``POST /jobs/{job_id}/trigger`` and ``POST /chains`` take the header. The key is
+claimed in the index (a row per owner and key, inserted before the request runs), so a retry
+reaching another API replica, or arriving after a restart, finds it too:
+
+- same key, same request (method, path, JSON body): the stored answer, with
+  ``Idempotent-Replayed: true``; while the first is still in progress the retry waits for it
+  (up to ``AGENT_SCHEDULER_IDEMPOTENCY_WAIT_SECONDS``, default 20), then gets a 409;
+- same key, another request: a 409;
+- only 2xx answers are stored: an error (4xx, 5xx, a request cut short) releases the key, so a
+  retry runs again; no error leaves anything created behind it;
+- keys expire 24 hours after their first use: the tick deletes them, and a request with an
+  expired key runs as new. A claim whose request vanished (its API process died) is taken
+  over by the same request after ``LEASE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.core.errors import Conflict
+from api.core.index import idempotency as store
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# A key's first answer is replayed for this long after the key was first used.
+KEY_TTL = timedelta(hours=24)
+# Longer than any request may take (the 30 s request deadline): a claim older than this with no
+# answer belongs to a request that will never answer.
+LEASE_SECONDS = 60.0
+# Printable ASCII, 1–255 characters, no space at either end (HTTP would strip it).
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
+KEY_MAX_LENGTH = 255
+
+
+def fingerprint(method: str, path: str, body: object | bytes) -> str:
+    """What makes two requests "the same": method, path and the body's JSON value (key order
+    and whitespace aside), as a SHA-256 hex digest."""
+    if isinstance(body, bytes):
+        text = body.decode("utf-8", "replace")
+    else:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()
+
+
+@dataclass
+class Idempotency:
+    """One request's ``Idempotency-Key`` (``key`` None: the header was not sent)."""
+
+    session: AsyncSession
+    owner: str
+    key: str | None
+    fingerprint: str
+    now: datetime
+    wait_seconds: float = 20.0
+
+    async def respond(
+        self, status_code: int, action: Callable[[], Awaitable[BaseModel]]
+    ) -> Response | BaseModel:
+        """Run ``action`` once for the key: its answer, or the first answer to the key.
+
+        Raises:
+            Conflict: The key was used for another request, or its first request is still in
+                progress after ``wait_seconds``.
+        """
+        if self.key is None:
+            return await action()
+        replay = await self._claim(self.key)
+        if replay is not None:
+            return replay
+        try:
+            result = await action()
+        except BaseException:
+            await self._release(self.key)
+            raise
+        response = JSONResponse(result.model_dump(mode="json", by_alias=True), status_code)
+        await store.store_answer(
+            self.session,
+            owner=self.owner,
+            key=self.key,
+            status_code=status_code,
+            response=bytes(response.body).decode(),
+        )
+        await self.session.commit()
+        return response
+
+    async def _claim(self, key: str) -> Response | None:
+        """Claim the key (None), or the first answer to it."""
+        deadline = time.monotonic() + self.wait_seconds
+        delay = 0.02
+        while True:
+            claimed = await store.claim_key(
+                self.session, owner=self.owner, key=key, fingerprint=self.fingerprint, now=self.now
+            ) or await store.take_over_key(
+                self.session,
+                owner=self.owner,
+                key=key,
+                fingerprint=self.fingerprint,
+                now=self.now,
+                expired_before=self.now - KEY_TTL,
+                abandoned_before=self.now - timedelta(seconds=LEASE_SECONDS),
+            )
+            if claimed:
+                await self.session.commit()
+                return None
+            row = await store.key_record(self.session, owner=self.owner, key=key)
+            # Give the connection back while waiting: the first request may need it.
+            await self.session.commit()
+            if row is None:
+                continue  # released or expired meanwhile: claim it again
+            if row.fingerprint != self.fingerprint:
+                raise Conflict(
+                    f"{HEADER} '{key}' was already used for a different request "
+                    "(another method, path or body) in the last 24 hours; use a new key"
+                )
+            if row.status_code is not None:
+                return Response(
+                    row.response,
+                    status_code=row.status_code,
+                    media_type="application/json",
+                    headers={REPLAYED_HEADER: "true"},
+                )
+            if time.monotonic() > deadline:
+                raise Conflict(
+                    f"A request with {HEADER} '{key}' is still in progress; "
+                    "retry it with the same key later"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    async def _release(self, key: str) -> None:
+        try:
+            await self.session.rollback()
+            await store.release_key(self.session, owner=self.owner, key=key)
+            await self.session.commit()
+        except Exception as error:  # the lease expires and frees it instead
+            log.warning("could not release %s '%s': %s", HEADER, key, error)
+
+
+async def request_fingerprint(request: Request) -> str:
+    """The fingerprint of the request being served (its body as the route read it)."""
+    body = getattr(request, "_json", None)
+    raw = await request.body()
+    return fingerprint(request.method, request.url.path, raw if body is None and raw else body)
