@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +38,18 @@ from domain import search_attributes
 # Schedule-initiated starts are limited to 30/s per namespace by default; a burst of jobs due
 # the same minute would queue for seconds (TEMPORAL_NOTES).
 SCHEDULER_START_RPS = 1000
+# The embedded server's dynamic config (bench/fanout.py runs both sides of its comparison on it).
+DYNAMIC_CONFIG: dict[str, object] = {
+    "worker.schedulerNamespaceStartWorkflowRPS": SCHEDULER_START_RPS,
+}
+
+
+def dynamic_config_args(values: Mapping[str, object]) -> list[str]:
+    """``temporal server start-dev`` arguments that set each dynamic config value."""
+    return [
+        arg for key, value in values.items() for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
+
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.TEXT: "Text",
@@ -159,8 +171,7 @@ class DevServer:
             str(self.ui_port),
             "--namespace",
             self.namespace,
-            "--dynamic-config-value",
-            f"worker.schedulerNamespaceStartWorkflowRPS={SCHEDULER_START_RPS}",
+            *dynamic_config_args(DYNAMIC_CONFIG),
             "--log-format",
             "text",
         ]
