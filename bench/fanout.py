@@ -6,7 +6,8 @@ schedules that each start a one-activity workflow.
 Each side gets a fresh Temporal dev server started as ``agent-scheduler dev`` starts it (on-disk
 SQLite, the dev's dynamic config, plus any ``--dynamic-config`` given, on both), and has the
 machine to itself: ours runs first (API over ASGI, the worker and the index in this process, the
-tick on), then its server is stopped and the bare side runs on the second one (N ``* * * * *`` schedules, a worker in this process). Per side it reports the fires
+tick on), then its server is stopped and the bare side runs on the second one (N
+``* * * * *`` schedules, a worker in this process). Per side it reports the fires
 of the measured minute that started, their start lag (workflow start − nominal time) p50/p95/max,
 and when the last one was seen finished: recorded completed in the index (ours) or closed in
 Temporal's visibility (bare), measured from the nominal minute.
