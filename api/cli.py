@@ -275,6 +275,7 @@ def _print_banner(settings: Settings, key: str) -> None:
     lines = [
         ("API", base),
         ("API docs", f"{base}/docs"),
+        ("Dashboard", f"{base}/ui"),
         ("Temporal UI", settings.temporal_ui_url),
         ("API key", key),
         ("Data dir", str(settings.data_dir)),
@@ -369,6 +370,7 @@ def dev(
             "temporal_tls_key": None,
             "temporal_api_key": None,
             "allow_private_targets": True,
+            "dev_outbox": True,
         }
     )
     _exit_process(asyncio.run(_dev(settings, temporal_port, ui_port)))

@@ -158,6 +158,8 @@ class DeliverResult(BaseModel):
 
     messages: int = 1
     truncated: bool = False
+    # Kept in the dev outbox instead of sent (the provider is not configured).
+    outbox: bool = False
 
 
 class RedeliverInput(BaseModel):
@@ -191,6 +193,7 @@ def delivery_status(
     reason: str | None = None,
     messages: int | None = None,
     truncated: bool | None = None,
+    outbox: bool = False,
 ) -> dict[str, Any]:
     """The run's ``delivery`` field."""
     record: dict[str, Any] = {"channel": channel, "status": status, "error": error}
@@ -200,5 +203,7 @@ def delivery_status(
         record["messages"] = messages
     if truncated:
         record["truncated"] = True
+    if outbox:
+        record["outbox"] = True
     record["at"] = at.isoformat()
     return record

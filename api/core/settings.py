@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     allow_private_targets: bool = Field(
         False, description="Allow http and private/loopback delivery targets (dev turns it on)."
     )
+    dev_outbox: bool = Field(
+        False,
+        description="Keep deliveries to a provider that is not configured (Slack without a "
+        "token, e-mail without SMTP) in the index's outbox instead of refusing them (dev turns "
+        "it on).",
+    )
     catchup_window_seconds: int = Field(
         300, description="How late a missed fire may still run after an outage (Temporal min 10)."
     )

@@ -43,6 +43,7 @@ from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
+from domain.nl.describe import describe
 from domain.payloads import JobRunInput, JobSnapshot
 from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
 from workflows.job_run import JobRunWorkflow
@@ -56,6 +57,7 @@ _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
     "next_run_at",
     "last_run_at",
     "temporal_ui_url",
+    "schedule_description",
 }
 
 # Fields whose change means the Temporal schedule must be rebuilt.
@@ -243,6 +245,7 @@ class JobService:
         zone = ZoneInfo(stored["timezone"])
         data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
         data["next_run_at"] = next_run_at(stored, zone, utcnow())
+        data["schedule_description"] = _described(stored["schedule"])
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
         data["temporal_ui_url"] = (
@@ -369,3 +372,12 @@ def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> dateti
     if job["status"] == "active" and stored is not None and stored > now:
         return stored.astimezone(zone)
     return _next_fire(job["status"], job["schedule"], now)
+
+
+def _described(schedule: dict[str, Any]) -> str:
+    """The stored schedule in words; never fails a read (a stored form the parser no longer
+    takes is shown as its raw fields)."""
+    try:
+        return describe(parse_schedule(schedule))
+    except (ValueError, KeyError):
+        return ", ".join(f"{key} {value}" for key, value in schedule.items())
