@@ -6,11 +6,16 @@
 // are marked.
 
 import { api } from "./api.js";
-import { errorBox, h, heading, isoDate, timeEl, when, zone } from "./util.js";
+import { errorBox, h, heading, isoDate, when, whenFull, zone } from "./util.js";
 
 const PER_CELL = 4;
 const dayName = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 const hourName = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+/** A chip's time: hours and minutes (the column says the day), the full instant as title. */
+function chipTime(iso) {
+  return h("time", { datetime: iso, title: whenFull(iso) }, hourName.format(new Date(iso)));
+}
 
 /** Monday 00:00 (local) of the week holding `date`. */
 function mondayOf(date) {
@@ -52,7 +57,8 @@ export async function renderCalendar(container, _parts, query) {
       h("span", { class: "muted" }, `Times in ${zone}`),
       h("span", { class: "legend" },
         h("span", { class: "chip planned" }, "planned"),
-        ["completed", "failed", "running", "skipped"].map((s) => h("span", { class: `chip run status-${s}` }, s)))),
+        ["completed", "failed", "timed_out", "cancelled", "skipped", "running"].map((s) =>
+          h("span", { class: `chip run status-${s}` }, s.replace("_", " "))))),
     status,
   );
 
@@ -67,7 +73,8 @@ export async function renderCalendar(container, _parts, query) {
   }
   const planned = data.events.filter((e) => e.kind === "planned").length;
   const runs = data.events.length - planned;
-  status.textContent = `${planned.toLocaleString()} planned fires, ${runs.toLocaleString()} runs` +
+  const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+  status.textContent = `${plural(planned, "planned fire", "planned fires")}, ${plural(runs, "run", "runs")}` +
     (data.truncated ? " (planned fires cut at the API's limit)" : "");
 
   // cells[day][hour] = events
@@ -102,12 +109,31 @@ export async function renderCalendar(container, _parts, query) {
     }
     body.append(row);
   }
-  container.append(h("div", { class: "table-wrap calendar-wrap" },
-    h("table", { class: "calendar" }, h("thead", {}, head), body)));
+  container.append(
+    h("div", { class: "table-wrap calendar-wrap" },
+      h("table", { class: "calendar" }, h("thead", {}, head), body)),
+    agenda(days, cells),
+  );
 }
 
-function cell(events, day, hour) {
-  const td = h("td", { "data-day": day, "data-hour": hour, class: events.length ? null : "empty" });
+/** Narrow screens: the same week as a list of days, each with the hours that have entries. */
+function agenda(days, cells) {
+  return h("div", { class: "calendar-agenda" }, days.map((day, i) => {
+    const change = dstChange(day);
+    const hours = cells[i].map((events, hour) => [hour, events]).filter(([, events]) => events.length);
+    return h("section", { class: `agenda-day${change ? " dst" : ""}`, "data-date": isoDate(day) },
+      h("h2", {}, dayName.format(day),
+        change ? h("span", { class: "dst-mark" }, `DST: ${change.text} (${change.hours} h)`) : null),
+      hours.length
+        ? h("ul", { class: "agenda-hours" }, hours.map(([hour, events]) => h("li", {},
+          h("span", { class: "hour-col" }, hourName.format(new Date(2000, 0, 1, hour))),
+          cell(events, i, hour, "div"))))
+        : h("p", { class: "muted" }, "Nothing."));
+  }));
+}
+
+function cell(events, day, hour, tag = "td") {
+  const td = h(tag, { "data-day": day, "data-hour": hour, class: events.length ? null : "empty" });
   if (!events.length) return td;
   const list = h("ul", { class: "chips" });
   for (const event of events.slice(0, PER_CELL)) list.append(h("li", {}, chip(event)));
@@ -129,7 +155,7 @@ function chip(event) {
   const title = `${event.job_name}: ${event.kind === "planned" ? "planned" : event.status} at ${when(event.time)}`;
   if (event.kind === "planned" || !event.run_id) {
     return h("span", { class: "chip planned", title, "data-kind": "planned", "data-job-id": event.job_id },
-      timeEl(event.time), " ", event.job_name);
+      chipTime(event.time), " ", event.job_name);
   }
   return h("a", {
     class: `chip run status-${event.status}`,
@@ -138,6 +164,6 @@ function chip(event) {
     "data-kind": "run",
     "data-run-id": event.run_id,
     "data-status": event.status,
-  }, timeEl(event.time), " ", event.job_name, h("span", { class: "visually-hidden" }, ` (${event.status})`));
+  }, chipTime(event.time), " ", event.job_name, h("span", { class: "visually-hidden" }, ` (${event.status})`));
 }
 

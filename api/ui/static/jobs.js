@@ -90,14 +90,15 @@ function jobRow(job) {
   const row = h("tr", { "data-job-id": job.id, "data-status": job.status },
     h("th", { scope: "row", class: "name" }, h("span", {}, job.name),
       h("span", { class: "muted id" }, job.id)),
-    h("td", { class: "schedule" }, job.schedule_description),
-    h("td", { class: "zone" }, job.schedule.timezone || "UTC"),
-    h("td", { class: "status" }, badge(job.status),
-      job.paused_reason ? h("span", { class: "muted reason" }, job.paused_reason) : null),
-    h("td", { class: "next" }, timeEl(job.next_run_at)),
-    h("td", { class: "last" }, job.last_run_at ? timeEl(job.last_run_at) : h("span", { class: "muted" }, "never")),
-    h("td", { class: "count num" }, job.run_count.toLocaleString()),
-    h("td", { class: "actions" }, toggle, trigger),
+    h("td", { class: "schedule", "data-label": "Schedule" }, job.schedule_description),
+    h("td", { class: "zone", "data-label": "Zone" }, zoneText(job.schedule.timezone || "UTC")),
+    h("td", { class: "status", "data-label": "Status" }, h("span", {}, badge(job.status),
+      job.paused_reason ? h("span", { class: "muted reason" }, job.paused_reason) : null)),
+    h("td", { class: "next", "data-label": "Next run" }, timeEl(job.next_run_at)),
+    h("td", { class: "last", "data-label": "Last run" },
+      job.last_run_at ? timeEl(job.last_run_at) : h("span", { class: "muted" }, "never")),
+    h("td", { class: "count num", "data-label": "Runs" }, job.run_count.toLocaleString()),
+    h("td", { class: "actions", "data-label": "Actions" }, toggle, trigger),
   );
   toggle.addEventListener("click", () => act(row, job, toggle.dataset.action, toggle));
   trigger.addEventListener("click", () => act(row, job, "trigger", trigger));
@@ -136,10 +137,16 @@ async function fillLastRun(body, job) {
   const run = runs.runs[0];
   const cell = body?.querySelector(`tr[data-job-id="${CSS.escape(job.id)}"] td.last`);
   if (!run || !cell) return;
-  cell.replaceChildren(
+  cell.replaceChildren(h("span", {},
     h("a", { href: `#/runs/${encodeURIComponent(job.id)}/${encodeURIComponent(run.id)}`, class: "run-link" },
       timeEl(run.started_at || run.scheduled_at)),
     " ",
     badge(run.status),
-  );
+  ));
+}
+
+/** A zone name that may wrap after its slashes ("America/<wbr>New_York"), never inside words. */
+function zoneText(name) {
+  const parts = name.split("/");
+  return h("span", {}, parts.flatMap((part, i) => (i ? ["/", h("wbr"), part] : [part])));
 }

@@ -27,8 +27,9 @@ function inline(text) {
     codes.push(`<code>${code}</code>`);
     return `\u0000${codes.length - 1}\u0000`;
   });
-  out = out.replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, (_, alt) => alt);
-  out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_, label, url) => link(url, label));
+  // A target may hold one level of parentheses: [x](https://en.wikipedia.org/wiki/A_(b)).
+  out = out.replace(/!\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/g, (_, alt) => alt);
+  out = out.replace(/\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/g, (_, label, url) => link(url, label));
   out = out.replace(/&lt;(https?:\/\/[^\s]+?)&gt;/g, (_, url) => link(url, url));
   out = out.replace(/(\*\*|__)(?=\S)([\s\S]*?\S)\1/g, "<strong>$2</strong>");
   out = out.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\*)/g, "$1<em>$2</em>");

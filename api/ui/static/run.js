@@ -33,7 +33,7 @@ export async function renderRun(container, parts) {
   // Escaped before any rule runs (markdown.js): the only markup is the renderer's own.
   output.innerHTML = renderMarkdown(run.output ?? "");
 
-  container.replaceChildren(
+  container.replaceChildren(...[
     heading(job ? `Run of ${job.name}` : "Run"),
     h("p", { class: "muted id" }, run.id),
     h("p", {},
@@ -49,7 +49,7 @@ export async function renderRun(container, parts) {
       ? section("Data", h("pre", {}, JSON.stringify(run.data, null, 2))) : null,
     section("Condition", condition(run.condition_result)),
     section("Delivery", delivery(run.delivery)),
-  );
+  ].filter(Boolean));
 }
 
 function section(title, ...content) {
