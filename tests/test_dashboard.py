@@ -168,11 +168,11 @@ async def sign_in(tab: Tab, dashboard: Dashboard, hash_: str = "#/jobs") -> None
     await tab.page.wait_for_selector("#nav:not([hidden])")
 
 
-async def screenshot(tab: Tab, dashboard: Dashboard, name: str) -> Path:
-    """A full-page screenshot under the test's tmp dir, checked to be more than blank."""
+async def screenshot(tab: Tab, dashboard: Dashboard, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot under the test's tmp dir, checked to be more than blank."""
     dashboard.shots.mkdir(parents=True, exist_ok=True)
     path = dashboard.shots / f"{name}.png"
-    await tab.page.screenshot(path=str(path), full_page=True)
+    await tab.page.screenshot(path=str(path), full_page=full_page)
     with Image.open(path) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50, f"{name}: a blank page"
@@ -555,11 +555,11 @@ async def test_docs_and_redoc_work_offline(browser: Browser, dashboard: Dashboar
     await tab.page.wait_for_selector(".swagger-ui .info .title")
     assert "agent-scheduler" in await tab.page.inner_text(".swagger-ui .info .title")
     await tab.page.wait_for_selector(".opblock-summary-path")
-    await screenshot(tab, dashboard, "docs")
+    await screenshot(tab, dashboard, "docs", full_page=False)
     await tab.page.goto(f"{dashboard.url}/redoc")
     await tab.page.wait_for_selector("h1")
     await tab.page.wait_for_function(
         "document.body.innerText.includes('/api/scheduler/jobs')", timeout=30_000
     )
-    await screenshot(tab, dashboard, "redoc")
+    await screenshot(tab, dashboard, "redoc", full_page=False)
     assert tab.outside == []
