@@ -289,8 +289,26 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
     assert "completed" in await page.inner_text(".facts dd .badge")
     await screenshot(tab, dashboard, "run")
 
-    # The outbox shows what Slack would have received, rendered.
+    # The outbox shows what Slack and e-mail would have received, rendered per channel.
+    mail = await dashboard.job(
+        name="Mail digest",
+        goal="# Today\n\nAll <b>fine</b>",
+        schedule={"type": "every", "interval": 86400},
+        delivery={"channel": "email:ops@example.com"},
+    )
+    mail_run = await dashboard.finished_run(mail["id"])
     await page.click("#nav a[data-page=outbox]")
+    letter = page.locator(f'article.outbox-email[data-run-id="{mail_run["id"]}"]')
+    await letter.wait_for()
+    assert await letter.locator("dd.subject").inner_text() == "Mail digest (completed)"
+    frame = letter.locator("iframe.email-html")
+    assert await frame.get_attribute("sandbox") == ""  # no scripts, no same origin
+    body = page.frame_locator(f'article[data-run-id="{mail_run["id"]}"] iframe')
+    assert await body.locator("h1").inner_text() == "Today"
+    assert (
+        await body.locator("b").count() == 0
+        and "<b>fine</b>" in await body.locator("body").inner_text()
+    )
     item = page.locator(f'article.outbox-slack[data-run-id="{run["id"]}"]')
     await item.wait_for()
     message = item.locator(".slack-message.first")
@@ -299,8 +317,25 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
     assert await message.locator("a").get_attribute("href") == "https://example.com/docs"
     await screenshot(tab, dashboard, "outbox")
 
+    # Activity on the last 14 days around 09:00 UTC: a hot hour, and suggestions beside it.
+    now = datetime.now(UTC)
+    events = [
+        {"at": (now - timedelta(days=day)).replace(hour=9, minute=m).isoformat(), "kind": "web"}
+        for day in range(1, 15)
+        for m in (0, 10, 20, 30)
+    ]
+    answer = await dashboard.http.post("/api/scheduler/smart/activity", json={"events": events})
+    assert answer.status_code == 201, answer.text
     await page.click("#nav a[data-page=heatmap]")
     await page.wait_for_selector("table.heatmap tbody tr")
+    counts = await page.eval_on_selector_all(
+        "table.heatmap tbody tr", "rows => rows.map(r => Number(r.children[10].dataset.count))"
+    )
+    assert all(count >= 8 for count in counts), counts  # 09:00 on every weekday, twice or more
+    assert await page.locator(".suggestions li").count() >= 1
+    assert "09:" in await page.inner_text(".suggestions") or "08:" in await page.inner_text(
+        ".suggestions"
+    )
     assert await page.locator("table.heatmap tbody tr").count() == 7
     assert await page.locator("table.heatmap tbody td.heat").count() == 7 * 24
     assert await page.locator("#suggestions-title").inner_text() == "Suggested times"
@@ -326,7 +361,7 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
         await phone.page.wait_for_selector(ready)
         assert await horizontal_overflow(phone.page) == [], f"{name} overflows at 390 px"
         if name == "calendar":  # a list of days there, today's run in it
-            assert await phone.page.locator(".calendar-agenda a[data-kind=run]").is_visible()
+            assert await phone.page.locator(".calendar-agenda a[data-kind=run]").first.is_visible()
             assert not await phone.page.locator("table.calendar").is_visible()
         await screenshot(phone, dashboard, f"{name}-390")
     assert phone.outside == []
@@ -409,7 +444,19 @@ async def test_calendar_shows_planned_fires_and_runs_at_local_hours_across_dst_c
                 "started_at": started,
                 "completed_at": started + timedelta(seconds=3),
                 "duration_seconds": 3.0,
-                "attempts": 1,
+                "attempts": 2 if status == "failed" else 1,
+                "attempt_errors": [
+                    {
+                        "attempt": n,
+                        "at": (started + timedelta(seconds=n)).isoformat(),
+                        "kind": "http_status",
+                        "error": f"agent answered HTTP 50{n}",
+                    }
+                    for n in (1, 2)
+                ]
+                if status == "failed"
+                else [],
+                "error": "agent answered HTTP 502" if status == "failed" else None,
                 "output": f"run {i}",
             }
         )
@@ -442,6 +489,12 @@ async def test_calendar_shows_planned_fires_and_runs_at_local_hours_across_dst_c
     await page.click("table.calendar a[data-run-id=run_dst01]")
     await page.wait_for_selector("#temporal-link")
     assert await page.inner_text(".facts dd .badge") == "failed"
+    assert await page.locator("table.attempts tbody tr").all_inner_texts() == [
+        f"{n}\t{await page.locator('table.attempts tbody tr time').nth(n - 1).inner_text()}"
+        f"\thttp_status\tagent answered HTTP 50{n}"
+        for n in (1, 2)
+    ]
+    assert await page.inner_text("#section-error + pre") == "agent answered HTTP 502"
     assert "run_dst01" in (await page.get_attribute("#temporal-link", "href") or "")
 
     # The week of the next change, reached through the week navigation from this week.

@@ -45,7 +45,7 @@ export async function renderHeatmap(container) {
   container.replaceChildren(
     heading("Activity"),
     h("p", { class: "muted" },
-      `${heat.total.toLocaleString()} events since ${since.toLocaleDateString()} (${zone}), busiest hour ${heat.max.toLocaleString()}.`),
+      `${heat.total.toLocaleString()} events since ${since.toLocaleDateString()} (${zone}); the busiest hour had ${heat.max.toLocaleString()}.`),
     h("div", { class: "heat-layout" },
       h("div", { class: "table-wrap" },
         h("table", { class: "heatmap", "aria-label": "Events per weekday and hour" },
