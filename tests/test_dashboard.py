@@ -568,6 +568,18 @@ async def test_the_first_page_of_ten_thousand_jobs(
         timings.append(time.perf_counter() - started)
     assert await page.inner_text("#jobs-summary") == "1–25 of 10,000 jobs"
     assert await page.locator("table.jobs tbody tr[data-job-id]").count() == 25
+    # The keyboard's first stops on a fresh load: the skip link, then the pages, in order.
+    focused = "document.activeElement.textContent"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(focused) == "Skip to content"
+    stops = []
+    for _ in range(6):
+        await page.keyboard.press("Tab")
+        stops.append(await page.evaluate(focused))
+    assert stops == ["Jobs", "Calendar", "Heatmap", "Outbox", "API docs", "Sign out"]
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "status-filter"
+    await screenshot(tab, dashboard, "jobs-10000-focus", full_page=False)
     lists = [parse_qs(urlsplit(u).query) for u in tab.api_calls if urlsplit(u).path == JOBS]
     assert lists == [{"limit": ["25"], "offset": ["0"]}]
     await page.click("a[rel=next]")

@@ -95,6 +95,8 @@ class DeliveryActivities:
                 job.delivery_id,
                 job.run.run_id,
             )
+            if outbox.applies(self._settings, channel):  # the record does not say where it went
+                return progress.done.model_copy(update={"outbox": True})
             return progress.done
         heartbeat = asyncio.create_task(_heartbeat(progress))
         try:
