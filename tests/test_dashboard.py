@@ -628,3 +628,40 @@ async def test_docs_and_redoc_work_offline(browser: Browser, dashboard: Dashboar
     )
     await screenshot(tab, dashboard, "redoc", full_page=False)
     assert tab.outside == []
+
+
+MARKDOWN_CASES = [
+    # (source, HTML the dashboard's renderer must produce)
+    (
+        "# T\n\n**b** _i_ `c_d` [x](https://a.com/x_y_z_) [j](javascript:alert(1)) <img src=x>",
+        '<h3>T</h3>\n<p><strong>b</strong> <em>i</em> <code>c_d</code> <a href="https://a.com/'
+        'x_y_z_" rel="noopener noreferrer" target="_blank">x</a> j &lt;img src=x&gt;</p>',
+    ),
+    ('"><script>alert(1)</script>', "<p>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+    (
+        "- a\n- b\n\n> quote\n\n```\n<b>code</b>\n```",
+        "<ul><li>a</li><li>b</li></ul>\n<blockquote><p>quote</p></blockquote>\n"
+        "<pre><code>&lt;b&gt;code&lt;/b&gt;</code></pre>",
+    ),
+    ("[x](data:text/html,hi) ![i](https://a.com/i.png)", "<p>x i</p>"),
+]
+
+
+async def test_the_markdown_renderer_escapes_first(browser: Browser, dashboard: Dashboard) -> None:
+    """Run outputs are agents' text: only the renderer's own markup may come out."""
+    tab = await open_tab(browser)
+    await tab.page.goto(f"{dashboard.url}/ui")
+    for source, expected in MARKDOWN_CASES:
+        rendered = await tab.page.evaluate(
+            "async s => (await import('/ui/static/markdown.js')).renderMarkdown(s)", source
+        )
+        assert rendered == expected, source
+    slack = await tab.page.evaluate(
+        "async s => (await import('/ui/static/markdown.js')).renderMrkdwn(s)",
+        "*b* <https://a.com?a=1&amp;b=2|l> &lt;img src=x&gt; <javascript:x|y>",
+    )
+    assert slack == (
+        '<strong>b</strong> <a href="https://a.com?a=1&amp;b=2" rel="noopener noreferrer" '
+        'target="_blank">l</a> &lt;img src=x&gt; y'
+    )
+    assert tab.outside == []

@@ -20,27 +20,34 @@ function link(url, label) {
   return `<a href="${url}" rel="noopener noreferrer" target="_blank">${label}</a>`;
 }
 
-/** Inline rules on escaped text: code, links, bold, italics, strike. */
+/** Inline rules on escaped text: code, links, bold, italics, strike. Code spans and link
+ * targets are set aside first, so no later rule rewrites inside them. */
 function inline(text) {
-  const codes = [];
-  let out = text.replace(/`([^`\n]+)`/g, (_, code) => {
-    codes.push(`<code>${code}</code>`);
-    return `\u0000${codes.length - 1}\u0000`;
-  });
+  const kept = [];
+  const keep = (html) => {
+    kept.push(html);
+    return `\u0000${kept.length - 1}\u0000`;
+  };
+  let out = text.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${code}</code>`));
   // A target may hold one level of parentheses: [x](https://en.wikipedia.org/wiki/A_(b)).
   out = out.replace(/!\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/g, (_, alt) => alt);
-  out = out.replace(/\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/g, (_, label, url) => link(url, label));
-  out = out.replace(/&lt;(https?:\/\/[^\s]+?)&gt;/g, (_, url) => link(url, url));
+  out = out.replace(/\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/g, (_, label, url) => {
+    const html = link(url, "\u0001");
+    if (html === "\u0001") return label;
+    const [open, close] = html.split("\u0001");
+    return keep(open) + label + keep(close);
+  });
+  out = out.replace(/&lt;(https?:\/\/[^\s]+?)&gt;/g, (_, url) => keep(link(url, url)));
   out = out.replace(/(\*\*|__)(?=\S)([\s\S]*?\S)\1/g, "<strong>$2</strong>");
   out = out.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\*)/g, "$1<em>$2</em>");
   out = out.replace(/(^|[^\w])_(?=\S)([^_\n]*?\S)_(?!\w)/g, "$1<em>$2</em>");
   out = out.replace(/~~(?=\S)([\s\S]*?\S)~~/g, "<del>$1</del>");
-  return out.replace(/\u0000(\d+)\u0000/g, (_, i) => codes[Number(i)]);
+  return out.replace(/\u0000(\d+)\u0000/g, (_, i) => kept[Number(i)]);
 }
 
 /** Markdown → HTML (headings, paragraphs, lists, quotes, code blocks, rules; safe inline). */
 export function renderMarkdown(source) {
-  const lines = escapeHtml(String(source ?? "").replace(/\u0000/g, "")).split(/\r?\n/);
+  const lines = escapeHtml(String(source ?? "").replace(/[\u0000\u0001]/g, "")).split(/\r?\n/);
   const out = [];
   let paragraph = [];
   let list = null; // {tag, items}
