@@ -208,6 +208,7 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
         goal=REPORT,
         schedule={"type": "cron", "expression": "0 8 * * 1-5", "timezone": "America/New_York"},
         delivery={"channel": "slack:#ops"},
+        condition={"type": "expression", "expression": "len(output) > 10"},
     )
     hourly = await dashboard.job(name="Hourly sync", schedule={"type": "every", "interval": 3600})
     await dashboard.job(name="Nightly", schedule={"type": "cron", "expression": "30 2 * * *"})
@@ -284,6 +285,8 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
         "https://example.com/docs"
     )
     assert await page.locator("a[href^='javascript']").count() == 0
+    condition = await page.inner_text("#section-condition + dl")
+    assert "len(output) > 10" in condition and "after_run" in condition and "true" in condition
     delivery = await page.inner_text("#section-delivery + dl")
     assert "slack:#ops" in delivery and "kept in the dev outbox" in delivery
     assert "completed" in await page.inner_text(".facts dd .badge")
