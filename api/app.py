@@ -22,6 +22,7 @@ from api.routes import agents, chains, health, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
 from api.services.engine import start_background
+from api.ui import install as install_ui
 from domain.agents import parse_agents
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Schedule AI-agent jobs on Temporal.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from the package by install_ui (FastAPI's own pages load a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     add_exception_handlers(app)
     app.add_middleware(RequestDeadline)
@@ -75,4 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(smart.router, prefix=API_PREFIX)
     # Not an OpenAPI operation: the MCP transport answers it (docs/api.md, "MCP").
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))
+    install_ui(app)
     return app

@@ -98,6 +98,7 @@ def dev(
             "temporal_tls_key": None,
             "temporal_api_key": None,
             "allow_private_targets": True,
+            "dev_outbox": True,
         }
     )
     _exit_process(asyncio.run(run_dev(settings, temporal_port, ui_port)))

@@ -233,6 +233,7 @@ def _print_banner(settings: Settings, key: str) -> None:
     lines = [
         ("API", base),
         ("API docs", f"{base}/docs"),
+        ("Dashboard", f"{base}/ui"),
         ("Temporal UI", settings.temporal_ui_url),
         ("API key", key),
         ("Data dir", str(settings.data_dir)),

@@ -182,6 +182,8 @@ class DeliverResult(BaseModel):
     truncated: bool = False
     # Set when nothing was sent on purpose (a silent answer, no news): why.
     skipped: str | None = None
+    # Kept in the dev outbox instead of sent (the provider is not configured).
+    outbox: bool = False
 
 
 class RedeliverInput(BaseModel):
@@ -220,6 +222,7 @@ def delivery_status(
     reason: str | None = None,
     messages: int | None = None,
     truncated: bool | None = None,
+    outbox: bool = False,
 ) -> dict[str, Any]:
     """The run's ``delivery`` field."""
     record: dict[str, Any] = {"channel": channel, "status": status, "error": error}
@@ -229,5 +232,7 @@ def delivery_status(
         record["messages"] = messages
     if truncated:
         record["truncated"] = True
+    if outbox:
+        record["outbox"] = True
     record["at"] = at.isoformat()
     return record

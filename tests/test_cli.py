@@ -82,6 +82,17 @@ class Dev:
         return self.process.wait(timeout=15)
 
 
+PRICE_ALERT = {
+    "name": "Price alert",
+    "goal": "Check BTC price and alert if >5% change",
+    "agent_id": "echo",
+    "schedule": {"type": "every", "interval": 3600, "timezone": "UTC"},
+    "delivery": {"channel": "slack:#alerts", "format": "markdown"},
+    "condition": {"type": "expression", "expression": "price_change_pct > 0.05"},
+    "retry": {"max_attempts": 3, "strategy": "exponential", "base_delay": 60},
+}
+
+
 def wait_for(
     what: str, check: Callable[[], object], dev_process: subprocess.Popen[bytes], log: Path
 ) -> None:
@@ -155,7 +166,13 @@ def test_dev_runs_everything_stops_cleanly_and_restarts_with_its_state(tmp_path:
     with running_dev(data_dir, tmp_path / "first") as dev:
         assert f"API:          {dev.api}" in dev.stdout.read_text()
         assert f"Temporal UI:  {dev.ui}" in dev.stdout.read_text()
+        assert f"Dashboard:    {dev.api}/ui" in dev.stdout.read_text()
+        assert httpx.get(f"{dev.api}/ui").status_code == 200
         assert httpx.get(f"{dev.api}{JOBS}").status_code == 401
+        # The seed's "Price alert" (with the echo agent): no Slack token, so dev's outbox.
+        alert = httpx.post(f"{dev.api}{JOBS}", headers=dev.headers(), json=PRICE_ALERT)
+        assert alert.status_code == 201, alert.text
+        httpx.delete(f"{dev.api}{JOBS}/{alert.json()['id']}", headers=dev.headers())
         listed = httpx.get(f"{dev.api}{JOBS}", headers=dev.headers())
         assert listed.status_code == 200 and listed.json()["count"] == 0
         created = httpx.post(

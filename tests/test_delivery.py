@@ -622,7 +622,8 @@ async def test_private_targets_need_the_setting(api: Api, settings: Settings) ->
     response = await api.http.post(
         JOBS, json=job_body(delivery={"channel": "slack:#ops"}), headers=alice
     )
-    assert response.status_code == 422 and "not configured" in response.text
+    assert response.status_code == 422, response.text
+    assert "not configured" in response.text and "AGENT_SCHEDULER_SLACK_TOKEN" in response.text
     # A well-formed notification-service channel is accepted.
     response = await api.http.post(
         JOBS, json=job_body(delivery={"channel": "discord:1234567/abcdefg"}), headers=alice

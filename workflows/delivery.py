@@ -55,4 +55,5 @@ async def deliver(request: DeliverInput) -> dict[str, Any]:
         at=workflow.now(),
         messages=done.messages,
         truncated=done.truncated,
+        outbox=done.outbox,
     )

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import email, notify, slack, webhook
+from activities.delivery import email, notify, outbox, slack, webhook
 from activities.delivery.errors import refused
 from activities.delivery.progress import Progress
 from api.core.index import deliveries as index_deliveries
@@ -99,10 +99,14 @@ class DeliveryActivities:
                 job.delivery_id,
                 job.run.run_id,
             )
+            if outbox.applies(self._settings, channel):  # the record does not say where it went
+                return progress.done.model_copy(update={"outbox": True})
             return progress.done
         heartbeat = asyncio.create_task(_heartbeat(progress))
         try:
-            if channel.provider == "slack":
+            if outbox.applies(self._settings, channel):
+                result = await outbox.keep(self._engine, self._settings, channel, job)
+            elif channel.provider == "slack":
 
                 async def accepted() -> None:
                     activity.heartbeat(progress.details())

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="SQLite index only: one thread hop per statement (faster; relies on private "
         "names of aiosqlite and SQLAlchemy, checked at connect). See BENCHMARKS.md.",
     )
+    dev_outbox: bool = Field(
+        False,
+        description="Keep deliveries to a provider that is not configured (Slack without a "
+        "token, e-mail without SMTP) in the index's outbox instead of refusing them (dev turns "
+        "it on).",
+    )
     catchup_window_seconds: int = Field(
         300, description="How late a missed fire may still run after an outage (Temporal min 10)."
     )

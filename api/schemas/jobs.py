@@ -129,6 +129,9 @@ class JobPublic(BaseModel):
     goal: str
     agent_id: str
     schedule: dict[str, Any]
+    schedule_description: str = Field(
+        description="The schedule in words, e.g. 'At 09:00 AM, Monday through Friday, UTC'."
+    )
     status: JobStatus
     delivery: Delivery | None
     condition: Condition | None

@@ -45,6 +45,7 @@ from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Budget
 from domain.ids import new_id
+from domain.nl.describe import describe
 from domain.payloads import JobRunInput, JobSnapshot
 from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
 from workflows.job_run import JobRunWorkflow
@@ -59,6 +60,7 @@ _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
     "last_run_at",
     "schedule_warnings",
     "temporal_ui_url",
+    "schedule_description",
 }
 
 # How far ahead a job's ``schedule_warnings`` look: a year, so every DST change is in it.
@@ -265,6 +267,7 @@ class JobService:
             if stored["schedule"].get("type") == "cron"
             else []
         )
+        data["schedule_description"] = _described(stored["schedule"])
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
         reopens = stored["budget_reopens_at"]
@@ -404,3 +407,12 @@ def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> dateti
     if job["status"] == "active" and stored is not None and stored > now:
         return stored.astimezone(zone)
     return _next_fire(job["status"], job["schedule"], now)
+
+
+def _described(schedule: dict[str, Any]) -> str:
+    """The stored schedule in words; never fails a read (a stored form the parser no longer
+    takes is shown as its raw fields)."""
+    try:
+        return describe(parse_schedule(schedule))
+    except (ValueError, KeyError):
+        return ", ".join(f"{key} {value}" for key, value in schedule.items())

@@ -251,6 +251,28 @@ class DeliverySent(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
+class OutboxMessage(SQLModel, table=True):
+    """A delivery ``dev`` kept instead of sending it (its provider is not configured): what
+    would have been sent, rendered for its channel."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_owner_created", "owner", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(unique=True, max_length=300)
+    owner: str = Field(max_length=200)
+    run_id: str = Field(max_length=120)
+    job_id: str = Field(max_length=40)
+    job_name: str = Field(max_length=200)
+    channel: str = Field(sa_type=sa.Text)
+    provider: str = Field(max_length=20)
+    format: str = Field(max_length=20)
+    # Per provider: Slack {"texts", "mrkdwn", "truncated"}; e-mail {"to", "from", "subject",
+    # "text", "html", "truncated"}.
+    content: dict[str, Any] = Field(sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # The Core tables behind the models, for the statements on hot paths (activities, stats).
 jobs: sa.Table = Job.__table__  # type: ignore[attr-defined]
 runs: sa.Table = Run.__table__  # type: ignore[attr-defined]
@@ -262,6 +284,7 @@ run_hours: sa.Table = RunHour.__table__  # type: ignore[attr-defined]
 job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
+outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

@@ -1,7 +1,7 @@
 """budgets: a job's budget and budget pause, a run's reported usage and skip reason
 
 Revision ID: 0009_budgets
-Revises: 0007_dispatches
+Revises: 0008_outbox
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import api.core.index.models
 
 revision: str = "0009_budgets"
-down_revision: str | None = "0007_dispatches"
+down_revision: str | None = "0008_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """idempotency: the Idempotency-Key of each owner's create and trigger requests, and their answers
 
 Revision ID: 0011_idempotency
-Revises: 0007_dispatches
+Revises: 0009_budgets
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,43 @@
+// The public REST API, called with the key the user signed in with (this tab's sessionStorage).
+
+const BASE = "/api/scheduler";
+const KEY = "agent-scheduler-api-key";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function key() {
+  return sessionStorage.getItem(KEY);
+}
+
+export function signIn(value) {
+  sessionStorage.setItem(KEY, value);
+}
+
+export function signOut() {
+  sessionStorage.removeItem(KEY);
+}
+
+/** Call `path` (under /api/scheduler); answers the JSON body, throws ApiError otherwise. */
+export async function api(path, { method = "GET", params = {}, token = key() } = {}) {
+  const url = new URL(BASE + path, location.origin);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
+  }
+  const response = await fetch(url, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+  });
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (response.status === 401 && token === key()) {
+    signOut();
+    window.dispatchEvent(new Event("signed-out"));
+  }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}

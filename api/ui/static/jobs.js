@@ -1,0 +1,152 @@
+// Jobs: one page of the table at a time (limit/offset), filter by status, pause/resume/trigger.
+
+import { api } from "./api.js";
+import { refreshStats } from "./stats.js";
+import { badge, errorBox, h, heading, timeEl, toast } from "./util.js";
+
+export const PAGE_SIZE = 25;
+const STATUSES = ["active", "paused", "completed", "failed"];
+
+function jobsHash(status, offset) {
+  const query = new URLSearchParams();
+  if (status) query.set("status", status);
+  if (offset) query.set("offset", String(offset));
+  const text = query.toString();
+  return `#/jobs${text ? `?${text}` : ""}`;
+}
+
+export async function renderJobs(container, _parts, query) {
+  const status = STATUSES.includes(query.get("status")) ? query.get("status") : "";
+  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+
+  const select = h("select", { id: "status-filter", name: "status" },
+    h("option", { value: "" }, "all"),
+    STATUSES.map((s) => h("option", { value: s, selected: s === status }, s)));
+  select.addEventListener("change", () => {
+    location.hash = jobsHash(select.value, 0);
+  });
+  const body = h("tbody");
+  const summary = h("p", { class: "muted", id: "jobs-summary", "aria-live": "polite" }, "Loading…");
+  const pager = h("nav", { class: "pager", "aria-label": "Job pages" });
+  container.replaceChildren(
+    heading("Jobs"),
+    h("div", { class: "toolbar" },
+      h("label", { for: "status-filter" }, "Status "), select, summary),
+    h("div", { class: "table-wrap" },
+      h("table", { class: "jobs", "aria-describedby": "jobs-summary" },
+        h("thead", {}, h("tr", {},
+          ["Name", "Schedule", "Zone", "Status", "Next run", "Last run", "Runs", "Actions"]
+            .map((title) => h("th", { scope: "col" }, title)))),
+        body)),
+    pager,
+  );
+
+  let page;
+  try {
+    page = await api("/jobs", { params: { status, limit: PAGE_SIZE, offset } });
+  } catch (error) {
+    summary.replaceWith(errorBox(error));
+    return;
+  }
+  const first = page.jobs.length ? offset + 1 : 0;
+  const last = offset + page.jobs.length;
+  summary.textContent = page.count
+    ? `${first.toLocaleString()}–${last.toLocaleString()} of ${page.count.toLocaleString()} jobs`
+    : status ? `No ${status} jobs.` : "No jobs yet.";
+  if (!page.jobs.length) {
+    body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "Nothing on this page.")));
+  }
+  for (const job of page.jobs) body.append(jobRow(job));
+
+  const prev = offset > 0 ? Math.max(0, offset - PAGE_SIZE) : null;
+  const next = offset + PAGE_SIZE < page.count ? offset + PAGE_SIZE : null;
+  const pages = Math.max(1, Math.ceil(page.count / PAGE_SIZE));
+  pager.replaceChildren(
+    pageLink("← Previous", prev === null ? null : jobsHash(status, prev), "prev"),
+    h("span", { class: "muted" }, `Page ${Math.floor(offset / PAGE_SIZE) + 1} of ${pages.toLocaleString()}`),
+    pageLink("Next →", next === null ? null : jobsHash(status, next), "next"),
+  );
+  // The last run of each row on the page, after the table is on screen.
+  await Promise.all(page.jobs.map((job) => fillLastRun(body, job)));
+}
+
+function pageLink(label, hash, rel) {
+  if (hash === null) return h("span", { class: "pager-off", "aria-disabled": "true" }, label);
+  return h("a", { href: hash, rel, class: "button" }, label);
+}
+
+function jobRow(job) {
+  const finished = job.status === "completed" || job.status === "failed";
+  const toggle = h("button", {
+    type: "button",
+    class: "small",
+    "data-action": job.status === "paused" ? "resume" : "pause",
+    disabled: finished,
+    "aria-label": `${job.status === "paused" ? "Resume" : "Pause"} ${job.name}`,
+  }, job.status === "paused" ? "Resume" : "Pause");
+  const trigger = h("button", {
+    type: "button", class: "small", "data-action": "trigger", "aria-label": `Run ${job.name} now`,
+  }, "Run now");
+  const row = h("tr", { "data-job-id": job.id, "data-status": job.status },
+    h("th", { scope: "row", class: "name" }, h("span", {}, job.name),
+      h("span", { class: "muted id" }, job.id)),
+    h("td", { class: "schedule", "data-label": "Schedule" }, job.schedule_description),
+    h("td", { class: "zone", "data-label": "Zone" }, zoneText(job.schedule.timezone || "UTC")),
+    h("td", { class: "status", "data-label": "Status" }, h("span", {}, badge(job.status),
+      job.paused_reason ? h("span", { class: "muted reason" }, job.paused_reason) : null)),
+    h("td", { class: "next", "data-label": "Next run" }, timeEl(job.next_run_at)),
+    h("td", { class: "last", "data-label": "Last run" },
+      job.last_run_at ? timeEl(job.last_run_at) : h("span", { class: "muted" }, "never")),
+    h("td", { class: "count num", "data-label": "Runs" }, job.run_count.toLocaleString()),
+    h("td", { class: "actions", "data-label": "Actions" }, toggle, trigger),
+  );
+  toggle.addEventListener("click", () => act(row, job, toggle.dataset.action, toggle));
+  trigger.addEventListener("click", () => act(row, job, "trigger", trigger));
+  return row;
+}
+
+async function act(row, job, action, button) {
+  button.disabled = true;
+  try {
+    const answer = await api(`/jobs/${encodeURIComponent(job.id)}/${action}`, { method: "POST" });
+    if (action === "trigger") {
+      toast(`Started ${answer.run_id} for ${job.name}`);
+    } else {
+      const fresh = jobRow(answer);
+      row.replaceWith(fresh);
+      await fillLastRun(fresh.parentElement, answer);
+      fresh.querySelector(`[data-action]`).focus();
+      toast(`${job.name} is ${answer.status}`);
+    }
+    refreshStats();
+  } catch (error) {
+    toast(`${job.name}: ${error.message}`);
+  } finally {
+    if (action === "trigger") button.disabled = false;
+  }
+}
+
+async function fillLastRun(body, job) {
+  if (!job.last_run_at && job.run_count === 0) return;
+  let runs;
+  try {
+    runs = await api(`/jobs/${encodeURIComponent(job.id)}/runs`, { params: { limit: 1 } });
+  } catch {
+    return;
+  }
+  const run = runs.runs[0];
+  const cell = body?.querySelector(`tr[data-job-id="${CSS.escape(job.id)}"] td.last`);
+  if (!run || !cell) return;
+  cell.replaceChildren(h("span", {},
+    h("a", { href: `#/runs/${encodeURIComponent(job.id)}/${encodeURIComponent(run.id)}`, class: "run-link" },
+      timeEl(run.started_at || run.scheduled_at)),
+    " ",
+    badge(run.status),
+  ));
+}
+
+/** A zone name that may wrap after its slashes ("America/<wbr>New_York"), never inside words. */
+function zoneText(name) {
+  const parts = name.split("/");
+  return h("span", {}, parts.flatMap((part, i) => (i ? ["/", h("wbr"), part] : [part])));
+}
