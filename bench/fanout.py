@@ -172,9 +172,13 @@ async def bare(env: WorkflowEnvironment, jobs: int) -> Side:
         minute = next_minute(margin=5)
         print(f"bare: {jobs} schedules created; measuring {minute:%H:%M:%S}", flush=True)
         await sleep_until(minute)
-        query = f"TaskQueue = '{queue}' AND TemporalScheduledStartTime = '{minute.isoformat()}'"
+        query = f"TaskQueue = '{queue}'"
         while True:
-            runs = [w async for w in client.list_workflows(query)]
+            runs = [
+                w
+                async for w in client.list_workflows(query)
+                if w.typed_search_attributes.get(SCHEDULED_START) == minute
+            ]
             seen = (datetime.now(UTC) - minute).total_seconds()
             done = sum(1 for w in runs if w.close_time is not None)
             if done >= jobs or seen > WAIT_LIMIT:
