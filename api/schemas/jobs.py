@@ -22,10 +22,27 @@ from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.inputs import JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
+from domain.schedules import (
+    MAX_CATCHUP_WINDOW_SECONDS,
+    MAX_JITTER_SECONDS,
+    MIN_CATCHUP_WINDOW_SECONDS,
+    AtSchedule,
+    CronSchedule,
+    EverySchedule,
+    Schedule,
+)
 
 Overlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
 JobStatus = Literal["active", "paused", "completed", "failed"]
+
+_CATCHUP_DOC = (
+    "How late a fire missed during an outage may still run, in seconds; null: the "
+    "deployment's setting (AGENT_SCHEDULER_CATCHUP_WINDOW_SECONDS, 300 by default)."
+)
+_JITTER_DOC = (
+    "Each scheduled run starts up to this many seconds after its nominal time (random, "
+    "Temporal's schedule jitter); shorter than the schedule's spacing between fires."
+)
 
 _schedule_adapter: TypeAdapter[CronSchedule | EverySchedule | AtSchedule] = TypeAdapter(Schedule)
 
@@ -67,6 +84,10 @@ class JobCreate(_JobFields):
     max_consecutive_failures: JsonInt = Field(
         5, ge=0, le=1000, description="Failed runs in a row before the job pauses; 0: never."
     )
+    catchup_window_seconds: JsonInt | None = Field(
+        None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS, description=_CATCHUP_DOC
+    )
+    jitter_seconds: JsonInt = Field(0, ge=0, le=MAX_JITTER_SECONDS, description=_JITTER_DOC)
 
 
 def _omittable(**constraints: Any) -> Any:
@@ -93,6 +114,10 @@ class JobUpdate(_JobFields):
     overlap: Overlap = _omittable()
     enabled: JsonBool = _omittable()
     max_consecutive_failures: JsonInt = _omittable(ge=0, le=1000)
+    catchup_window_seconds: JsonInt | None = Field(
+        None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS, description=_CATCHUP_DOC
+    )
+    jitter_seconds: JsonInt = _omittable(ge=0, le=MAX_JITTER_SECONDS, description=_JITTER_DOC)
     _schedule_sent: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="wrap")
@@ -133,9 +158,14 @@ class JobPublic(BaseModel):
     timeout_seconds: int
     overlap: Overlap
     max_consecutive_failures: int
+    catchup_window_seconds: int = Field(description="In effect: the job's own, or the setting.")
+    jitter_seconds: int = Field(description="0: runs start at their nominal times.")
     consecutive_failures: int
     paused_reason: str | None
-    next_run_at: datetime | None
+    next_run_at: datetime | None = Field(
+        description="The next nominal fire time; with a jitter the run starts up to "
+        "jitter_seconds later."
+    )
     last_run_at: datetime | None
     run_count: int
     created_at: datetime

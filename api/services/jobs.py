@@ -44,7 +44,7 @@ from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
 from domain.payloads import JobRunInput, JobSnapshot
-from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
+from domain.schedules import AtSchedule, check_at_in_future, check_jitter, next_fire_time
 from workflows.job_run import JobRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,23 @@ Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
 
 # What JobPublic shows as stored; the others are computed by ``JobService.public``.
 _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
+    "catchup_window_seconds",
     "next_run_at",
     "last_run_at",
     "temporal_ui_url",
 }
 
 # Fields whose change means the Temporal schedule must be rebuilt.
-_SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "goal", "enabled"}
+_SCHEDULE_FIELDS = {
+    "schedule",
+    "overlap",
+    "name",
+    "agent_id",
+    "goal",
+    "enabled",
+    "catchup_window_seconds",
+    "jitter_seconds",
+}
 
 
 @dataclass
@@ -76,6 +86,7 @@ class JobService:
         """Create a job and its schedule."""
         self._check_agent(body.agent_id)
         self._check_future(body.schedule)
+        _check_jitter(body.schedule, body.jitter_seconds)
         await check_delivery(self.settings, _dump(body.delivery))
         now = utcnow()
         job = Job(
@@ -94,6 +105,8 @@ class JobService:
             timeout_seconds=body.timeout_seconds,
             overlap=body.overlap,
             max_consecutive_failures=body.max_consecutive_failures,
+            catchup_window_seconds=body.catchup_window_seconds,
+            jitter_seconds=body.jitter_seconds,
             created_at=now,
             updated_at=now,
         )
@@ -162,6 +175,8 @@ class JobService:
                 setattr(job, field, _dump(getattr(body, field)))
             else:
                 setattr(job, field, value)
+        if {"schedule", "jitter_seconds"} & sent:
+            _check_jitter(parse_schedule(job.schedule), job.jitter_seconds)
         await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
         return job
 
@@ -242,6 +257,10 @@ class JobService:
         stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
         zone = ZoneInfo(stored["timezone"])
         data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
+        own_window = stored["catchup_window_seconds"]
+        data["catchup_window_seconds"] = (
+            own_window if own_window is not None else self.settings.catchup_window_seconds
+        )
         data["next_run_at"] = next_run_at(stored, zone, utcnow())
         last_run_at = stored["last_run_at"]
         data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
@@ -284,7 +303,7 @@ class JobService:
         return build_schedule(
             job,
             task_queue=self.settings.task_queue,
-            catchup_window_seconds=self.settings.catchup_window_seconds,
+            default_catchup_window_seconds=self.settings.catchup_window_seconds,
         )
 
     async def _handle(self, job: Job) -> ScheduleHandle:
@@ -346,6 +365,13 @@ class JobService:
 async def _describe_or_none(handle: ScheduleHandle) -> Any:
     described = await missing_ok(handle.describe())
     return None if described is None else described.schedule
+
+
+def _check_jitter(schedule: Any, jitter_seconds: int) -> None:
+    try:
+        check_jitter(schedule, jitter_seconds, now=utcnow())
+    except ValueError as exc:
+        raise Invalid.field("jitter_seconds", str(exc)) from None
 
 
 def _dump(model: Any) -> dict[str, Any] | None:

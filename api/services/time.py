@@ -17,7 +17,7 @@ from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
 from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
-from domain.schedules import next_fire_times
+from domain.schedules import check_jitter, next_fire_times
 from domain.timezones import load_timezone
 
 ScheduleType = Literal["cron", "every", "at"]
@@ -29,16 +29,33 @@ PLANNED_TOTAL = 20_000
 
 
 def validate(
-    kind: ScheduleType, value: str, timezone: str, count: int, *, now: datetime
+    kind: ScheduleType,
+    value: str,
+    timezone: str,
+    count: int,
+    *,
+    now: datetime,
+    jitter_seconds: int = 0,
 ) -> Validation:
-    """The next ``count`` fires of a schedule given as query values, or why it is refused."""
+    """The next ``count`` (nominal) fires of a schedule given as query values, or why it is
+    refused; a jitter is checked against the schedule's spacing and echoed."""
     try:
         schedule = check_schedule(
             {"type": kind, FIELD_OF[kind]: value, "timezone": timezone}, now=now
         )
     except ValueError as error:
-        return Validation(valid=False, error=str(error))
-    return Validation(valid=True, next_runs=next_fire_times(schedule, after=now, count=count))
+        return Validation(valid=False, error=str(error), jitter_seconds=jitter_seconds)
+    try:
+        check_jitter(schedule, jitter_seconds, now=now)
+    except ValueError as error:
+        return Validation(
+            valid=False, error=f"jitter_seconds {error}", jitter_seconds=jitter_seconds
+        )
+    return Validation(
+        valid=True,
+        next_runs=next_fire_times(schedule, after=now, count=count),
+        jitter_seconds=jitter_seconds,
+    )
 
 
 async def parse_nl(
@@ -109,6 +126,7 @@ async def calendar(
                 time=t.astimezone(zone),
                 kind="planned",
                 status=job.status,
+                jitter_seconds=job.jitter_seconds,
             )
             for t in fires
         )
@@ -121,6 +139,7 @@ async def calendar(
             kind="run",
             status=row.status,
             run_id=row.id,
+            trigger=row.trigger,
         )
         for row in runs
     )

@@ -86,6 +86,9 @@ class Job(SQLModel, table=True):
     timeout_seconds: int
     overlap: str = Field(max_length=20)
     max_consecutive_failures: int
+    # None: the deployment's ``catchup_window_seconds`` setting.
+    catchup_window_seconds: int | None = None
+    jitter_seconds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     consecutive_failures: int = 0
     paused_reason: str | None = Field(default=None, sa_type=sa.Text)
     next_run_at: datetime | None = _time()
@@ -125,6 +128,23 @@ class Run(SQLModel, table=True):
     condition_result: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     delivery: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     temporal_run_id: str | None = Field(default=None, max_length=64)
+
+
+class Backfill(SQLModel, table=True):
+    """A backfill asked of a job's schedule: runs whose nominal time is in ``[start, end)``
+    and that started after ``requested_at`` are the backfill's (``trigger: "backfill"``)."""
+
+    __tablename__ = "backfills"
+    __table_args__ = (sa.Index("ix_backfills_job_start", "job_id", "start"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    job_id: str = Field(max_length=40)
+    owner: str = Field(max_length=200)
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    overlap: str = Field(max_length=20)
+    fires: int
+    requested_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ActivityEvent(SQLModel, table=True):
