@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.chains import continue_into_chains
+from api.core.index import backfills as index_backfills
 from api.core.index import chains as index_chains
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
@@ -43,6 +44,17 @@ class RunRecorder:
             job = await index_jobs.job_row(conn, job_id=start.job_id)
             if job is None or job.deleted_at is not None:
                 return RunStarted(job=None)
+            if (
+                start.trigger == "schedule"
+                and start.scheduled_at is not None
+                and await index_backfills.is_backfilled(
+                    conn,
+                    job_id=start.job_id,
+                    scheduled_at=start.scheduled_at,
+                    started_at=start.started_at,
+                )
+            ):
+                start = start.model_copy(update={"trigger": "backfill"})
             await index_runs.upsert_started_run(conn, start=start)
             return RunStarted(job=JobSnapshot.of(dict(job._mapping)))
 

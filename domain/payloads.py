@@ -12,7 +12,8 @@ from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.retry import RetryPolicy
 
-Trigger = Literal["schedule", "manual", "chain"]
+# ``backfill``: started by the job's schedule for a backfill (the recorder tells it apart).
+Trigger = Literal["schedule", "manual", "chain", "backfill"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
 
 # The workflow type of every job run (workflows/job_run.py).

@@ -7,7 +7,7 @@ schedule at start), so neither imports the other.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
+    "buffer_all": ScheduleOverlapPolicy.BUFFER_ALL,
     "buffer_one": ScheduleOverlapPolicy.BUFFER_ONE,
     "allow_all": ScheduleOverlapPolicy.ALLOW_ALL,
     "cancel_other": ScheduleOverlapPolicy.CANCEL_OTHER,
@@ -55,6 +56,11 @@ def parse_schedule(data: dict[str, Any]) -> CronSchedule | EverySchedule | AtSch
 def scheduled_run_prefix(job_id: str) -> str:
     """Workflow id prefix of a job's scheduled runs: Temporal appends ``-<nominal time>``."""
     return "run_" + job_id.removeprefix("job_")
+
+
+def scheduled_run_id(job_id: str, nominal: datetime) -> str:
+    """The workflow id (= run id) Temporal gives the run of a job's fire at ``nominal``."""
+    return f"{scheduled_run_prefix(job_id)}-{nominal.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def job_search_attributes(job: Job, trigger: str) -> TypedSearchAttributes:

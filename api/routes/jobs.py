@@ -6,10 +6,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import JobId, JobServiceDep, Limit, Offset
+from api.deps import JobId, JobServiceDep, Limit, NowDep, Offset
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
-from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
+from api.schemas.jobs import (
+    BackfillAccepted,
+    BackfillRequest,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    JobUpdate,
+    TriggerAccepted,
+)
 
 router = APIRouter(route_class=JsonRoute, prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -70,3 +78,16 @@ async def resume_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
 async def trigger_job(job_id: JobId, jobs: JobServiceDep) -> TriggerAccepted:
     """Run the job now, whatever its schedule or status."""
     return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)
+
+
+@router.post(
+    "/{job_id}/backfill",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackfillAccepted,
+    responses=CONFLICT_RESPONSE,
+)
+async def backfill_job(
+    job_id: JobId, body: BackfillRequest, jobs: JobServiceDep, now: NowDep
+) -> BackfillAccepted:
+    """Run the schedule's past fires in `[start, end)` that have not run (at most 1,000)."""
+    return await jobs.backfill(job_id, body, now=now)

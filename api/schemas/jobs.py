@@ -20,7 +20,7 @@ from pydantic import (
 
 from domain.conditions import Condition
 from domain.delivery import Delivery
-from domain.inputs import JsonBool, JsonInt, Text
+from domain.inputs import IsoDatetime, JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
 from domain.schedules import (
     MAX_CATCHUP_WINDOW_SECONDS,
@@ -185,3 +185,46 @@ class TriggerAccepted(BaseModel):
 
     run_id: str
     job_id: str
+
+
+BackfillOverlap = Literal["skip", "buffer_one", "buffer_all", "allow_all", "cancel_other"]
+
+
+class BackfillRequest(_Strict):
+    """Body of ``POST /jobs/{id}/backfill``: run the schedule's fires in ``[start, end)``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-03-07T00:00:00",
+                    "end": "2026-03-09T00:00:00",
+                    "overlap": "buffer_all",
+                }
+            ]
+        }
+    )
+
+    start: IsoDatetime = Field(description="First instant covered; naive: in the job's zone.")
+    end: IsoDatetime = Field(
+        description="End of the range, not covered; after start, not in the future."
+    )
+    overlap: BackfillOverlap = Field(
+        "buffer_all",
+        description="While a backfilled run runs: buffer_all (default) runs the fires one "
+        "after another, in order; the others are Temporal's overlap policies.",
+    )
+
+
+class BackfillAccepted(BaseModel):
+    """Answer of ``POST /jobs/{id}/backfill``: the fires that will run."""
+
+    job_id: str
+    backfill_id: str
+    start: datetime
+    end: datetime
+    overlap: BackfillOverlap
+    fires: int = Field(description="Fires in the range that will run (at most 1,000).")
+    already_run: int = Field(description="Fires in the range that ran already; not run again.")
+    first_fire: datetime | None
+    last_fire: datetime | None

@@ -21,33 +21,53 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Schedule, ScheduleHandle, ScheduleUpdate
+from temporalio.client import Schedule, ScheduleBackfill, ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
+from api.core.index import backfills as backfills_store
 from api.core.index import chains as chains_store
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
-from api.core.index.models import Job, utcnow
+from api.core.index.models import Backfill, Job, utcnow
 from api.core.schedules import (
+    OVERLAP,
     build_schedule,
     job_search_attributes,
     parse_schedule,
     run_memo,
     schedule_memo,
+    scheduled_run_id,
 )
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection, is_not_found, missing_ok
-from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.schemas.jobs import (
+    BackfillAccepted,
+    BackfillRequest,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    JobUpdate,
+)
 from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.ids import new_id
+from domain.inputs import check_instant
 from domain.payloads import JobRunInput, JobSnapshot
-from domain.schedules import AtSchedule, check_at_in_future, check_jitter, next_fire_time
+from domain.schedules import (
+    AtSchedule,
+    check_at_in_future,
+    check_jitter,
+    next_fire_time,
+    next_fire_times,
+)
 from workflows.job_run import JobRunWorkflow
 
 log = logging.getLogger(__name__)
+
+# Fires one backfill may run (Temporal buffers at most 1,000 starts).
+MAX_BACKFILL_FIRES = 1_000
 
 Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
 
@@ -252,6 +272,87 @@ class JobService:
             raise
         return run_id
 
+    async def backfill(
+        self, job_id: str, body: BackfillRequest, *, now: datetime
+    ) -> BackfillAccepted:
+        """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
+        schedule backfill: each run carries its nominal time and the trigger ``backfill``."""
+        job = await self.get(job_id)
+        schedule = parse_schedule(job.schedule)
+        if isinstance(schedule, AtSchedule):
+            raise Conflict(f"Job {job.id} is a one-off (at) job; it has no fires to backfill")
+        zone = ZoneInfo(job.timezone)
+        start, end = _aware(body.start, zone), _aware(body.end, zone)
+        for field, value in (("start", start), ("end", end)):
+            try:
+                check_instant(value)
+            except ValueError as exc:
+                raise Invalid.field(field, str(exc)) from None
+        if end <= start:
+            raise Invalid.field("end", "must be after start")
+        if end > now:
+            raise Invalid.field(
+                "end",
+                f"a backfill covers past fires only: end must not be after now "
+                f"({now.astimezone(zone).isoformat()}); the schedule runs the future ones",
+            )
+        fires = [
+            t
+            for t in next_fire_times(
+                schedule, after=start - timedelta(microseconds=1), count=MAX_BACKFILL_FIRES + 1
+            )
+            if t < end
+        ]
+        if len(fires) > MAX_BACKFILL_FIRES:
+            raise Invalid.field(
+                "end",
+                f"the range holds more than {MAX_BACKFILL_FIRES:,} fires of the schedule "
+                f"(the {MAX_BACKFILL_FIRES + 1:,}th is {fires[-1].isoformat()}); "
+                "backfill a shorter range",
+            )
+        ran = await backfills_store.recorded_run_ids(
+            self.session, run_ids=(scheduled_run_id(job.id, t) for t in fires)
+        )
+        todo = [t for t in fires if scheduled_run_id(job.id, t) not in ran]
+        backfill = Backfill(
+            id=new_id("bf"),
+            job_id=job.id,
+            owner=job.owner,
+            start=start,
+            end=end,
+            overlap=body.overlap,
+            fires=len(todo),
+            requested_at=utcnow(),
+        )
+        if todo:
+            await backfills_store.insert_backfill(self.session, backfill=backfill)
+            try:
+                await (await self._handle(job)).backfill(
+                    *(
+                        ScheduleBackfill(
+                            # Temporal's range excludes its start and includes its end.
+                            start_at=first - timedelta(seconds=1),
+                            end_at=last,
+                            overlap=OVERLAP[body.overlap],
+                        )
+                        for first, last in _runs_of(fires, todo)
+                    )
+                )
+            except BaseException:
+                await backfills_store.forget_backfill(self.session, backfill_id=backfill.id)
+                raise
+        return BackfillAccepted(
+            job_id=job.id,
+            backfill_id=backfill.id,
+            start=start.astimezone(zone),
+            end=end.astimezone(zone),
+            overlap=body.overlap,
+            fires=len(todo),
+            already_run=len(fires) - len(todo),
+            first_fire=todo[0] if todo else None,
+            last_fire=todo[-1] if todo else None,
+        )
+
     def public(self, job: Job | sa.Row[Any]) -> JobPublic:
         """The API view of a job (a model, or a row of the ``jobs`` table)."""
         stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
@@ -365,6 +466,29 @@ class JobService:
 async def _describe_or_none(handle: ScheduleHandle) -> Any:
     described = await missing_ok(handle.describe())
     return None if described is None else described.schedule
+
+
+def _aware(value: datetime, zone: ZoneInfo) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _runs_of(fires: list[datetime], todo: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """The stretches of consecutive fires to run, as (first, last): fires that ran already
+    split them, so Temporal never starts one of those again."""
+    wanted = set(todo)
+    stretches: list[tuple[datetime, datetime]] = []
+    first: datetime | None = None
+    last: datetime | None = None
+    for fire in fires:
+        if fire in wanted:
+            first = first or fire
+            last = fire
+        elif first is not None and last is not None:
+            stretches.append((first, last))
+            first = last = None
+    if first is not None and last is not None:
+        stretches.append((first, last))
+    return stretches
 
 
 def _check_jitter(schedule: Any, jitter_seconds: int) -> None:

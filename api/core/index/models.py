@@ -273,6 +273,7 @@ run_hours: sa.Table = RunHour.__table__  # type: ignore[attr-defined]
 job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
+backfills: sa.Table = Backfill.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)
