@@ -19,6 +19,7 @@ from temporalio.client import Client
 from activities.chains import continue_into_chains
 from api.core.index import backfills as index_backfills
 from api.core.index import chains as index_chains
+from api.core.index import job_events as index_job_events
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.temporal import missing_ok
@@ -120,6 +121,13 @@ class RunRecorder:
             for job_id, changes in changed.items():
                 await index_jobs.update_job(conn, job_id=job_id, changes=changes)
                 if changes.get("status") == "paused":
+                    await index_job_events.insert_event(
+                        conn,
+                        job_id=job_id,
+                        kind="paused",
+                        by="auto",
+                        reason=changes["paused_reason"],
+                    )
                     await self._pause_schedule(job_id, changes["paused_reason"])
         return written
 

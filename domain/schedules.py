@@ -265,3 +265,35 @@ def check_jitter(
         raise ValueError(
             f"must be shorter than the schedule's shortest spacing between fires ({spacing} s)"
         )
+
+
+def is_fire_time(schedule: CronSchedule | EverySchedule | AtSchedule, at: dt.datetime) -> bool:
+    """Whether Temporal fires the schedule at the instant ``at`` exactly."""
+    # In UTC: arithmetic on a zone's wall time would drop the fold of a repeated hour.
+    fire = next_fire_time(schedule, after=at.astimezone(dt.UTC) - dt.timedelta(microseconds=1))
+    # As instants: Python never finds a time in a repeated hour equal to one in another zone.
+    return fire is not None and fire.timestamp() == at.timestamp()
+
+
+_LOOK_BACK = [dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)] + [
+    dt.timedelta(days=days) for days in (32, 367, 4 * 366)
+]
+
+
+def previous_fire_time(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, before: dt.datetime
+) -> dt.datetime | None:
+    """The last time the schedule fires strictly before ``before`` (within four years)."""
+    if isinstance(schedule, AtSchedule):
+        return schedule.datetime if schedule.datetime < before else None
+    if isinstance(schedule, EverySchedule):
+        instant = math.ceil(before.timestamp()) - 1
+        last = instant // schedule.interval * schedule.interval
+        return dt.datetime.fromtimestamp(last, dt.UTC).astimezone(load_timezone(schedule.timezone))
+    before = before.astimezone(dt.UTC)
+    for window in _LOOK_BACK:
+        fires = next_fire_times(schedule, after=before - window, count=10_000)
+        earlier = [t for t in fires if t.timestamp() < before.timestamp()]
+        if earlier:
+            return earlier[-1]
+    return None

@@ -266,5 +266,20 @@ async def test_after_a_temporal_outage_missed_fires_run_within_the_catchup_windo
             }
             assert info["short"].num_actions_missed_catchup_window >= len(stale)
             assert info["long"].num_actions_missed_catchup_window == 0
+
+            # explain names the cause of each.
+            async def explain(name: str, at: datetime) -> dict[str, Any]:
+                answer = await http.get(
+                    f"{JOBS}/{ids[name]}/explain", params={"at": at.isoformat()}, headers=alice
+                )
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json())
+
+            dropped = await explain("short", stale[0])
+            assert dropped["verdict"] == "did_not_run"
+            assert [r["code"] for r in dropped["reasons"]] == ["missed_catchup_window"]
+            assert dropped["reasons"][0]["details"]["catchup_window_seconds"] == 10
+            caught_up = await explain("long", stale[0])
+            assert caught_up["verdict"] == "ran" and caught_up["run"]["status"] == "completed"
     finally:
         await server.stop()

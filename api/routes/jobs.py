@@ -6,18 +6,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import JobId, JobServiceDep, Limit, NowDep, Offset
+from api.deps import JobId, JobServiceDep, Limit, NowDep, Offset, RunServiceDep
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.jobs import (
     BackfillAccepted,
     BackfillRequest,
+    Explanation,
     JobCreate,
     JobPublic,
     JobsPublic,
     JobUpdate,
     TriggerAccepted,
 )
+from api.services.explain import explain
+from domain.inputs import IsoDatetime
 
 router = APIRouter(route_class=JsonRoute, prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -91,3 +94,16 @@ async def backfill_job(
 ) -> BackfillAccepted:
     """Run the schedule's past fires in `[start, end)` that have not run (at most 1,000)."""
     return await jobs.backfill(job_id, body, now=now)
+
+
+@router.get("/{job_id}/explain", response_model=Explanation)
+async def explain_job(
+    job_id: JobId,
+    runs: RunServiceDep,
+    now: NowDep,
+    at: Annotated[
+        IsoDatetime, Query(description="An ISO instant; without an offset, in the job's zone.")
+    ],
+) -> Explanation:
+    """Was the job due at `at`, and why did it (not) run: from the index and Temporal."""
+    return await explain(runs, job_id, at, now=now)

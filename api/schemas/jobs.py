@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.schemas.runs import RunPublic
 from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.inputs import IsoDatetime, JsonBool, JsonInt, Text
@@ -228,3 +229,44 @@ class BackfillAccepted(BaseModel):
     already_run: int = Field(description="Fires in the range that ran already; not run again.")
     first_fire: datetime | None
     last_fire: datetime | None
+
+
+class ExplainReason(BaseModel):
+    """One cause ``explain`` found, with the evidence it read."""
+
+    code: Literal[
+        "not_a_fire",
+        "dst_gap",
+        "dst_repeat",
+        "created_after",
+        "paused",
+        "in_the_future",
+        "skipped_overlap",
+        "missed_catchup_window",
+        "condition_false",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "running",
+        "completed",
+        "delivered",
+        "not_delivered",
+        "no_delivery",
+        "no_run_recorded",
+    ]
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Explanation(BaseModel):
+    """Answer of ``GET /jobs/{id}/explain``: was the job due at ``at``, and what happened."""
+
+    job_id: str
+    at: datetime
+    due: bool = Field(description="Whether ``at`` is a fire time of the schedule.")
+    nearest_fires: list[datetime] = Field(
+        description="The fire before ``at`` and the one after (``at`` itself excluded)."
+    )
+    run: RunPublic | None = Field(description="The run of the fire at ``at``, if it has one.")
+    verdict: Literal["not_due", "ran", "running", "did_not_run", "will_run", "will_not_run"]
+    reasons: list[ExplainReason]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from api.core.index import backfills as backfills_store
 from api.core.index import chains as chains_store
+from api.core.index import job_events
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
 from api.core.index.models import Backfill, Job, utcnow
@@ -133,6 +134,10 @@ class JobService:
         job.next_run_at = _next_fire(job.status, job.schedule, utcnow())
         client = await self.temporal.client()
         self.session.add(job)
+        if not body.enabled:
+            job_events.add_event(
+                self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
+            )
         await self.session.commit()
         try:
             await client.create_schedule(
@@ -183,7 +188,7 @@ class JobService:
             if enabled and job.status == "paused":
                 self._resume(job)
             elif not enabled and job.status == "active":
-                job.status, job.paused_reason = "paused", "paused by user"
+                self._pause(job)
         for field, value in changes.items():
             if field == "schedule":
                 assert schedule is not None
@@ -205,7 +210,7 @@ class JobService:
         job = await self.get(job_id)
         self._check_not_finished(job)
         if job.status == "active":
-            job.status, job.paused_reason = "paused", "paused by user"
+            self._pause(job)
             await self._save(job, rebuild=True)
         return job
 
@@ -299,9 +304,12 @@ class JobService:
         fires = [
             t
             for t in next_fire_times(
-                schedule, after=start - timedelta(microseconds=1), count=MAX_BACKFILL_FIRES + 1
+                schedule,
+                after=start.astimezone(UTC) - timedelta(microseconds=1),
+                count=MAX_BACKFILL_FIRES + 1,
             )
-            if t < end
+            # As instants: within one zone Python compares a repeated hour by wall time.
+            if t.timestamp() < end.timestamp()
         ]
         if len(fires) > MAX_BACKFILL_FIRES:
             raise Invalid.field(
@@ -399,6 +407,13 @@ class JobService:
                 "give it a new schedule to run it again"
             )
         job.status, job.paused_reason, job.consecutive_failures = "active", None, 0
+        job_events.add_event(self.session, job_id=job.id, kind="resumed", by="api", reason=None)
+
+    def _pause(self, job: Job) -> None:
+        job.status, job.paused_reason = "paused", "paused by user"
+        job_events.add_event(
+            self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
+        )
 
     def _schedule_of(self, job: Job) -> Schedule:
         return build_schedule(
@@ -475,12 +490,12 @@ def _aware(value: datetime, zone: ZoneInfo) -> datetime:
 def _runs_of(fires: list[datetime], todo: list[datetime]) -> list[tuple[datetime, datetime]]:
     """The stretches of consecutive fires to run, as (first, last): fires that ran already
     split them, so Temporal never starts one of those again."""
-    wanted = set(todo)
+    wanted = {t.timestamp() for t in todo}  # as instants: 01:30 EDT and 01:30 EST differ
     stretches: list[tuple[datetime, datetime]] = []
     first: datetime | None = None
     last: datetime | None = None
     for fire in fires:
-        if fire in wanted:
+        if fire.timestamp() in wanted:
             first = first or fire
             last = fire
         elif first is not None and last is not None:

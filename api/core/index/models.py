@@ -147,6 +147,21 @@ class Backfill(SQLModel, table=True):
     requested_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class JobEvent(SQLModel, table=True):
+    """A job paused or resumed: when, by whom (``api``: its owner; ``auto``: the run recorder
+    after failed runs) and why. ``GET /jobs/{id}/explain`` reads what state a job was in."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (sa.Index("ix_job_events_job_at", "job_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=40)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=20)
+    by: str = Field(max_length=20)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+
+
 class ActivityEvent(SQLModel, table=True):
     """One unit of an owner's activity (API calls, host-platform events)."""
 
@@ -274,6 +289,7 @@ job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
 backfills: sa.Table = Backfill.__table__  # type: ignore[attr-defined]
+job_events: sa.Table = JobEvent.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

@@ -246,3 +246,21 @@ async def runs_in_range(
         )
     )
     return rows.all()
+
+
+async def run_running_at(
+    session: AsyncSession, *, job_id: str, at: datetime, other_than: str
+) -> Run | None:
+    """A run of the job (not ``other_than``) that had started and not ended at ``at``."""
+    rows = await session.execute(
+        sa.select(Run)
+        .where(
+            col(Run.job_id) == job_id,
+            col(Run.id) != other_than,
+            col(Run.started_at) <= at,
+            sa.or_(col(Run.completed_at).is_(None), col(Run.completed_at) > at),
+        )
+        .order_by(col(Run.started_at).desc())
+        .limit(1)
+    )
+    return rows.scalars().first()

@@ -1,4 +1,5 @@
-"""job timing: a job's own catch-up window and jitter; backfills asked of its schedule
+"""job timing: a job's own catch-up window and jitter; backfills asked of its schedule; its
+pauses and resumes
 
 Revision ID: 0010_job_timing
 Revises: 0007_dispatches
@@ -36,9 +37,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_backfills_job_start", "backfills", ["job_id", "start"])
+    op.create_table(
+        "job_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.String(length=40), nullable=False),
+        sa.Column("at", api.core.index.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("by", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_job_events_job_at", "job_events", ["job_id", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_job_events_job_at", table_name="job_events")
+    op.drop_table("job_events")
     op.drop_index("ix_backfills_job_start", table_name="backfills")
     op.drop_table("backfills")
     op.drop_column("jobs", "jitter_seconds")
