@@ -88,7 +88,10 @@ class Job(SQLModel, table=True):
     max_consecutive_failures: int
     # None: the deployment's ``catchup_window_seconds`` setting.
     catchup_window_seconds: int | None = None
-    jitter_seconds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The database's default only, so Core inserts written before this column still work.
+    jitter_seconds: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0", "default": None}
+    )
     consecutive_failures: int = 0
     paused_reason: str | None = Field(default=None, sa_type=sa.Text)
     next_run_at: datetime | None = _time()
