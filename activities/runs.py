@@ -57,7 +57,7 @@ class RunRecorder:
             ):
                 start = start.model_copy(update={"trigger": "backfill"})
             await index_runs.upsert_started_run(conn, start=start)
-            return RunStarted(job=JobSnapshot.of(dict(job._mapping)))
+            return RunStarted(job=JobSnapshot.of(dict(job._mapping)), trigger=start.trigger)
 
     @activity.defn(name="record_run_finish")
     async def record_finish(self, finish: RunFinish) -> RunFinished:

@@ -102,6 +102,8 @@ class RunStarted(BaseModel):
     """The job to run, or None when it was deleted meanwhile."""
 
     job: JobSnapshot | None
+    # The trigger recorded: ``backfill`` for a schedule's run of a backfill (None: as started).
+    trigger: Trigger | None = None
 
 
 class AttemptError(BaseModel):

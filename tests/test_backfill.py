@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.worker import Worker
 
 from tests.conftest import Api, eventually
+from tests.servers import Reply, serve
 
 JOBS = "/api/scheduler/jobs"
 NY = "America/New_York"
@@ -172,3 +173,18 @@ async def test_bad_backfills_are_refused_naming_the_field(api: Api, worker: Work
     bob = await api.headers("bob")
     hidden = await backfill(api, bob, every_minute, "2026-03-01T00:00", "2026-03-01T01:00")
     assert hidden.status_code == 404
+
+
+async def test_a_backfilled_run_is_delivered_as_a_backfill(api: Api, worker: Worker) -> None:
+    alice = await api.headers("alice")
+    for server in serve():
+        hook = server.script("/hook", Reply(200, {"ok": True}))
+        job_id = await create(
+            api, alice, "0 12 * * *", delivery={"channel": f"webhook:{hook}", "format": "json"}
+        )
+        answer = await backfill(api, alice, job_id, "2026-06-01T00:00:00", "2026-06-02T00:00:00")
+        assert answer.json()["fires"] == 1
+        await server.wait_for_call("/hook", timeout=30)
+        delivered = server.calls("/hook")[0].body["run"]
+        assert delivered["trigger"] == "backfill"
+        assert delivered["run_id"] == f"run_{job_id.removeprefix('job_')}-2026-06-01T16:00:00Z"
