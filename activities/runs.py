@@ -18,7 +18,9 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.chains import continue_into_chains
+from api.core.index import backfills as index_backfills
 from api.core.index import chains as index_chains
+from api.core.index import job_events as index_job_events
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.temporal import missing_ok
@@ -55,8 +57,19 @@ class RunRecorder:
             job = await index_jobs.job_row(conn, job_id=start.job_id)
             if job is None or job.deleted_at is not None:
                 return RunStarted(job=None)
+            if (
+                start.trigger == "schedule"
+                and start.scheduled_at is not None
+                and await index_backfills.is_backfilled(
+                    conn,
+                    job_id=start.job_id,
+                    scheduled_at=start.scheduled_at,
+                    started_at=start.started_at,
+                )
+            ):
+                start = start.model_copy(update={"trigger": "backfill"})
             await index_runs.upsert_started_run(conn, start=start)
-            return RunStarted(job=JobSnapshot.of(dict(job._mapping)))
+            return RunStarted(job=JobSnapshot.of(dict(job._mapping)), trigger=start.trigger)
 
     @activity.defn(name="check_run_budget")
     async def check_budget(self, check: BudgetCheck) -> BudgetVerdict:
@@ -156,6 +169,13 @@ class RunRecorder:
             for job_id, changes in changed.items():
                 await index_jobs.update_job(conn, job_id=job_id, changes=changes)
                 if changes.get("status") == "paused":
+                    await index_job_events.insert_event(
+                        conn,
+                        job_id=job_id,
+                        kind="paused",
+                        by="auto",
+                        reason=changes["paused_reason"],
+                    )
                     await self._pause_schedule(job_id, changes["paused_reason"])
         return written
 

@@ -232,7 +232,7 @@ class TickActivities:
                 schedule = build_schedule(
                     job,
                     task_queue=self._settings.task_queue,
-                    catchup_window_seconds=self._settings.catchup_window_seconds,
+                    default_catchup_window_seconds=self._settings.catchup_window_seconds,
                 )
                 await self._client.get_schedule_handle(job_id).update(_replace_with(schedule))
                 repairs["schedules_resynced"] += 1
@@ -276,7 +276,7 @@ class TickActivities:
                 build_schedule(
                     job,
                     task_queue=self._settings.task_queue,
-                    catchup_window_seconds=self._settings.catchup_window_seconds,
+                    default_catchup_window_seconds=self._settings.catchup_window_seconds,
                 ),
                 memo=schedule_memo(job),
                 search_attributes=job_search_attributes(job, "schedule"),

@@ -13,7 +13,8 @@ from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.retry import RetryPolicy
 
-Trigger = Literal["schedule", "manual", "chain"]
+# ``backfill``: started by the job's schedule for a backfill (the recorder tells it apart).
+Trigger = Literal["schedule", "manual", "chain", "backfill"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
 
 # The workflow type of every job run (workflows/job_run.py).
@@ -105,6 +106,8 @@ class RunStarted(BaseModel):
     """The job to run, or None when it was deleted meanwhile."""
 
     job: JobSnapshot | None
+    # The trigger recorded: ``backfill`` for a schedule's run of a backfill (None: as started).
+    trigger: Trigger | None = None
 
 
 class AttemptError(BaseModel):

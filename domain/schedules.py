@@ -276,3 +276,74 @@ def next_fire_time(
     """The first time the schedule fires strictly after ``after``, or None if it never will."""
     times = next_fire_times(schedule, after=after, count=1)
     return times[0] if times else None
+
+
+# Bounds of a job's own timing (README "Job timing").
+MAX_JITTER_SECONDS = 86_400
+MIN_CATCHUP_WINDOW_SECONDS = 10  # Temporal's minimum
+MAX_CATCHUP_WINDOW_SECONDS = 7 * 86_400
+# Fires sampled to find a cron schedule's shortest spacing.
+_SPACING_SAMPLE = 500
+
+
+def shortest_spacing(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime
+) -> int | None:
+    """The shortest time in seconds between two consecutive fires after ``after`` (an
+    ``every`` interval exactly; a cron schedule over its next 500 fires), None for a one-off."""
+    if isinstance(schedule, AtSchedule):
+        return None
+    if isinstance(schedule, EverySchedule):
+        return schedule.interval
+    fires = next_fire_times(schedule, after=after, count=_SPACING_SAMPLE)
+    gaps = [int((b - a).total_seconds()) for a, b in zip(fires, fires[1:], strict=False)]
+    return min(gaps) if gaps else None
+
+
+def check_jitter(
+    schedule: CronSchedule | EverySchedule | AtSchedule, jitter_seconds: int, *, now: dt.datetime
+) -> None:
+    """Refuse a jitter that would let a run drift past the schedule's next fire.
+
+    Raises:
+        ValueError: The jitter is not shorter than the shortest spacing between fires.
+    """
+    if jitter_seconds <= 0:
+        return
+    spacing = shortest_spacing(schedule, after=now)
+    if spacing is not None and jitter_seconds >= spacing:
+        raise ValueError(
+            f"must be shorter than the schedule's shortest spacing between fires ({spacing} s)"
+        )
+
+
+def is_fire_time(schedule: CronSchedule | EverySchedule | AtSchedule, at: dt.datetime) -> bool:
+    """Whether Temporal fires the schedule at the instant ``at`` exactly."""
+    # In UTC: arithmetic on a zone's wall time would drop the fold of a repeated hour.
+    fire = next_fire_time(schedule, after=at.astimezone(dt.UTC) - dt.timedelta(microseconds=1))
+    # As instants: Python never finds a time in a repeated hour equal to one in another zone.
+    return fire is not None and fire.timestamp() == at.timestamp()
+
+
+_LOOK_BACK = [dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)] + [
+    dt.timedelta(days=days) for days in (32, 367, 4 * 366)
+]
+
+
+def previous_fire_time(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, before: dt.datetime
+) -> dt.datetime | None:
+    """The last time the schedule fires strictly before ``before`` (within four years)."""
+    if isinstance(schedule, AtSchedule):
+        return schedule.datetime if schedule.datetime < before else None
+    if isinstance(schedule, EverySchedule):
+        instant = math.ceil(before.timestamp()) - 1
+        last = instant // schedule.interval * schedule.interval
+        return dt.datetime.fromtimestamp(last, dt.UTC).astimezone(load_timezone(schedule.timezone))
+    before = before.astimezone(dt.UTC)
+    for window in _LOOK_BACK:
+        fires = next_fire_times(schedule, after=before - window, count=10_000)
+        earlier = [t for t in fires if t.timestamp() < before.timestamp()]
+        if earlier:
+            return earlier[-1]
+    return None

@@ -42,7 +42,7 @@ async def test_an_offset_interval_fires_where_temporal_fires_it(
     temporal_client: Client, interval: int, offset: int
 ) -> None:
     schedule = EverySchedule(type="every", interval=interval, offset=offset)
-    spec = build_schedule(_job(schedule), task_queue="q", catchup_window_seconds=300).spec
+    spec = build_schedule(_job(schedule), task_queue="q", default_catchup_window_seconds=300).spec
     times = await compare_with_temporal(
         temporal_client, spec, lambda after: next_fire_times(schedule, after=after, count=COUNT)
     )

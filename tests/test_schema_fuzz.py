@@ -39,6 +39,9 @@ PREFIX = "/api/scheduler"
 SEMANTIC_422 = {
     f"POST {PREFIX}/jobs": "agent configured, cron parses, `at` in the future, target allowed",
     f"PUT {PREFIX}/jobs/{{job_id}}": "as POST /jobs",
+    f"POST {PREFIX}/jobs/{{job_id}}/backfill": "end after start and not in the future, "
+    "at most 1,000 fires, years 2000-2100",
+    f"GET {PREFIX}/jobs/{{job_id}}/explain": "years 2000-2100",
     f"POST {PREFIX}/chains": "the jobs exist and are the caller's; the graph is acyclic",
     f"POST {PREFIX}/parse-nl": "the text reads as a schedule",
     f"GET {PREFIX}/calendar-data": "end after start, at most 92 days, years 2000-2100",

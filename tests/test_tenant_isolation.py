@@ -16,7 +16,17 @@ PREFIX = "/api/scheduler"
 # The id each path parameter takes, by name; a run id is a chain run's under /chains.
 COVERED_PARAMETERS = {"job_id", "run_id", "chain_id"}
 # A valid body for each operation that takes one and an id (else a 422 would come first).
-BODIES: dict[str, dict[str, Any]] = {"PUT /api/scheduler/jobs/{job_id}": {"name": "taken"}}
+BODIES: dict[str, dict[str, Any]] = {
+    "PUT /api/scheduler/jobs/{job_id}": {"name": "taken"},
+    "POST /api/scheduler/jobs/{job_id}/backfill": {
+        "start": "2026-03-01T00:00:00Z",
+        "end": "2026-03-02T00:00:00Z",
+    },
+}
+# Required query values of operations with an id (else a 422 would come first).
+ID_QUERIES: dict[str, dict[str, str]] = {
+    "GET /api/scheduler/jobs/{job_id}/explain": {"at": "2026-03-01T08:00:00Z"},
+}
 # Required query values of the id-less GET operations.
 QUERIES: dict[str, dict[str, str]] = {
     f"{PREFIX}/validate": {"type": "cron", "value": "0 8 * * *"},
@@ -123,7 +133,9 @@ async def test_another_owners_ids_are_404_everywhere_and_nothing_of_theirs_shows
         if "{job_id}" in path and "{run_id}" in path:
             urls.add(_url(path, {**a, "job_id": bob_job.json()["id"]}))
         for url in urls:
-            response = await api.http.request(method, url, json=body, headers=bob)
+            response = await api.http.request(
+                method, url, json=body, params=ID_QUERIES.get(name), headers=bob
+            )
             probes += 1
             assert response.status_code == 404, (name, url, response.status_code, response.text)
             assert response.json()["error"] == "not_found"

@@ -68,6 +68,7 @@ class JobRunWorkflow:
         self._attempts = 0
         self._errors: list[AttemptError] = []
         self._dispatches: list[AttemptDispatches] = []
+        self._trigger: str | None = None
 
     @workflow.run
     async def run(self, run: JobRunInput) -> JobRunResult:
@@ -176,7 +177,7 @@ class JobRunWorkflow:
                     job_name=job.name,
                     owner=job.owner,
                     status=result.status,
-                    trigger=run.trigger,
+                    trigger=self._trigger or run.trigger,
                     output=result.output,
                     data=result.data,
                     error=result.error,
@@ -204,6 +205,7 @@ class JobRunWorkflow:
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )
+        self._trigger = started.trigger
         return started.job
 
     async def _call_agent(self, job: JobSnapshot, run: JobRunInput) -> JobRunResult:

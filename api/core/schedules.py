@@ -7,7 +7,7 @@ schedule at start), so neither imports the other.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
+    "buffer_all": ScheduleOverlapPolicy.BUFFER_ALL,
     "buffer_one": ScheduleOverlapPolicy.BUFFER_ONE,
     "allow_all": ScheduleOverlapPolicy.ALLOW_ALL,
     "cancel_other": ScheduleOverlapPolicy.CANCEL_OTHER,
@@ -57,15 +58,25 @@ def scheduled_run_prefix(job_id: str) -> str:
     return "run_" + job_id.removeprefix("job_")
 
 
+def scheduled_run_id(job_id: str, nominal: datetime) -> str:
+    """The workflow id (= run id) Temporal gives the run of a job's fire at ``nominal``."""
+    return f"{scheduled_run_prefix(job_id)}-{nominal.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
 def job_search_attributes(job: Job, trigger: str) -> TypedSearchAttributes:
     """Search attributes that make a job's schedule and runs findable in the Temporal UI."""
     return search_attributes.run_attributes(job.id, job.owner, trigger)
 
 
-def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
+def _spec(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, jitter_seconds: int
+) -> ScheduleSpec:
+    jitter = timedelta(seconds=jitter_seconds) if jitter_seconds else None
     if isinstance(schedule, CronSchedule):
         return ScheduleSpec(
-            cron_expressions=[schedule.expression], time_zone_name=schedule.timezone
+            cron_expressions=[schedule.expression],
+            time_zone_name=schedule.timezone,
+            jitter=jitter,
         )
     if isinstance(schedule, EverySchedule):
         return ScheduleSpec(
@@ -74,7 +85,8 @@ def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
                     every=timedelta(seconds=schedule.interval),
                     offset=timedelta(seconds=schedule.offset),
                 )
-            ]
+            ],
+            jitter=jitter,
         )
     at = schedule.datetime.astimezone(UTC)
     return ScheduleSpec(
@@ -89,11 +101,22 @@ def _spec(schedule: CronSchedule | EverySchedule | AtSchedule) -> ScheduleSpec:
             )
         ],
         time_zone_name="UTC",
+        jitter=jitter,
     )
 
 
-def build_schedule(job: Job, *, task_queue: str, catchup_window_seconds: int) -> Schedule:
-    """The Temporal Schedule of a job, in the state the job is in."""
+def catchup_window_of(job: Job, default_seconds: int) -> int:
+    """A job's catch-up window in seconds: its own, else the deployment's (Temporal min 10)."""
+    own = job.catchup_window_seconds
+    return max(own if own is not None else default_seconds, 10)
+
+
+def build_schedule(job: Job, *, task_queue: str, default_catchup_window_seconds: int) -> Schedule:
+    """The Temporal Schedule of a job, in the state the job is in.
+
+    The catch-up window is the job's own, or ``default_catchup_window_seconds`` (the setting);
+    the job's jitter is the spec's.
+    """
     schedule = parse_schedule(job.schedule)
     one_off = isinstance(schedule, AtSchedule)
     return Schedule(
@@ -106,10 +129,12 @@ def build_schedule(job: Job, *, task_queue: str, catchup_window_seconds: int) ->
             memo=run_memo(job),
             static_summary=f"{job.name} ({job.agent_id})"[:200],
         ),
-        spec=_spec(schedule),
+        spec=_spec(schedule, jitter_seconds=job.jitter_seconds or 0),
         policy=SchedulePolicy(
             overlap=OVERLAP[job.overlap],
-            catchup_window=timedelta(seconds=max(catchup_window_seconds, 10)),
+            catchup_window=timedelta(
+                seconds=catchup_window_of(job, default_catchup_window_seconds)
+            ),
         ),
         state=ScheduleState(
             paused=job.status != "active",

@@ -7,10 +7,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from api.deps import IdempotencyDep, JobId, JobServiceDep, Limit, Offset
+from api.deps import IdempotencyDep, JobId, JobServiceDep, Limit, NowDep, Offset, RunServiceDep
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.routing import JsonRoute
-from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate, TriggerAccepted
+from api.schemas.jobs import (
+    BackfillAccepted,
+    BackfillRequest,
+    Explanation,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    JobUpdate,
+    TriggerAccepted,
+)
+from api.services.explain import explain
+from domain.inputs import IsoDatetime
 
 router = APIRouter(route_class=JsonRoute, prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -91,3 +102,29 @@ async def trigger_job(
         return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)
 
     return await once.respond(status.HTTP_202_ACCEPTED, trigger)
+
+
+@router.post(
+    "/{job_id}/backfill",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackfillAccepted,
+    responses=CONFLICT_RESPONSE,
+)
+async def backfill_job(
+    job_id: JobId, body: BackfillRequest, jobs: JobServiceDep, now: NowDep
+) -> BackfillAccepted:
+    """Run the schedule's past fires in `[start, end)` that have not run (at most 1,000)."""
+    return await jobs.backfill(job_id, body, now=now)
+
+
+@router.get("/{job_id}/explain", response_model=Explanation)
+async def explain_job(
+    job_id: JobId,
+    runs: RunServiceDep,
+    now: NowDep,
+    at: Annotated[
+        IsoDatetime, Query(description="An ISO instant; without an offset, in the job's zone.")
+    ],
+) -> Explanation:
+    """Was the job due at `at`, and why did it (not) run: from the index and Temporal."""
+    return await explain(runs, job_id, at, now=now)

@@ -13,6 +13,7 @@ from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validat
 from api.services import time as time_service
 from api.services.insight import zone_of
 from domain.inputs import IsoDatetime, Text
+from domain.schedules import MAX_JITTER_SECONDS
 
 router = APIRouter(route_class=JsonRoute, tags=["time"], responses=ERROR_RESPONSES)
 
@@ -25,12 +26,23 @@ async def validate(
     value: Annotated[Text, Query(min_length=1, max_length=200)],
     timezone: Annotated[Text, Query(description="An IANA time zone name.")] = "UTC",
     count: Annotated[int, Query(ge=1, le=100)] = 3,
+    jitter_seconds: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_JITTER_SECONDS,
+            description="A job's jitter: checked against the schedule's spacing and echoed.",
+        ),
+    ] = 0,
 ) -> Validation:
     """The next `count` fire times, exactly as Temporal will fire them, or why it is invalid.
 
     A bad expression, interval, datetime or timezone is `{"valid": false, "error": ...}` (200).
+    The times are nominal: with a `jitter_seconds`, each run starts up to that much later.
     """
-    return time_service.validate(type_, value, timezone, count, now=now)
+    return time_service.validate(
+        type_, value, timezone, count, now=now, jitter_seconds=jitter_seconds
+    )
 
 
 @router.post("/parse-nl", response_model=ParsedSchedule)

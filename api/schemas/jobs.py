@@ -18,16 +18,34 @@ from pydantic import (
     model_validator,
 )
 
+from api.schemas.runs import RunPublic
 from api.schemas.time import ScheduleWarning
 from domain.budgets import Budget
 from domain.conditions import Condition
 from domain.delivery import Delivery
-from domain.inputs import JsonBool, JsonInt, Text
+from domain.inputs import IsoDatetime, JsonBool, JsonInt, Text
 from domain.retry import RetryPolicy
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
+from domain.schedules import (
+    MAX_CATCHUP_WINDOW_SECONDS,
+    MAX_JITTER_SECONDS,
+    MIN_CATCHUP_WINDOW_SECONDS,
+    AtSchedule,
+    CronSchedule,
+    EverySchedule,
+    Schedule,
+)
 
 Overlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
 JobStatus = Literal["active", "paused", "completed", "failed"]
+
+_CATCHUP_DOC = (
+    "How late a fire missed during an outage may still run, in seconds; null: the "
+    "deployment's setting (AGENT_SCHEDULER_CATCHUP_WINDOW_SECONDS, 300 by default)."
+)
+_JITTER_DOC = (
+    "Each scheduled run starts up to this many seconds after its nominal time (random, "
+    "Temporal's schedule jitter); shorter than the schedule's spacing between fires."
+)
 
 _schedule_adapter: TypeAdapter[CronSchedule | EverySchedule | AtSchedule] = TypeAdapter(Schedule)
 
@@ -70,6 +88,10 @@ class JobCreate(_JobFields):
     max_consecutive_failures: JsonInt = Field(
         5, ge=0, le=1000, description="Failed runs in a row before the job pauses; 0: never."
     )
+    catchup_window_seconds: JsonInt | None = Field(
+        None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS, description=_CATCHUP_DOC
+    )
+    jitter_seconds: JsonInt = Field(0, ge=0, le=MAX_JITTER_SECONDS, description=_JITTER_DOC)
 
 
 def _omittable(**constraints: Any) -> Any:
@@ -96,6 +118,10 @@ class JobUpdate(_JobFields):
     overlap: Overlap = _omittable()
     enabled: JsonBool = _omittable()
     max_consecutive_failures: JsonInt = _omittable(ge=0, le=1000)
+    catchup_window_seconds: JsonInt | None = Field(
+        None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS, description=_CATCHUP_DOC
+    )
+    jitter_seconds: JsonInt = _omittable(ge=0, le=MAX_JITTER_SECONDS, description=_JITTER_DOC)
     _schedule_sent: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="wrap")
@@ -140,13 +166,18 @@ class JobPublic(BaseModel):
     timeout_seconds: int
     overlap: Overlap
     max_consecutive_failures: int
+    catchup_window_seconds: int = Field(description="In effect: the job's own, or the setting.")
+    jitter_seconds: int = Field(description="0: runs start at their nominal times.")
     consecutive_failures: int
     paused_reason: str | None
     budget_reopens_at: datetime | None = Field(
         description="While the job is paused by its budget: when it resumes by itself (the "
         "start of the next local day or month in the job's zone); else null."
     )
-    next_run_at: datetime | None
+    next_run_at: datetime | None = Field(
+        description="The next nominal fire time; with a jitter the run starts up to "
+        "jitter_seconds later."
+    )
     last_run_at: datetime | None
     schedule_warnings: list[ScheduleWarning] = Field(
         description="Fires of the next 366 days that a DST change skips, shifts or doubles "
@@ -170,3 +201,87 @@ class TriggerAccepted(BaseModel):
 
     run_id: str
     job_id: str
+
+
+BackfillOverlap = Literal["skip", "buffer_one", "buffer_all", "allow_all", "cancel_other"]
+
+
+class BackfillRequest(_Strict):
+    """Body of ``POST /jobs/{id}/backfill``: run the schedule's fires in ``[start, end)``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-03-07T00:00:00",
+                    "end": "2026-03-09T00:00:00",
+                    "overlap": "buffer_all",
+                }
+            ]
+        }
+    )
+
+    start: IsoDatetime = Field(description="First instant covered; naive: in the job's zone.")
+    end: IsoDatetime = Field(
+        description="End of the range, not covered; after start, not in the future."
+    )
+    overlap: BackfillOverlap = Field(
+        "buffer_all",
+        description="While a backfilled run runs: buffer_all (default) runs the fires one "
+        "after another, in order; the others are Temporal's overlap policies.",
+    )
+
+
+class BackfillAccepted(BaseModel):
+    """Answer of ``POST /jobs/{id}/backfill``: the fires that will run."""
+
+    job_id: str
+    backfill_id: str
+    start: datetime
+    end: datetime
+    overlap: BackfillOverlap
+    fires: int = Field(description="Fires in the range that will run (at most 1,000).")
+    already_run: int = Field(description="Fires in the range that ran already; not run again.")
+    first_fire: datetime | None
+    last_fire: datetime | None
+
+
+class ExplainReason(BaseModel):
+    """One cause ``explain`` found, with the evidence it read."""
+
+    code: Literal[
+        "not_a_fire",
+        "dst_gap",
+        "dst_repeat",
+        "created_after",
+        "paused",
+        "in_the_future",
+        "skipped_overlap",
+        "missed_catchup_window",
+        "condition_false",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "running",
+        "completed",
+        "delivered",
+        "not_delivered",
+        "no_delivery",
+        "no_run_recorded",
+    ]
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Explanation(BaseModel):
+    """Answer of ``GET /jobs/{id}/explain``: was the job due at ``at``, and what happened."""
+
+    job_id: str
+    at: datetime
+    due: bool = Field(description="Whether ``at`` is a fire time of the schedule.")
+    nearest_fires: list[datetime] = Field(
+        description="The fire before ``at`` and the one after (``at`` itself excluded)."
+    )
+    run: RunPublic | None = Field(description="The run of the fire at ``at``, if it has one.")
+    verdict: Literal["not_due", "ran", "running", "did_not_run", "will_run", "will_not_run"]
+    reasons: list[ExplainReason]

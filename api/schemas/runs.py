@@ -50,7 +50,7 @@ class RunPublic(BaseModel):
     id: str
     job_id: str
     chain_id: str | None
-    trigger: Literal["schedule", "manual", "chain"]
+    trigger: Literal["schedule", "manual", "chain", "backfill"]
     status: RunStatus
     scheduled_at: datetime | None
     started_at: datetime | None

@@ -56,13 +56,16 @@ class Validation(BaseModel):
     """A schedule checked by the evaluator: its next fires, or why it is refused."""
 
     valid: bool
-    next_runs: list[datetime] | None = None
+    next_runs: list[datetime] | None = Field(
+        None, description="Nominal fire times; a run starts up to jitter_seconds later."
+    )
     warnings: list[ScheduleWarning] | None = Field(
         default=None,
         description="The previewed fires' wall times that a DST change skips, shifts or "
         "doubles (null when invalid).",
     )
     error: str | None = None
+    jitter_seconds: int = Field(0, description="The jitter asked for (0: none).")
 
 
 class ParseRequest(BaseModel):
@@ -96,6 +99,10 @@ class CalendarEvent(BaseModel):
     kind: Literal["planned", "run"]
     status: str
     run_id: str | None = None
+    jitter_seconds: int = Field(
+        0, description="A planned fire's time is nominal: its run starts up to this much later."
+    )
+    trigger: str | None = Field(None, description="What started a run (`schedule`, `backfill`, …).")
 
 
 class CalendarWarning(ScheduleWarning):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,41 +21,63 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Schedule, ScheduleHandle, ScheduleUpdate
+from temporalio.client import Schedule, ScheduleBackfill, ScheduleHandle, ScheduleUpdate
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
+from api.core.index import backfills as backfills_store
 from api.core.index import chains as chains_store
+from api.core.index import job_events
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
-from api.core.index.models import Job
+from api.core.index.models import Backfill, Job
 from api.core.schedules import (
+    OVERLAP,
     build_schedule,
     job_search_attributes,
     parse_schedule,
     run_memo,
     schedule_memo,
+    scheduled_run_id,
 )
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection, is_not_found, missing_ok
-from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobUpdate
+from api.schemas.jobs import (
+    BackfillAccepted,
+    BackfillRequest,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    JobUpdate,
+)
 from api.schemas.time import schedule_warnings
 from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Budget
 from domain.ids import new_id
+from domain.inputs import check_instant
 from domain.nl.describe import describe
 from domain.payloads import JobRunInput, JobSnapshot
-from domain.schedules import AtSchedule, check_at_in_future, next_fire_time
+from domain.schedules import (
+    AtSchedule,
+    check_at_in_future,
+    check_jitter,
+    next_fire_time,
+    next_fire_times,
+)
 from workflows.job_run import JobRunWorkflow
 
 log = logging.getLogger(__name__)
+
+# Fires one backfill may run (Temporal buffers at most 1,000 starts).
+MAX_BACKFILL_FIRES = 1_000
 
 Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
 
 # What JobPublic shows as stored; the others are computed by ``JobService.public``.
 _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
+    "catchup_window_seconds",
     "next_run_at",
     "last_run_at",
     "schedule_warnings",
@@ -67,7 +89,16 @@ _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
 WARNINGS_AHEAD = timedelta(days=366)
 
 # Fields whose change means the Temporal schedule must be rebuilt.
-_SCHEDULE_FIELDS = {"schedule", "overlap", "name", "agent_id", "goal", "enabled"}
+_SCHEDULE_FIELDS = {
+    "schedule",
+    "overlap",
+    "name",
+    "agent_id",
+    "goal",
+    "enabled",
+    "catchup_window_seconds",
+    "jitter_seconds",
+}
 
 
 @dataclass
@@ -86,6 +117,7 @@ class JobService:
         """Create a job and its schedule."""
         self._check_agent(body.agent_id)
         self._check_future(body.schedule)
+        _check_jitter(body.schedule, body.jitter_seconds, now=self.now)
         await check_delivery(self.settings, _dump(body.delivery))
         now = self.now
         job = Job(
@@ -105,12 +137,18 @@ class JobService:
             timeout_seconds=body.timeout_seconds,
             overlap=body.overlap,
             max_consecutive_failures=body.max_consecutive_failures,
+            catchup_window_seconds=body.catchup_window_seconds,
+            jitter_seconds=body.jitter_seconds,
             created_at=now,
             updated_at=now,
         )
         job.next_run_at = _next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
         self.session.add(job)
+        if not body.enabled:
+            job_events.add_event(
+                self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
+            )
         await self.session.commit()
         try:
             await client.create_schedule(
@@ -161,7 +199,7 @@ class JobService:
             if enabled and job.status == "paused":
                 self._resume(job)
             elif not enabled and (job.status == "active" or job.budget_reopens_at is not None):
-                _paused_by_user(job)
+                self._pause(job)
         for field, value in changes.items():
             if field == "schedule":
                 assert schedule is not None
@@ -175,6 +213,8 @@ class JobService:
                 job.budget = _budget(body.budget)
             else:
                 setattr(job, field, value)
+        if {"schedule", "jitter_seconds"} & sent:
+            _check_jitter(parse_schedule(job.schedule), job.jitter_seconds, now=self.now)
         await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
         return job
 
@@ -186,7 +226,7 @@ class JobService:
         job = await self.get(job_id)
         self._check_not_finished(job)
         if job.status == "active" or job.budget_reopens_at is not None:
-            _paused_by_user(job)
+            self._pause(job)
             await self._save(job, rebuild=True)
         return job
 
@@ -253,11 +293,99 @@ class JobService:
             raise
         return run_id
 
+    async def backfill(
+        self, job_id: str, body: BackfillRequest, *, now: datetime
+    ) -> BackfillAccepted:
+        """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
+        schedule backfill: each run carries its nominal time and the trigger ``backfill``."""
+        job = await self.get(job_id)
+        schedule = parse_schedule(job.schedule)
+        if isinstance(schedule, AtSchedule):
+            raise Conflict(f"Job {job.id} is a one-off (at) job; it has no fires to backfill")
+        zone = ZoneInfo(job.timezone)
+        start, end = _aware(body.start, zone), _aware(body.end, zone)
+        for field, value in (("start", start), ("end", end)):
+            try:
+                check_instant(value)
+            except ValueError as exc:
+                raise Invalid.field(field, str(exc)) from None
+        if end <= start:
+            raise Invalid.field("end", "must be after start")
+        if end > now:
+            raise Invalid.field(
+                "end",
+                f"a backfill covers past fires only: end must not be after now "
+                f"({now.astimezone(zone).isoformat()}); the schedule runs the future ones",
+            )
+        fires = [
+            t
+            for t in next_fire_times(
+                schedule,
+                after=start.astimezone(UTC) - timedelta(microseconds=1),
+                count=MAX_BACKFILL_FIRES + 1,
+            )
+            # As instants: within one zone Python compares a repeated hour by wall time.
+            if t.timestamp() < end.timestamp()
+        ]
+        if len(fires) > MAX_BACKFILL_FIRES:
+            raise Invalid.field(
+                "end",
+                f"the range holds more than {MAX_BACKFILL_FIRES:,} fires of the schedule "
+                f"(the {MAX_BACKFILL_FIRES + 1:,}th is {fires[-1].isoformat()}); "
+                "backfill a shorter range",
+            )
+        ran = await backfills_store.recorded_run_ids(
+            self.session, run_ids=(scheduled_run_id(job.id, t) for t in fires)
+        )
+        todo = [t for t in fires if scheduled_run_id(job.id, t) not in ran]
+        backfill = Backfill(
+            id=new_id("bf"),
+            job_id=job.id,
+            owner=job.owner,
+            start=start,
+            end=end,
+            overlap=body.overlap,
+            fires=len(todo),
+            requested_at=now,
+        )
+        if todo:
+            await backfills_store.insert_backfill(self.session, backfill=backfill)
+            try:
+                await (await self._handle(job)).backfill(
+                    *(
+                        ScheduleBackfill(
+                            # Temporal's range excludes its start and includes its end.
+                            start_at=first - timedelta(seconds=1),
+                            end_at=last,
+                            overlap=OVERLAP[body.overlap],
+                        )
+                        for first, last in _runs_of(fires, todo)
+                    )
+                )
+            except BaseException:
+                await backfills_store.forget_backfill(self.session, backfill_id=backfill.id)
+                raise
+        return BackfillAccepted(
+            job_id=job.id,
+            backfill_id=backfill.id,
+            start=start.astimezone(zone),
+            end=end.astimezone(zone),
+            overlap=body.overlap,
+            fires=len(todo),
+            already_run=len(fires) - len(todo),
+            first_fire=todo[0] if todo else None,
+            last_fire=todo[-1] if todo else None,
+        )
+
     def public(self, job: Job | sa.Row[Any]) -> JobPublic:
         """The API view of a job (a model, or a row of the ``jobs`` table)."""
         stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
         zone = ZoneInfo(stored["timezone"])
         data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
+        own_window = stored["catchup_window_seconds"]
+        data["catchup_window_seconds"] = (
+            own_window if own_window is not None else self.settings.catchup_window_seconds
+        )
         now = self.now
         data["next_run_at"] = next_run_at(stored, zone, now)
         data["schedule_warnings"] = (
@@ -306,12 +434,19 @@ class JobService:
             )
         job.status, job.paused_reason, job.consecutive_failures = "active", None, 0
         job.budget_reopens_at = None
+        job_events.add_event(self.session, job_id=job.id, kind="resumed", by="api", reason=None)
+
+    def _pause(self, job: Job) -> None:
+        _paused_by_user(job)
+        job_events.add_event(
+            self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
+        )
 
     def _schedule_of(self, job: Job) -> Schedule:
         return build_schedule(
             job,
             task_queue=self.settings.task_queue,
-            catchup_window_seconds=self.settings.catchup_window_seconds,
+            default_catchup_window_seconds=self.settings.catchup_window_seconds,
         )
 
     async def _handle(self, job: Job) -> ScheduleHandle:
@@ -373,6 +508,36 @@ class JobService:
 async def _describe_or_none(handle: ScheduleHandle) -> Any:
     described = await missing_ok(handle.describe())
     return None if described is None else described.schedule
+
+
+def _aware(value: datetime, zone: ZoneInfo) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _runs_of(fires: list[datetime], todo: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """The stretches of consecutive fires to run, as (first, last): fires that ran already
+    split them, so Temporal never starts one of those again."""
+    wanted = {t.timestamp() for t in todo}  # as instants: 01:30 EDT and 01:30 EST differ
+    stretches: list[tuple[datetime, datetime]] = []
+    first: datetime | None = None
+    last: datetime | None = None
+    for fire in fires:
+        if fire.timestamp() in wanted:
+            first = first or fire
+            last = fire
+        elif first is not None and last is not None:
+            stretches.append((first, last))
+            first = last = None
+    if first is not None and last is not None:
+        stretches.append((first, last))
+    return stretches
+
+
+def _check_jitter(schedule: Any, jitter_seconds: int, *, now: datetime) -> None:
+    try:
+        check_jitter(schedule, jitter_seconds, now=now)
+    except ValueError as exc:
+        raise Invalid.field("jitter_seconds", str(exc)) from None
 
 
 def _dump(model: Any) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from api.services.schedule_input import FIELD_OF, check_schedule
 from domain.dst import at_warnings
 from domain.inputs import check_instant
 from domain.nl import NotASchedule, parse_text
-from domain.schedules import AtSchedule, next_fire_times
+from domain.schedules import AtSchedule, check_jitter, next_fire_times
 from domain.timezones import load_timezone
 
 ScheduleType = Literal["cron", "every", "at"]
@@ -38,15 +38,28 @@ PLANNED_TOTAL = 20_000
 
 
 def validate(
-    kind: ScheduleType, value: str, timezone: str, count: int, *, now: datetime
+    kind: ScheduleType,
+    value: str,
+    timezone: str,
+    count: int,
+    *,
+    now: datetime,
+    jitter_seconds: int = 0,
 ) -> Validation:
-    """The next ``count`` fires of a schedule given as query values, or why it is refused."""
+    """The next ``count`` (nominal) fires of a schedule given as query values, or why it is
+    refused; a jitter is checked against the schedule's spacing and echoed."""
     try:
         schedule = check_schedule(
             {"type": kind, FIELD_OF[kind]: value, "timezone": timezone}, now=now
         )
     except ValueError as error:
-        return Validation(valid=False, error=str(error))
+        return Validation(valid=False, error=str(error), jitter_seconds=jitter_seconds)
+    try:
+        check_jitter(schedule, jitter_seconds, now=now)
+    except ValueError as error:
+        return Validation(
+            valid=False, error=f"jitter_seconds {error}", jitter_seconds=jitter_seconds
+        )
     fires = next_fire_times(schedule, after=now, count=count)
     warnings = schedule_warnings(schedule, start=now, end=fires[-1]) if fires else []
     if isinstance(schedule, AtSchedule):
@@ -57,7 +70,7 @@ def validate(
         if written.tzinfo is None:
             zone = load_timezone(schedule.timezone)
             warnings = [ScheduleWarning.of(w, zone) for w in at_warnings(written, schedule)]
-    return Validation(valid=True, next_runs=fires, warnings=warnings)
+    return Validation(valid=True, next_runs=fires, warnings=warnings, jitter_seconds=jitter_seconds)
 
 
 async def parse_nl(
@@ -130,6 +143,7 @@ async def calendar(
                 time=t.astimezone(zone),
                 kind="planned",
                 status=job.status,
+                jitter_seconds=job.jitter_seconds,
             )
             for t in fires
         )
@@ -146,6 +160,7 @@ async def calendar(
             kind="run",
             status=row.status,
             run_id=row.id,
+            trigger=row.trigger,
         )
         for row in runs
     )

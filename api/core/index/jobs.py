@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.core.index.models import Job, Run, job_counts, jobs, runs
+from api.core.index.models import Job, Run, backfills, job_counts, job_events, jobs, runs
 
 # Built once: every job route runs it.
 _OWNERS_JOB = select(Job).where(
@@ -73,6 +73,8 @@ async def list_jobs(
 async def purge_job(session: AsyncSession, *, job_id: str) -> None:
     """Remove a job and its runs from the index (its schedule is already gone)."""
     await session.execute(sa.delete(Run).where(col(Run.job_id) == job_id))
+    await session.execute(sa.delete(job_events).where(job_events.c.job_id == job_id))
+    await session.execute(sa.delete(backfills).where(backfills.c.job_id == job_id))
     await session.execute(sa.delete(Job).where(col(Job.id) == job_id))
     await session.commit()
 
@@ -98,6 +100,8 @@ async def all_job_rows(conn: AsyncConnection) -> Sequence[sa.Row[Any]]:
 async def delete_job_rows(conn: AsyncConnection, *, job_id: str) -> None:
     """Remove a job and its runs from the index."""
     await conn.execute(runs.delete().where(runs.c.job_id == job_id))
+    await conn.execute(job_events.delete().where(job_events.c.job_id == job_id))
+    await conn.execute(backfills.delete().where(backfills.c.job_id == job_id))
     await conn.execute(jobs.delete().where(jobs.c.id == job_id))
 
 

@@ -87,6 +87,12 @@ class Job(SQLModel, table=True):
     timeout_seconds: int
     overlap: str = Field(max_length=20)
     max_consecutive_failures: int
+    # None: the deployment's ``catchup_window_seconds`` setting.
+    catchup_window_seconds: int | None = None
+    # The database's default only, so Core inserts written before this column still work.
+    jitter_seconds: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0", "default": None}
+    )
     consecutive_failures: int = 0
     paused_reason: str | None = Field(default=None, sa_type=sa.Text)
     # Set while the job is paused by its budget: the end of the window that paused it, when the
@@ -134,6 +140,38 @@ class Run(SQLModel, table=True):
     output_tokens: int | None = Field(default=None, sa_type=sa.BigInteger)
     cost_usd: float | None = None
     skip_reason: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Backfill(SQLModel, table=True):
+    """A backfill asked of a job's schedule: runs whose nominal time is in ``[start, end)``
+    and that started after ``requested_at`` are the backfill's (``trigger: "backfill"``)."""
+
+    __tablename__ = "backfills"
+    __table_args__ = (sa.Index("ix_backfills_job_start", "job_id", "start"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    job_id: str = Field(max_length=40)
+    owner: str = Field(max_length=200)
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    overlap: str = Field(max_length=20)
+    fires: int
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JobEvent(SQLModel, table=True):
+    """A job paused or resumed: when, by whom (``api``: its owner; ``auto``: the run recorder
+    after failed runs) and why. ``GET /jobs/{id}/explain`` reads what state a job was in."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (sa.Index("ix_job_events_job_at", "job_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=40)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=20)
+    by: str = Field(max_length=20)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class ActivityEvent(SQLModel, table=True):
@@ -285,6 +323,8 @@ job_counts: sa.Table = JobCount.__table__  # type: ignore[attr-defined]
 api_minutes: sa.Table = ApiMinute.__table__  # type: ignore[attr-defined]
 deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
 outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+backfills: sa.Table = Backfill.__table__  # type: ignore[attr-defined]
+job_events: sa.Table = JobEvent.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

@@ -222,17 +222,31 @@ async def set_run_delivery(conn: AsyncConnection, *, run_id: str, delivery: dict
 
 async def runs_in_range(
     session: AsyncSession, *, owner: str, start: datetime, end: datetime
-) -> Sequence[sa.Row[str, str, str, datetime | None, str]]:
-    """The owner's runs of live jobs that started in ``[start, end)``: their ``id``,
-    ``job_id``, ``status``, ``started_at`` and the job's ``name``."""
+) -> Sequence[sa.Row[str, str, str, datetime | None, str, str]]:
+    """The owner's runs of live jobs that happened in ``[start, end)``: their ``id``,
+    ``job_id``, ``status``, ``started_at``, the job's ``name`` and the run's ``trigger``.
+
+    A backfilled run happened at its nominal time (``scheduled_at``), and ``started_at`` is
+    that time for it here; every other run at its ``started_at``."""
+    backfilled = col(Run.trigger) == "backfill"
+    when = sa.case((backfilled, col(Run.scheduled_at)), else_=col(Run.started_at))
     rows = await session.execute(
-        sa.select(col(Run.id), col(Run.job_id), col(Run.status), col(Run.started_at), col(Job.name))
+        sa.select(
+            col(Run.id),
+            col(Run.job_id),
+            col(Run.status),
+            when.label("started_at"),
+            col(Job.name),
+            col(Run.trigger),
+        )
         .join(Job, col(Job.id) == col(Run.job_id))
         .where(
             col(Run.owner) == owner,
             col(Job.deleted_at).is_(None),
-            col(Run.started_at) >= start,
-            col(Run.started_at) < end,
+            sa.or_(
+                sa.and_(~backfilled, col(Run.started_at) >= start, col(Run.started_at) < end),
+                sa.and_(backfilled, col(Run.scheduled_at) >= start, col(Run.scheduled_at) < end),
+            ),
         )
     )
     return rows.all()
@@ -321,3 +335,21 @@ async def last_delivered_output(
     )
     row = rows.first()
     return None if row is None else (row.id, row.output)
+
+
+async def run_running_at(
+    session: AsyncSession, *, job_id: str, at: datetime, other_than: str
+) -> Run | None:
+    """A run of the job (not ``other_than``) that had started and not ended at ``at``."""
+    rows = await session.execute(
+        sa.select(Run)
+        .where(
+            col(Run.job_id) == job_id,
+            col(Run.id) != other_than,
+            col(Run.started_at) <= at,
+            sa.or_(col(Run.completed_at).is_(None), col(Run.completed_at) > at),
+        )
+        .order_by(col(Run.started_at).desc())
+        .limit(1)
+    )
+    return rows.scalars().first()

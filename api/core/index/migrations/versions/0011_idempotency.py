@@ -1,7 +1,7 @@
 """idempotency: the Idempotency-Key of each owner's create and trigger requests, and their answers
 
 Revision ID: 0011_idempotency
-Revises: 0009_budgets
+Revises: 0010_job_timing
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import api.core.index.models
 
 revision: str = "0011_idempotency"
-down_revision: str | None = "0009_budgets"
+down_revision: str | None = "0010_job_timing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
