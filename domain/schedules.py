@@ -15,11 +15,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -140,6 +138,8 @@ class EverySchedule(BaseModel):
                 "interval - 1 (default 0; normalised to seconds; shown only when not 0)",
             }
         ),
+        # Left out of answers when 0, so schedules without a phase answer as they always did.
+        Field(exclude_if=lambda offset: offset == 0),
     ] = 0
     timezone: TimezoneName = "UTC"
 
@@ -175,13 +175,6 @@ class EverySchedule(BaseModel):
         if interval is not None and offset >= interval:
             raise ValueError(f"offset {offset}s must be less than the interval ({interval}s)")
         return offset
-
-    @model_serializer(mode="wrap")
-    def _omit_zero_offset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.offset:
-            data.pop("offset", None)
-        return data
 
 
 class AtSchedule(BaseModel):
