@@ -24,8 +24,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Two pytest workers: most tests wait on Temporal, servers and timers, not on the CPU. Each
+# worker has its own Temporal dev server and PostgreSQL database (tests/conftest.py).
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The fault suite (tests/faults/README.md): real Temporal, workers, API and PostgreSQL processes
 # killed and restarted; a few minutes, so not part of `make test`. CI runs both.
