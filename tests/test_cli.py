@@ -268,17 +268,22 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert empty.returncode == 2 and empty.stdout == ""
 
 
-def test_api_and_worker_are_long_running_processes(
-    temporal_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
-    """The production commands run against an existing Temporal and index; SIGTERM exits 0."""
+def production_env(temporal_env: WorkflowEnvironment, data_dir: Path) -> tuple[int, dict[str, str]]:
+    """A free API port and the environment of ``api``/``worker`` on the session's Temporal."""
     (port,) = free_ports(1)
-    env = clean_env() | {
-        "AGENT_SCHEDULER_DATA_DIR": str(tmp_path),
+    return port, clean_env() | {
+        "AGENT_SCHEDULER_DATA_DIR": str(data_dir),
         "AGENT_SCHEDULER_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
         "AGENT_SCHEDULER_TASK_QUEUE": f"test-{port}",
         "AGENT_SCHEDULER_PORT": str(port),
     }
+
+
+def test_api_and_worker_are_long_running_processes(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The production commands run against an existing Temporal and index; SIGTERM exits 0."""
+    port, env = production_env(temporal_env, tmp_path)
     log = tmp_path / "log"
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -306,14 +311,8 @@ def test_api_workers_serve_one_port_from_several_processes(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """``api --workers 2``: two API processes answer on one port; SIGTERM stops them all."""
-    (port,) = free_ports(1)
-    env = clean_env() | {
-        "AGENT_SCHEDULER_DATA_DIR": str(tmp_path),
-        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "AGENT_SCHEDULER_TASK_QUEUE": f"test-{port}",
-        "AGENT_SCHEDULER_PORT": str(port),
-        "AGENT_SCHEDULER_TICK_INTERVAL_SECONDS": "0",
-    }
+    port, env = production_env(temporal_env, tmp_path)
+    env["AGENT_SCHEDULER_TICK_INTERVAL_SECONDS"] = "0"
     key = cli("keys", "create", "--owner", "alice", "--data-dir", str(tmp_path)).stdout.split()[-1]
     log = tmp_path / "log"
     with log.open("wb") as out:

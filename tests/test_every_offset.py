@@ -8,30 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.client import Client
 
-from api.core.index.models import Job
 from api.core.schedules import build_schedule
 from domain.schedules import EverySchedule, next_fire_times
 from tests.conftest import Api
-from tests.test_schedule_evaluator import COUNT, compare_with_temporal
+from tests.test_schedule_evaluator import COUNT, compare_with_temporal, job_row
 
 PREFIX = "/api/scheduler"
 TWO_WEEKS = 14 * 86400
-
-
-def _job(schedule: EverySchedule) -> Job:
-    return Job(
-        id="job_offset",
-        owner="o",
-        name="n",
-        goal="g",
-        agent_id="echo",
-        schedule=schedule.model_dump(mode="json"),
-        timezone=schedule.timezone,
-        status="active",
-        timeout_seconds=60,
-        overlap="skip",
-        max_consecutive_failures=5,
-    )
 
 
 @pytest.mark.parametrize(
@@ -42,7 +25,9 @@ async def test_an_offset_interval_fires_where_temporal_fires_it(
     temporal_client: Client, interval: int, offset: int
 ) -> None:
     schedule = EverySchedule(type="every", interval=interval, offset=offset)
-    spec = build_schedule(_job(schedule), task_queue="q", default_catchup_window_seconds=300).spec
+    spec = build_schedule(
+        job_row(schedule, "job_offset"), task_queue="q", default_catchup_window_seconds=300
+    ).spec
     times = await compare_with_temporal(
         temporal_client, spec, lambda after: next_fire_times(schedule, after=after, count=COUNT)
     )

@@ -92,11 +92,10 @@ async def compare_with_temporal(
     raise AssertionError("a fire time kept falling between creating and describing the schedule")
 
 
-def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
-    """The evaluator's next ``COUNT`` times, checking that a job's ``next_run_at`` is the first."""
-    times = next_fire_times(schedule, after=after, count=COUNT)
-    job = Job(
-        id="job_x",
+def job_row(schedule: CronSchedule | EverySchedule, job_id: str = "job_x") -> Job:
+    """An active job's index row with ``schedule``, as the API stores it."""
+    return Job(
+        id=job_id,
         owner="o",
         name="n",
         goal="g",
@@ -108,6 +107,12 @@ def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
         overlap="skip",
         max_consecutive_failures=5,
     )
+
+
+def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
+    """The evaluator's next ``COUNT`` times, checking that a job's ``next_run_at`` is the first."""
+    times = next_fire_times(schedule, after=after, count=COUNT)
+    job = job_row(schedule)
     next_run_at = jobs_service.next_run_at(job.model_dump(), ZoneInfo(schedule.timezone), after)
     assert next_run_at == (times[0] if times else None)
     assert next_run_at is None or next_run_at.tzinfo == ZoneInfo(schedule.timezone)
