@@ -65,7 +65,12 @@ async def bare(client: Client, runs: int, concurrency: int) -> float:
 
 @asynccontextmanager
 async def ours(
-    client: Client, address: str, data: Path, concurrency: int, database_url: str | None
+    client: Client,
+    address: str,
+    data: Path,
+    concurrency: int,
+    database_url: str | None,
+    one_hop: bool,
 ) -> AsyncIterator[Callable[[int], Awaitable[float]]]:
     """Our stack (API in-process over ASGI, worker, index); yields a runs/s measurement."""
     settings = Settings(
@@ -73,6 +78,8 @@ async def ours(
         database_url=database_url,
         temporal_address=address,
         task_queue=f"ours-{uuid.uuid4().hex}",
+        # As `agent-scheduler dev` runs the SQLite index; --stock-sqlite measures without it.
+        sqlite_one_hop=one_hop,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app), running_worker(client, settings):
@@ -131,6 +138,11 @@ async def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="index URL (default: SQLite in a temp dir)"
     )
+    parser.add_argument(
+        "--stock-sqlite",
+        action="store_true",
+        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
+    )
     args = parser.parse_args()
     # Our worker writes its workflow modules' bytecode at start; do the same for the bare side.
     compileall.compile_file(bare_workflow_module.__file__, quiet=2)
@@ -145,7 +157,12 @@ async def main() -> None:
         address = env.client.service_client.config.target_host
         with tempfile.TemporaryDirectory() as data:
             async with ours(
-                env.client, address, Path(data), args.concurrency, args.database_url
+                env.client,
+                address,
+                Path(data),
+                args.concurrency,
+                args.database_url,
+                not args.stock_sqlite,
             ) as measure:
                 await bare(env.client, 30, 10)  # warm-up, both sides
                 await measure(30)
@@ -155,9 +172,10 @@ async def main() -> None:
     finally:
         await env.shutdown()
     base, mine = statistics.median(bases), statistics.median(our)
+    sqlite = "sqlite, stock driver" if args.stock_sqlite else "sqlite, one-hop cursor"
     print(
         f"runs={args.runs} x {args.rounds} rounds, concurrency={args.concurrency}, "
-        f"index={args.database_url or 'sqlite'}"
+        f"index={args.database_url or sqlite}"
     )
     print(
         f"bare one-activity workflow: {base:8.1f} runs/s  (rounds: "
