@@ -12,6 +12,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.core.index.db import make_engine, make_sessionmaker
+from api.core.index.keys import create_key
 from api.core.settings import Settings
 
 
@@ -44,3 +46,14 @@ def served(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+async def minted_key(settings: Settings, owner: str) -> str:
+    """A new API key of ``owner`` in ``settings``' index, for an app served in another loop."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            _, key = await create_key(session, owner=owner)
+    finally:
+        await engine.dispose()
+    return key

@@ -19,11 +19,9 @@ from mcp_types import CallToolResult
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.core.index.db import make_engine, make_sessionmaker
-from api.core.index.keys import create_key
 from api.core.settings import Settings
 from api.deadline import RequestDeadline
-from tests.served import served
+from tests.served import minted_key, served
 from tests.servers import Reply, ScriptedServer, serve
 
 TOOLS = {
@@ -42,16 +40,6 @@ TOOLS = {
 }
 DAILY = {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Paris"}
 HOURLY_NO_ZONE = {"type": "cron", "expression": "0 * * * *"}
-
-
-async def _key(settings: Settings, owner: str) -> str:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            _, key = await create_key(session, owner=owner)
-    finally:
-        await engine.dispose()
-    return key
 
 
 @pytest.fixture
@@ -91,7 +79,7 @@ def job(**fields: Any) -> dict[str, Any]:
 async def test_initialize_lists_every_tool_with_its_schema(
     base_url: str, settings: Settings
 ) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     async with connected(base_url, key) as client:
         assert client.protocol_version == "2025-11-25"
         assert client.server_info is not None and client.server_info.name == "agent-scheduler"
@@ -117,7 +105,7 @@ async def test_initialize_lists_every_tool_with_its_schema(
 async def test_create_trigger_and_follow_a_run_to_completed(
     base_url: str, settings: Settings
 ) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     async with connected(base_url, key) as client:
         created = ok(await client.call_tool("create_job", job(goal="BTC is at 100k")))
         assert created["id"].startswith("job_") and created["status"] == "active"
@@ -167,7 +155,7 @@ async def test_create_trigger_and_follow_a_run_to_completed(
 
 
 async def test_another_owners_job_is_invisible(base_url: str, settings: Settings) -> None:
-    alice, bob = await _key(settings, "alice"), await _key(settings, "bob")
+    alice, bob = await minted_key(settings, "alice"), await minted_key(settings, "bob")
     async with connected(base_url, alice) as client:
         job_id = ok(await client.call_tool("create_job", job()))["id"]
     async with connected(base_url, bob) as client:
@@ -184,7 +172,7 @@ async def test_another_owners_job_is_invisible(base_url: str, settings: Settings
 async def test_bad_input_is_a_tool_error_naming_the_field(
     base_url: str, settings: Settings
 ) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     async with connected(base_url, key) as client:
         body = failure(
             await client.call_tool(
@@ -218,7 +206,7 @@ async def test_bad_input_is_a_tool_error_naming_the_field(
 
 
 async def test_parse_and_validate_schedule(base_url: str, settings: Settings) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     async with connected(base_url, key) as client:
         parsed = ok(
             await client.call_tool("parse_schedule", {"text": "every weekday at 9am Pacific"})
@@ -252,7 +240,7 @@ async def test_parse_and_validate_schedule(base_url: str, settings: Settings) ->
 async def test_the_modern_protocol_without_a_handshake_works_too(
     base_url: str, settings: Settings
 ) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     async with connected(base_url, key, mode="auto") as client:
         assert client.protocol_version == "2026-07-28"
         assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
@@ -280,7 +268,7 @@ async def test_a_missing_or_invalid_key_is_refused(
 
 
 async def test_what_is_not_a_json_post_is_refused(base_url: str, settings: Settings) -> None:
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     headers = {"Authorization": f"Bearer {key}"}
     response = httpx.get(f"{base_url}/mcp", headers=headers)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
@@ -313,7 +301,7 @@ async def test_a_call_stuck_past_the_request_deadline_is_a_503_and_the_next_work
     for middleware in app.user_middleware:
         if middleware.cls is RequestDeadline:
             middleware.kwargs["seconds"] = 1.0
-    key = await _key(settings, "alice")
+    key = await minted_key(settings, "alice")
     headers = {"Authorization": f"Bearer {key}"}
     call = {
         "jsonrpc": "2.0",

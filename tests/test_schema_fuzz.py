@@ -23,10 +23,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.core.index.db import make_engine, make_sessionmaker
-from api.core.index.keys import create_key
 from api.core.index.models import Job
 from api.core.settings import Settings
-from tests.served import served
+from tests.served import minted_key, served
 
 MAX_EXAMPLES = 5
 SEED = 18
@@ -122,16 +121,6 @@ async def _forget_schedules(settings: Settings, client: Client, owner: str) -> i
     return len(ids)
 
 
-async def _key(settings: Settings, owner: str) -> str:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            _, key = await create_key(session, owner=owner)
-    finally:
-        await engine.dispose()
-    return key
-
-
 @pytest.fixture
 def fuzz_settings(
     temporal_env: WorkflowEnvironment, tmp_path: Path, postgres_url: str | None
@@ -154,7 +143,7 @@ async def test_schemathesis_finds_nothing(
 ) -> None:
     settings = fuzz_settings
     with served(settings) as base_url:
-        key = await _key(settings, "fuzzer")
+        key = await minted_key(settings, "fuzzer")
         log = tmp_path / "schemathesis.log"
         config = _config(tmp_path / "schemathesis.toml", await _resources(base_url, key))
         started = time.monotonic()
