@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -38,10 +39,24 @@ from domain import search_attributes
 # Schedule-initiated starts are limited to 30/s per namespace by default; a burst of jobs due
 # the same minute would queue for seconds (TEMPORAL_NOTES).
 SCHEDULER_START_RPS = 1000
+# Temporal runs every schedule as a workflow on its own per-namespace worker, which polls with
+# 2 workflow-task and 2 activity-task pollers by default: 300 schedules due the same minute
+# then started their runs at p95 16 s instead of 3.5 s (BENCHMARKS.md, "Fan-out").
+SCHEDULER_WORKER_OPTIONS = {
+    "MaxConcurrentWorkflowTaskPollers": 16,
+    "MaxConcurrentActivityTaskPollers": 8,
+}
 # The embedded server's dynamic config (bench/fanout.py runs both sides of its comparison on it).
 DYNAMIC_CONFIG: dict[str, object] = {
     "worker.schedulerNamespaceStartWorkflowRPS": SCHEDULER_START_RPS,
+    "worker.perNamespaceWorkerOptions": json.dumps(SCHEDULER_WORKER_OPTIONS, separators=(",", ":")),
 }
+# The server keeps everything in one SQLite file behind one connection. In SQLite's default
+# rollback journal every commit syncs the file twice; write-ahead logging with NORMAL sync
+# commits without a sync (it syncs at checkpoints), which survives the process being killed
+# and can lose only the last commits on a power cut: 300 same-minute fires started p95 26 s
+# late without it, 16 s with it (then 3.5 s with the worker options above).
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
 
 
 def dynamic_config_args(values: Mapping[str, object]) -> list[str]:
@@ -49,6 +64,11 @@ def dynamic_config_args(values: Mapping[str, object]) -> list[str]:
     return [
         arg for key, value in values.items() for arg in ("--dynamic-config-value", f"{key}={value}")
     ]
+
+
+def sqlite_pragma_args(pragmas: Mapping[str, str] = SQLITE_PRAGMAS) -> list[str]:
+    """``temporal server start-dev`` arguments that set each SQLite pragma."""
+    return [arg for key, value in pragmas.items() for arg in ("--sqlite-pragma", f"{key}={value}")]
 
 
 _CLI_TYPE_NAMES = {
@@ -172,6 +192,7 @@ class DevServer:
             "--namespace",
             self.namespace,
             *dynamic_config_args(DYNAMIC_CONFIG),
+            *sqlite_pragma_args(),
             "--log-format",
             "text",
         ]

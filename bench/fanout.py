@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     Schedule,
@@ -46,9 +47,10 @@ from api.core.index.keys import create_key  # noqa: E402
 from api.core.index.models import runs as runs_table  # noqa: E402
 from api.core.settings import Settings  # noqa: E402
 from api.core.temporal import packaged_binary  # noqa: E402
-from api.devserver import DYNAMIC_CONFIG, dynamic_config_args  # noqa: E402
+from api.devserver import DYNAMIC_CONFIG, dynamic_config_args, sqlite_pragma_args  # noqa: E402
 from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
 from domain import search_attributes  # noqa: E402
+from domain.payloads import RUN_WORKFLOW  # noqa: E402
 from worker import running_worker  # noqa: E402
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -64,6 +66,7 @@ class Side:
     jobs: int
     lags: list[float]
     last_finished: float | None  # seconds after the minute; None: not all finished in time
+    picked_up: list[float]  # seconds after the minute each run's first workflow task started
 
     def row(self) -> str:
         lags = sorted(self.lags)
@@ -81,6 +84,15 @@ class Side:
         return lags[max(0, round(0.95 * len(lags)) - 1)]
 
 
+def deciles(values: list[float]) -> str:
+    """The nine deciles of ``values``, for the shape of a distribution."""
+    ordered = sorted(values)
+    if not ordered:
+        return "(none)"
+    picks = [ordered[min(len(ordered) - 1, len(ordered) * k // 10)] for k in range(1, 10)]
+    return " ".join(f"{value:.1f}" for value in picks)
+
+
 def next_minute(margin: float) -> datetime:
     """The first whole minute at least ``margin`` seconds away."""
     at = datetime.now(UTC) + timedelta(seconds=margin + 60)
@@ -91,10 +103,13 @@ async def sleep_until(at: datetime) -> None:
     await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
 
 
-async def start_server(config: dict[str, object], data: Path) -> WorkflowEnvironment:
+async def start_server(
+    config: dict[str, object], data: Path, server_args: list[str]
+) -> WorkflowEnvironment:
     """A dev server as ``agent-scheduler dev`` runs it: on-disk SQLite, the dev's dynamic
-    config with ``config`` on top."""
+    config with ``config`` on top, then ``server_args``."""
     extra = ["--db-filename", str(data / f"temporal-{uuid.uuid4().hex[:8]}.db")]
+    extra += sqlite_pragma_args() + server_args
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=packaged_binary("temporal"),
         search_attributes=search_attributes.ALL,
@@ -132,6 +147,18 @@ async def ours(env: WorkflowEnvironment, jobs: int, data: Path) -> Side:
                     response.raise_for_status()
 
             await asyncio.gather(*(create(n) for n in range(jobs)))
+            # One triggered run first, so the worker's one-time start-up (its first sandbox)
+            # is not counted in the minute; the bare side does the same.
+            listed = await http.get("/api/scheduler/jobs?limit=1", headers=headers)
+            job_id = listed.json()["jobs"][0]["id"]
+            trigger = await http.post(f"/api/scheduler/jobs/{job_id}/trigger", headers=headers)
+            run_url = f"/api/scheduler/jobs/{job_id}/runs/{trigger.json()['run_id']}"
+            while True:
+                run = await http.get(run_url, headers=headers)
+                run.raise_for_status()
+                if run.json()["status"] == "completed":
+                    break
+                await asyncio.sleep(0.1)
         minute = next_minute(margin=5)
         print(f"ours: {jobs} jobs created; measuring the fires of {minute:%H:%M:%S}", flush=True)
         await sleep_until(minute)
@@ -147,8 +174,34 @@ async def ours(env: WorkflowEnvironment, jobs: int, data: Path) -> Side:
             if done >= jobs or seen > WAIT_LIMIT:
                 break
             await asyncio.sleep(0.25)
-        lags = [(row.started_at - minute).total_seconds() for row in rows]
-        return Side("agent-scheduler", jobs, lags, seen if done >= jobs else None)
+        lags, picked = await start_lags(env.client, f"TaskQueue = '{settings.task_queue}'", minute)
+        return Side("agent-scheduler", jobs, lags, seen if done >= jobs else None, picked)
+
+
+async def start_lags(
+    client: Client, query: str, minute: datetime
+) -> tuple[list[float], list[float]]:
+    """Of each run workflow of ``minute``'s fires, the same measures for both sides: start
+    lag (execution start in Temporal's visibility − the nominal time) and pickup lag (the
+    first workflow task's start in its history − the nominal time: when a worker took it)."""
+    query += f" AND WorkflowType IN ('{RUN_WORKFLOW}', '{BareWorkflow.__name__}')"
+    runs = [
+        w
+        async for w in client.list_workflows(query)
+        if w.typed_search_attributes.get(SCHEDULED_START) == minute
+    ]
+    gate = asyncio.Semaphore(10)
+
+    async def picked_up(workflow_id: str, run_id: str | None) -> float:
+        async with gate:
+            handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                    return (event.event_time.ToDatetime(UTC) - minute).total_seconds()
+        return float("nan")
+
+    pickups = await asyncio.gather(*(picked_up(w.id, w.run_id) for w in runs))
+    return [(w.start_time - minute).total_seconds() for w in runs], list(pickups)
 
 
 async def bare(env: WorkflowEnvironment, jobs: int) -> Side:
@@ -169,6 +222,9 @@ async def bare(env: WorkflowEnvironment, jobs: int) -> Side:
                 await client.create_schedule(f"bare-{queue}-{n}", schedule)
 
         await asyncio.gather(*(create(n) for n in range(jobs)))
+        await client.execute_workflow(
+            BareWorkflow.run, "warm-up", id=f"bare-warm-up-{queue}", task_queue=queue
+        )
         minute = next_minute(margin=5)
         print(f"bare: {jobs} schedules created; measuring {minute:%H:%M:%S}", flush=True)
         await sleep_until(minute)
@@ -184,8 +240,8 @@ async def bare(env: WorkflowEnvironment, jobs: int) -> Side:
             if done >= jobs or seen > WAIT_LIMIT:
                 break
             await asyncio.sleep(0.25)
-    lags = [(w.start_time - minute).total_seconds() for w in runs]
-    return Side("bare Temporal", jobs, lags, seen if done >= jobs else None)
+    lags, picked = await start_lags(client, query, minute)
+    return Side("bare Temporal", jobs, lags, seen if done >= jobs else None, picked)
 
 
 async def main() -> None:
@@ -198,30 +254,47 @@ async def main() -> None:
         metavar="KEY=VALUE",
         help="a dynamic config value for both dev servers (repeatable)",
     )
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an extra `temporal server start-dev` argument for both servers (repeatable), "
+        "e.g. --server-arg=--sqlite-pragma=synchronous=off",
+    )
+    parser.add_argument("--side", choices=["both", "ours", "bare"], default="both")
     args = parser.parse_args()
     config: dict[str, object] = dict(value.split("=", 1) for value in args.dynamic_config)
     started = time.perf_counter()
+    sides: list[Side] = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        env = await start_server(config, data)
-        try:
-            our = await ours(env, args.jobs, data)
-        finally:
-            await env.shutdown()
-        env = await start_server(config, data)
-        try:
-            base = await bare(env, args.jobs)
-        finally:
-            await env.shutdown()
+        for name in ("ours", "bare"):
+            if args.side not in ("both", name):
+                continue
+            env = await start_server(config, data, args.server_arg)
+            try:
+                if name == "ours":
+                    sides.append(await ours(env, args.jobs, data))
+                else:
+                    sides.append(await bare(env, args.jobs))
+            finally:
+                await env.shutdown()
     shown = ", ".join(f"{k}={v}" for k, v in (DYNAMIC_CONFIG | config).items())
-    print(f"\njobs={args.jobs}, dynamic config: {shown}")
+    print(f"\njobs={args.jobs}, dynamic config: {shown}; server args: {args.server_arg}")
     print(f"{'side':<16} {'started':>11} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'last s':>8}")
-    print(base.row())
-    print(our.row())
-    if our.lags and base.lags:
-        print(f"p95 ratio (ours / bare): {our.p95 / base.p95:.2f}")
-    if our.last_finished and base.last_finished:
-        print(f"last finished ratio (ours / bare): {our.last_finished / base.last_finished:.2f}")
+    for side in reversed(sides):
+        print(side.row())
+    for side in reversed(sides):
+        print(f"{side.name} start lag deciles (s): {deciles(side.lags)}")
+        print(f"{side.name} worker pickup lag deciles (s): {deciles(side.picked_up)}")
+    if len(sides) == 2:
+        our, base = sides
+        if our.lags and base.lags:
+            print(f"p95 ratio (ours / bare): {our.p95 / base.p95:.2f}")
+        if our.last_finished and base.last_finished:
+            ratio = our.last_finished / base.last_finished
+            print(f"last finished ratio (ours / bare): {ratio:.2f}")
     print(f"(the whole run took {time.perf_counter() - started:.0f} s)")
 
 

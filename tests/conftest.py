@@ -29,6 +29,7 @@ from api.core.index.keys import create_key
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
 from api.deps import AppState, utc_now
+from api.devserver import DYNAMIC_CONFIG, dynamic_config_args
 from domain import search_attributes
 from tests.resources import fresh_postgres_database
 from worker import running_worker
@@ -41,11 +42,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=packaged_binary("temporal"),
         search_attributes=search_attributes.ALL,
         data_converter=pydantic_data_converter,
-        dev_server_extra_args=[
-            # Schedule-initiated starts are rate limited to 30/s per namespace by default.
-            "--dynamic-config-value",
-            "worker.schedulerNamespaceStartWorkflowRPS=1000",
-        ],
+        # The dev's dynamic config (schedule start rate, the schedulers' worker pollers).
+        dev_server_extra_args=dynamic_config_args(DYNAMIC_CONFIG),
     )
     try:
         yield env
