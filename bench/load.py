@@ -1,0 +1,340 @@
+"""Mixed API load: concurrent keep-alive clients listing, creating and triggering jobs against the
+served API, next to what Temporal itself takes for the calls a create and a trigger make.
+
+    .venv/bin/python bench/load.py [--clients 50] [--seconds 20] [--api-workers 1 2]
+                                   [--database-url URL]
+
+Starts, as a deployment would on one machine: a Temporal dev server as ``agent-scheduler dev``
+starts it, ``agent-scheduler worker`` and, per ``--api-workers`` value, ``agent-scheduler api
+--workers N`` (each its own process, the index a fresh SQLite file unless ``--database-url``
+names an empty database). Per API phase: ``--clients`` clients (one keep-alive connection each)
+send 40 % ``GET /jobs?limit=50``, 30 % ``POST /jobs`` and 30 % ``POST /jobs/{id}/trigger``
+for ``--seconds``; throughput, p50/p99 per kind and overall, and every non-2xx answer are
+reported, then the phase waits for its triggered runs to finish. Last, the Temporal phase: the
+same number of concurrent callers make the one Temporal call of each (``create_schedule`` with
+our schedule's shape, ``start_workflow`` with a trigger's) on the same server for as long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.core.index.db import sync_url  # noqa: E402
+from api.devserver import DevServer, port_is_free  # noqa: E402
+from domain.payloads import RUN_WORKFLOW, JobRunInput  # noqa: E402
+from domain.search_attributes import run_attributes  # noqa: E402
+
+CLI = str(Path(sys.executable).parent / "agent-scheduler")
+BASE = "/api/scheduler"
+YEARLY = {"type": "cron", "expression": "0 0 1 1 *"}
+MIX = (
+    "list",
+    "create",
+    "trigger",
+    "list",
+    "create",
+    "trigger",
+    "list",
+    "create",
+    "trigger",
+    "list",
+)
+SEED_JOBS = 10
+SETTLE_LIMIT = 180.0  # seconds a phase may wait for its triggered runs
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    seconds: float
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    codes: Counter[int] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[str]:
+        every = [x for xs in self.latencies.values() for x in xs]
+        lines = [
+            f"{self.name}: {len(every)} calls in {self.seconds:.1f} s = "
+            f"{len(every) / self.seconds:.1f}/s; p50 {pct(every, 0.5):.0f} ms, "
+            f"p99 {pct(every, 0.99):.0f} ms; answers {dict(self.codes)}"
+        ]
+        for kind, xs in self.latencies.items():
+            lines.append(
+                f"  {kind:<16} {len(xs):>6}  p50 {pct(xs, 0.5):>6.0f} ms"
+                f"  p99 {pct(xs, 0.99):>6.0f} ms"
+            )
+        lines += [f"  error: {e}" for e in self.errors[:5]]
+        return lines
+
+
+class Deployment:
+    """Temporal, one worker and (per phase) an API process on loopback, in one directory."""
+
+    def __init__(self, root: Path, index_url: str) -> None:
+        self.root = root
+        self.index_url = index_url
+        temporal_port, ui_port = free_port(), free_port()
+        self.temporal = DevServer(root / "temporal", port=temporal_port, ui_port=ui_port)
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.task_queue = f"load-{uuid.uuid4().hex[:8]}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def env(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
+        return base | {
+            "AGENT_SCHEDULER_DATA_DIR": str(self.root / "data"),
+            "AGENT_SCHEDULER_DATABASE_URL": self.index_url,
+            "AGENT_SCHEDULER_TEMPORAL_ADDRESS": self.temporal.address,
+            "AGENT_SCHEDULER_TASK_QUEUE": self.task_queue,
+            "AGENT_SCHEDULER_PORT": str(self.api_port),
+        }
+
+    def spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        with (self.root / f"{name}.log").open("ab") as out:
+            process = subprocess.Popen(
+                args, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=self.env()
+            )
+        self.processes.append(process)
+        return process
+
+    async def wait_for_log(self, name: str, text: str, process: subprocess.Popen[bytes]) -> None:
+        log = self.root / f"{name}.log"
+        started = time.monotonic()
+        while text not in (log.read_text(errors="replace") if log.exists() else ""):
+            if process.poll() is not None or time.monotonic() - started > 60:
+                raise RuntimeError(f"{name} did not start:\n{log.read_text()[-2000:]}")
+            await asyncio.sleep(0.2)
+
+    async def start_api(self, workers: int) -> subprocess.Popen[bytes]:
+        process = self.spawn([CLI, "api", "--workers", str(workers)], f"api-{workers}")
+        started = time.monotonic()
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(f"{self.api_url}/healthz")).status_code == 200:
+                        return process
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() - started > 60:
+                    raise RuntimeError("the API did not start")
+                await asyncio.sleep(0.2)
+
+    def key(self) -> str:
+        created = subprocess.run(
+            [CLI, "keys", "create", "--owner", "load"],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=60,
+            check=True,
+        )
+        return created.stdout.strip().splitlines()[-1]
+
+    def running_runs(self) -> int:
+        engine = sa.create_engine(sync_url(self.index_url), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                query = "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')"
+                return int(connection.execute(sa.text(query)).scalar_one())
+        finally:
+            engine.dispose()
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def run_clients(
+    clients: int, seconds: float, one: Callable[[int], Awaitable[tuple[str, int, str]]]
+) -> tuple[dict[str, list[float]], Counter[int], list[str], float]:
+    """``clients`` loops calling ``one(index)`` until ``seconds`` have passed."""
+    latencies: dict[str, list[float]] = {}
+    codes: Counter[int] = Counter()
+    errors: list[str] = []
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+
+    async def loop() -> None:
+        while time.monotonic() < deadline:
+            index = next(counter)
+            started = time.monotonic()
+            kind, code, error = await one(index)
+            latencies.setdefault(kind, []).append(time.monotonic() - started)
+            codes[code] += 1
+            if error:
+                errors.append(error)
+
+    started = time.monotonic()
+    await asyncio.gather(*(loop() for _ in range(clients)))
+    return latencies, codes, errors, time.monotonic() - started
+
+
+async def api_phase(
+    deployment: Deployment, key: str, workers: int, clients: int, seconds: float
+) -> Phase:
+    process = await deployment.start_api(workers)
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    try:
+        async with httpx.AsyncClient(
+            base_url=deployment.api_url, headers=headers, timeout=60, limits=limits
+        ) as http:
+            jobs = []
+            for n in range(SEED_JOBS):
+                body = {"name": f"seed {n}", "goal": "hi", "agent_id": "echo", "schedule": YEARLY}
+                created = await http.post(f"{BASE}/jobs", json=body)
+                created.raise_for_status()
+                jobs.append(created.json()["id"])
+
+            async def one(index: int) -> tuple[str, int, str]:
+                kind = MIX[index % len(MIX)]
+                if kind == "list":
+                    answer = await http.get(f"{BASE}/jobs?limit=50")
+                elif kind == "create":
+                    body = {"name": f"load {index}", "goal": "hi", "agent_id": "echo"}
+                    answer = await http.post(f"{BASE}/jobs", json=body | {"schedule": YEARLY})
+                else:
+                    answer = await http.post(f"{BASE}/jobs/{jobs[index % len(jobs)]}/trigger")
+                error = "" if answer.is_success else f"{kind} {answer.status_code} {answer.text}"
+                return kind, answer.status_code, error[:300]
+
+            latencies, codes, errors, elapsed = await run_clients(clients, seconds, one)
+    finally:
+        deployment.stop(process)
+    name = f"API, {workers} process{'es' if workers > 1 else ''}"
+    phase = Phase(name, elapsed, latencies, codes, errors)
+    settle = time.monotonic()
+    while deployment.running_runs() and time.monotonic() - settle < SETTLE_LIMIT:
+        await asyncio.sleep(1)
+    print(f"({name}: triggered runs finished {time.monotonic() - settle:.0f} s after the load)")
+    return phase
+
+
+async def temporal_phase(deployment: Deployment, clients: int, seconds: float) -> Phase:
+    """The one Temporal call of a create and of a trigger, with the same payload shapes, from
+    ``clients`` concurrent callers on one client (as one API process has)."""
+    client = await Client.connect(
+        deployment.temporal.address, data_converter=pydantic_data_converter
+    )
+    queue = f"{deployment.task_queue}-bare"  # no worker: the start is what is timed
+
+    async def one(index: int) -> tuple[str, int, str]:
+        job_id = f"job_bare{index:08d}"
+        attributes = run_attributes(job_id, "load", "schedule")
+        memo = {"name": f"load {index}", "agent_id": "echo", "goal": "hi"}
+        run_input = JobRunInput(job_id=job_id, owner="load")
+        # Lists never reach Temporal: creates and triggers alternate (the API's 30 % each).
+        if index % 2:
+            await client.start_workflow(
+                RUN_WORKFLOW,
+                run_input,
+                id=f"run_bare{index:016d}",
+                task_queue=queue,
+                search_attributes=run_attributes(job_id, "load", "manual"),
+                memo=memo,
+                static_summary=f"load {index} (manual)",
+                execution_timeout=timedelta(minutes=10),
+            )
+            return "start_workflow", 200, ""
+        await client.create_schedule(
+            job_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    RUN_WORKFLOW,
+                    run_input,
+                    id=f"run_bare{index:08d}",
+                    task_queue=queue,
+                    typed_search_attributes=attributes,
+                    memo=memo,
+                    static_summary=f"load {index} (echo)",
+                ),
+                spec=ScheduleSpec(cron_expressions=["0 0 1 1 *"], time_zone_name="UTC"),
+            ),
+            memo={"owner": "load", "job_id": job_id},
+            search_attributes=attributes,
+        )
+        return "create_schedule", 200, ""
+
+    latencies, codes, errors, elapsed = await run_clients(clients, seconds, one)
+    return Phase("Temporal alone", elapsed, latencies, codes, errors)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        url = args.database_url or f"sqlite+aiosqlite:///{root / 'index.db'}"
+        deployment = Deployment(root, url)
+        assert port_is_free("127.0.0.1", deployment.api_port)
+        await deployment.temporal.start()
+        try:
+            worker = deployment.spawn([CLI, "worker"], "worker")
+            await deployment.wait_for_log("worker", "worker polling", worker)
+            key = deployment.key()
+            phases = [
+                await api_phase(deployment, key, workers, args.clients, args.seconds)
+                for workers in args.api_workers
+            ]
+            phases.append(await temporal_phase(deployment, args.clients, args.seconds))
+        finally:
+            for process in deployment.processes:
+                deployment.stop(process)
+            await deployment.temporal.stop()
+    print(f"\n{args.clients} clients, {args.seconds:.0f} s each; index {url.split(':')[0]}")
+    for phase in phases:
+        print("\n".join(phase.rows()))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
