@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api.py [--jobs 10000] [--runs 1000000] [--events 1000000]
                                   [--requests 300] [--database-url URL] [--in-process]
+    .venv/bin/python bench/api.py --flat  # p50 on a tenth of the runs and events vs all of them
 
 ``--database-url`` must name an empty index database (e.g. a fresh PostgreSQL database).
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import multiprocessing
 import random
@@ -31,7 +34,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -357,8 +360,9 @@ class RawHttp:
         return int(head[9:12])
 
 
-async def served(url: str, data_dir: str, key: str, requests: int) -> dict[str, Samples]:
-    """Measure over HTTP on loopback, against uvicorn in its own process."""
+@contextlib.asynccontextmanager
+async def serving(url: str, data_dir: str, key: str) -> AsyncIterator[Get]:
+    """Our app and the bare one served by uvicorn in its own process; a GET over HTTP."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -376,12 +380,76 @@ async def served(url: str, data_dir: str, key: str, requests: int) -> dict[str, 
         else:
             raise RuntimeError("the served app did not start")
         try:
-            return await measure(RawHttp(reader, writer, key).get, url, requests)
+            yield RawHttp(reader, writer, key).get
         finally:
             writer.close()
     finally:
         child.terminate()
         child.join()
+
+
+async def served(url: str, data_dir: str, key: str, requests: int) -> dict[str, Samples]:
+    """Measure over HTTP on loopback, against uvicorn in its own process."""
+    async with serving(url, data_dir, key) as get:
+        return await measure(get, url, requests)
+
+
+async def seeded_index(url: str, *, jobs: int, runs: int, events: int) -> str:
+    """Migrate and seed a fresh index; an API key of the owner."""
+    migrate(url)
+    started = time.perf_counter()
+    await seed(url, jobs=jobs, runs=runs, events=events)
+    print(
+        f"seeded {jobs:,} jobs, {runs:,} runs, {events:,} events "
+        f"in {time.perf_counter() - started:.1f}s ({url.split(':')[0]})",
+        flush=True,
+    )
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session:
+        _, key = await create_key(session, owner=OWNER)
+    await engine.dispose()
+    return key
+
+
+FLAT_TARGET = 1.2
+
+
+async def flat(tmp: str, args: argparse.Namespace) -> None:
+    """The three endpoints on an index with a tenth of the runs and events and on the full one,
+    both served at once and taking turns, so both see the same machine."""
+    small_url = f"sqlite:///{Path(tmp) / 'small.db'}"
+    big_url = f"sqlite:///{Path(tmp) / 'big.db'}"
+    tenth = {"jobs": args.jobs, "runs": args.runs // 10, "events": args.events // 10}
+    small_key = await seeded_index(small_url, **tenth)
+    big_key = await seeded_index(big_url, jobs=args.jobs, runs=args.runs, events=args.events)
+    api, zone = "/api/scheduler", f"timezone={ZONE}"
+    paths = {
+        "GET /jobs?limit=50": f"{api}/jobs?limit=50",
+        "GET /stats": f"{api}/stats?{zone}",
+        "GET /smart/heatmap": f"{api}/smart/heatmap?{zone}&days=30",
+    }
+    print(f"\n{'endpoint':<22}{'p50 small':>11}{'p50 full':>10}{'full/small':>12}{'≤ 1.2':>9}")
+    async with (
+        serving(small_url, tmp, small_key) as small,
+        serving(big_url, tmp, big_key) as big,
+    ):
+        for name, path in paths.items():
+            await refresh_next_runs(small_url)
+            await refresh_next_runs(big_url)
+            calls: list[Call] = [
+                functools.partial(small, path, True),
+                functools.partial(big, path, True),
+            ]
+            small_ms, big_ms = await timed(calls, args.requests)
+            ratio = percentile(big_ms, 0.5) / percentile(small_ms, 0.5)
+            print(
+                f"{name:<22}{percentile(small_ms, 0.5):>11.2f}{percentile(big_ms, 0.5):>10.2f}"
+                f"{ratio:>12.2f}{'met' if ratio <= FLAT_TARGET else 'not met':>9}"
+            )
+    print(
+        f"(small: {tenth['runs']:,} runs and {tenth['events']:,} events; full: {args.runs:,} "
+        f"and {args.events:,}; {args.requests} requests each, in turns of {BLOCK})"
+    )
 
 
 async def main() -> None:
@@ -394,22 +462,19 @@ async def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="also measure over httpx's ASGI transport"
     )
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="instead: the endpoints on a tenth of the runs and events against the full index",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
+        if args.flat:
+            await flat(tmp, args)
+            return
         url = args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
-        migrate(url)
-        started = time.perf_counter()
-        await seed(url, jobs=args.jobs, runs=args.runs, events=args.events)
-        print(
-            f"seeded {args.jobs:,} jobs, {args.runs:,} runs, {args.events:,} events "
-            f"in {time.perf_counter() - started:.1f}s ({url.split(':')[0]})"
-        )
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session:
-            _, key = await create_key(session, owner=OWNER)
-        await engine.dispose()
-
+        key = await seeded_index(url, jobs=args.jobs, runs=args.runs, events=args.events)
         report(
             "Served: uvicorn in its own process, over HTTP on loopback from a minimal client",
             await served(url, tmp, key, args.requests),
