@@ -29,6 +29,7 @@ import contextlib
 import functools
 import json
 import multiprocessing
+import os
 import random
 import socket
 import sys
@@ -467,7 +468,16 @@ async def main() -> None:
         action="store_true",
         help="instead: the endpoints on a tenth of the runs and events against the full index",
     )
+    parser.add_argument(
+        "--stock-sqlite",
+        action="store_true",
+        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
+    )
     args = parser.parse_args()
+    # The served app (a child process) reads its settings from the environment too.
+    os.environ["AGENT_SCHEDULER_SQLITE_ONE_HOP"] = "false" if args.stock_sqlite else "true"
+    driver = "the stock driver" if args.stock_sqlite else "the one-hop cursor, as dev"
+    print(f"SQLite served through {driver}")
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.flat:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import socket
 import sys
 import tempfile
@@ -91,7 +92,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--stock-sqlite",
+        action="store_true",
+        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
+    )
     args = parser.parse_args()
+    # The served app (a child process) reads its settings from the environment too.
+    os.environ["AGENT_SCHEDULER_SQLITE_ONE_HOP"] = "false" if args.stock_sqlite else "true"
+    driver = "the stock driver" if args.stock_sqlite else "the one-hop cursor, as dev"
+    print(f"SQLite served through {driver}")
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'index.db'}"
         migrate(url)

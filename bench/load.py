@@ -75,6 +75,31 @@ def free_port() -> int:
     return port
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every live descendant."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the command name (which may hold spaces) in /proc/<pid>/stat.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
@@ -89,6 +114,7 @@ class Phase:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     codes: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process in the phase
 
     def rows(self) -> list[str]:
         every = [x for xs in self.latencies.values() for x in xs]
@@ -101,6 +127,14 @@ class Phase:
             lines.append(
                 f"  {kind:<16} {len(xs):>6}  p50 {pct(xs, 0.5):>6.0f} ms"
                 f"  p99 {pct(xs, 0.99):>6.0f} ms"
+            )
+        if self.cpu and every:
+            shares = ", ".join(
+                f"{name} {seconds * 1000 / len(every):.1f} ms" for name, seconds in self.cpu.items()
+            )
+            busy = sum(self.cpu.values()) / (self.seconds * (os.cpu_count() or 1))
+            lines.append(
+                f"  CPU per call: {shares}; these processes kept the cores {busy:.0%} busy"
             )
         lines += [f"  error: {e}" for e in self.errors[:5]]
         return lines
@@ -118,6 +152,19 @@ class Deployment:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.task_queue = f"load-{uuid.uuid4().hex[:8]}"
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def cpu(self, api: subprocess.Popen[bytes] | None) -> dict[str, float]:
+        """CPU seconds so far of the API (with its worker processes), our worker and Temporal."""
+        assert self.temporal.process is not None and self.worker is not None
+        found = {
+            "Temporal": tree_cpu(self.temporal.process.pid),
+            "worker": tree_cpu(self.worker.pid),
+        }
+        if api is not None:
+            found["API"] = tree_cpu(api.pid)
+        found["load"] = tree_cpu(os.getpid()) - sum(found.values())  # this process alone
+        return found
 
     def env(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
@@ -244,11 +291,13 @@ async def api_phase(
                 error = "" if answer.is_success else f"{kind} {answer.status_code} {answer.text}"
                 return kind, answer.status_code, error[:300]
 
+            before = deployment.cpu(process)
             latencies, codes, errors, elapsed = await run_clients(clients, seconds, one)
+            cpu = {k: v - before[k] for k, v in deployment.cpu(process).items()}
     finally:
         deployment.stop(process)
     name = f"API, {workers} process{'es' if workers > 1 else ''}"
-    phase = Phase(name, elapsed, latencies, codes, errors)
+    phase = Phase(name, elapsed, latencies, codes, errors, cpu)
     settle = time.monotonic()
     while deployment.running_runs() and time.monotonic() - settle < SETTLE_LIMIT:
         await asyncio.sleep(1)
@@ -301,8 +350,10 @@ async def temporal_phase(deployment: Deployment, clients: int, seconds: float) -
         )
         return "create_schedule", 200, ""
 
+    before = deployment.cpu(None)
     latencies, codes, errors, elapsed = await run_clients(clients, seconds, one)
-    return Phase("Temporal alone", elapsed, latencies, codes, errors)
+    cpu = {k: v - before[k] for k, v in deployment.cpu(None).items()}
+    return Phase("Temporal alone", elapsed, latencies, codes, errors, cpu)
 
 
 async def main() -> None:
@@ -320,6 +371,7 @@ async def main() -> None:
         await deployment.temporal.start()
         try:
             worker = deployment.spawn([CLI, "worker"], "worker")
+            deployment.worker = worker
             await deployment.wait_for_log("worker", "worker polling", worker)
             key = deployment.key()
             phases = [
