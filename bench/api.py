@@ -453,6 +453,23 @@ async def flat(tmp: str, args: argparse.Namespace) -> None:
     )
 
 
+def add_driver_option(parser: argparse.ArgumentParser) -> None:
+    """``--stock-sqlite``: serve SQLite through the stock driver, not the one-hop cursor."""
+    parser.add_argument(
+        "--stock-sqlite",
+        action="store_true",
+        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
+    )
+
+
+def use_driver(args: argparse.Namespace) -> None:
+    """Serve SQLite as ``--stock-sqlite`` says; the served app (a child process) reads its
+    settings from the environment too."""
+    os.environ["AGENT_SCHEDULER_SQLITE_ONE_HOP"] = "false" if args.stock_sqlite else "true"
+    driver = "the stock driver" if args.stock_sqlite else "the one-hop cursor, as dev"
+    print(f"SQLite served through {driver}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -468,16 +485,9 @@ async def main() -> None:
         action="store_true",
         help="instead: the endpoints on a tenth of the runs and events against the full index",
     )
-    parser.add_argument(
-        "--stock-sqlite",
-        action="store_true",
-        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
-    )
+    add_driver_option(parser)
     args = parser.parse_args()
-    # The served app (a child process) reads its settings from the environment too.
-    os.environ["AGENT_SCHEDULER_SQLITE_ONE_HOP"] = "false" if args.stock_sqlite else "true"
-    driver = "the stock driver" if args.stock_sqlite else "the one-hop cursor, as dev"
-    print(f"SQLite served through {driver}")
+    use_driver(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.flat:

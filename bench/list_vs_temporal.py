@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import socket
 import sys
 import tempfile
@@ -39,7 +38,16 @@ from api.core.index.db import make_engine, make_sessionmaker, migrate  # noqa: E
 from api.core.index.keys import create_key  # noqa: E402
 from api.core.index.models import jobs as jobs_table  # noqa: E402
 from api.devserver import DevServer  # noqa: E402
-from bench.api import OWNER, RawHttp, percentile, seed, serve, timed  # noqa: E402
+from bench.api import (
+    OWNER,
+    RawHttp,
+    add_driver_option,
+    percentile,
+    seed,
+    serve,
+    timed,
+    use_driver,
+)  # noqa: E402
 from domain.payloads import RUN_WORKFLOW, JobRunInput  # noqa: E402
 from domain.search_attributes import run_attributes  # noqa: E402
 
@@ -92,16 +100,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument(
-        "--stock-sqlite",
-        action="store_true",
-        help="SQLite through the stock aiosqlite driver, not the one-hop cursor dev opts into",
-    )
+    add_driver_option(parser)
     args = parser.parse_args()
-    # The served app (a child process) reads its settings from the environment too.
-    os.environ["AGENT_SCHEDULER_SQLITE_ONE_HOP"] = "false" if args.stock_sqlite else "true"
-    driver = "the stock driver" if args.stock_sqlite else "the one-hop cursor, as dev"
-    print(f"SQLite served through {driver}")
+    use_driver(args)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'index.db'}"
         migrate(url)
