@@ -361,12 +361,18 @@ class RawHttp:
         return int(head[9:12])
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 @contextlib.asynccontextmanager
 async def serving(url: str, data_dir: str, key: str) -> AsyncIterator[Get]:
     """Our app and the bare one served by uvicorn in its own process; a GET over HTTP."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     child = multiprocessing.get_context("spawn").Process(
         target=serve, args=(url, data_dir, port), daemon=True
     )

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import socket
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -34,17 +33,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.core.index.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from api.core.index.keys import create_key  # noqa: E402
+from api.core.index.db import make_engine  # noqa: E402
 from api.core.index.models import jobs as jobs_table  # noqa: E402
 from api.devserver import DevServer  # noqa: E402
 from bench.api import (
     OWNER,
-    RawHttp,
     add_driver_option,
+    free_port,
     percentile,
-    seed,
-    serve,
+    seeded_index,
+    serving,
     timed,
     use_driver,
 )  # noqa: E402
@@ -53,13 +51,6 @@ from domain.search_attributes import run_attributes  # noqa: E402
 
 PAUSED = f"AgentSchedulerOwner = '{OWNER}' AND TemporalSchedulePaused = true"
 PAGE = 50
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def schedules_for(client: Client, url: str) -> int:
@@ -105,18 +96,9 @@ async def main() -> None:
     use_driver(args)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'index.db'}"
-        migrate(url)
-        await seed(url, jobs=args.jobs, runs=0, events=0)
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session:
-            _, key = await create_key(session, owner=OWNER)
-        await engine.dispose()
+        key = await seeded_index(url, jobs=args.jobs, runs=0, events=0)
         server = DevServer(Path(tmp) / "temporal", port=free_port(), ui_port=free_port())
         await server.start()
-        port = free_port()
-        child = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(url, tmp, port), daemon=True
-        )
         try:
             client = await Client.connect(server.address, data_converter=pydantic_data_converter)
             paused = await schedules_for(client, url)
@@ -124,19 +106,6 @@ async def main() -> None:
             while (await client.count_workflows(counted)).count != paused:
                 await asyncio.sleep(0.5)  # visibility is eventually consistent
             print(f"{args.jobs:,} jobs; {paused} paused, each with its schedule in Temporal")
-            child.start()
-            for _ in range(300):
-                try:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the served app did not start")
-            http = RawHttp(reader, writer, key)
-
-            async def ours() -> int:
-                return await http.get(f"/api/scheduler/jobs?status=paused&limit={PAGE}", True)
 
             async def temporal() -> int:
                 page = []
@@ -147,12 +116,12 @@ async def main() -> None:
                 total = (await client.count_workflows(counted)).count
                 return 200 if len(page) == min(PAGE, paused) and total == paused else 500
 
-            our_ms, temporal_ms = await timed([ours, temporal], args.requests)
-            writer.close()
+            async with serving(url, tmp, key) as get:
+                ours = functools.partial(
+                    get, f"/api/scheduler/jobs?status=paused&limit={PAGE}", True
+                )
+                our_ms, temporal_ms = await timed([ours, temporal], args.requests)
         finally:
-            if child.is_alive():
-                child.terminate()
-                child.join()
             await server.stop()
     o50, t50 = percentile(our_ms, 0.5), percentile(temporal_ms, 0.5)
     print(f"{'read':<44}{'p50 ms':>9}{'p99 ms':>9}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.core.index.db import sync_url  # noqa: E402
 from api.devserver import DevServer, port_is_free  # noqa: E402
+from bench.api import free_port  # noqa: E402
 from domain.payloads import RUN_WORKFLOW, JobRunInput  # noqa: E402
 from domain.search_attributes import run_attributes  # noqa: E402
 
@@ -66,13 +66,6 @@ MIX = (
 )
 SEED_JOBS = 10
 SETTLE_LIMIT = 180.0  # seconds a phase may wait for its triggered runs
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
