@@ -69,6 +69,8 @@ TICKS_KEPT = timedelta(days=1)
 DELIVERIES_KEPT = timedelta(days=7)
 # Idempotency keys replay their first answer for 24 hours (api/services/idempotency.py).
 IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)
+# The reason a triggered run that Temporal never started was skipped.
+NEVER_STARTED = "the run never started in Temporal (the request that triggered it did not finish)"
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: ("failed", "the run's workflow failed in Temporal"),
     WorkflowExecutionStatus.CANCELED: ("cancelled", "run cancelled"),
@@ -407,7 +409,9 @@ class TickActivities:
         return finished.recorded
 
     async def _record_lost(self, run_id: str, now: datetime) -> bool:
-        """A run the index shows running that Temporal never had (its start failed)."""
+        """A run the index shows running that Temporal never had (the API process that
+        triggered it died before the start): ``skipped``, not failed. Its agent never ran, so
+        it counts towards no failure streak and never pauses its job."""
         async with self._engine.connect() as conn:
             job_id = await index_runs.run_job_id(conn, run_id=run_id)
         if job_id is None:
@@ -417,9 +421,9 @@ class TickActivities:
                 run_id=run_id,
                 temporal_run_id="",
                 job_id=job_id,
-                status="failed",
+                status="skipped",
                 completed_at=now,
-                error="the run never started in Temporal",
+                skip_reason=NEVER_STARTED,
             )
         )
         return finished.recorded

@@ -17,10 +17,13 @@ from temporalio.testing import ActivityEnvironment
 from activities.runs import RunRecorder
 from activities.tick import ReconcileInput, TickActivities
 from api.core.index.db import make_engine
-from api.core.index.models import IdempotencyKey
+from api.core.index.models import IdempotencyKey, Run
+from api.core.index.runs import insert_manual_run
 from api.core.settings import Settings
+from api.core.temporal import TemporalConnection
 from api.services.idempotency import fingerprint
-from tests.conftest import Api
+from tests.conftest import Api, wait_finished
+from tests.resources import free_ports
 from tests.served import served
 
 PREFIX = "/api/scheduler"
@@ -307,3 +310,122 @@ async def test_a_claim_whose_request_died_is_taken_over_by_the_same_request(api:
     again = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "orphan"))
     assert again.json()["id"] == same.json()["id"]
     assert await _job_count(api, alice) == 1
+
+
+async def _answer_lost(api: Api, *, owner: str, key: str) -> None:
+    """As if the key's first request died before it answered: its claim stays in progress,
+    older than the lease."""
+    async with api.state.sessions() as session:
+        await session.execute(
+            sa.update(IdempotencyKey)
+            .where(col(IdempotencyKey.owner) == owner, col(IdempotencyKey.key) == key)
+            .values(
+                status_code=None,
+                response=None,
+                claimed_at=datetime.now(UTC) - timedelta(seconds=61),
+            )
+        )
+        await session.commit()
+
+
+async def test_a_retry_after_the_api_died_before_the_schedule_completes_that_job(
+    api: Api, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    first = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "crash"))
+    assert first.status_code == 201, first.text
+    job_id = first.json()["id"]
+    # The first attempt committed its row, then its process died: no schedule, no answer.
+    await temporal_client.get_schedule_handle(job_id).delete()
+    await _answer_lost(api, owner="alice", key="crash")
+    retry = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "crash"))
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == job_id
+    described = await temporal_client.get_schedule_handle(job_id).describe()
+    assert described.id == job_id
+    assert await _job_count(api, alice) == 1
+    # From then on the stored answer replays.
+    again = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "crash"))
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["id"] == job_id
+
+
+async def test_a_retried_trigger_after_the_api_died_never_starts_a_second_run(
+    api: Api, temporal_client: Client, worker: Any
+) -> None:
+    alice = await api.headers("alice")
+    job_id = (await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=alice)).json()["id"]
+    url = f"{PREFIX}/jobs/{job_id}/trigger"
+    first = await api.http.post(url, headers=_keyed(alice, "t-crash"))
+    assert first.status_code == 202, first.text
+    run_id = first.json()["run_id"]
+    await wait_finished(api, alice, f"{PREFIX}/jobs/{job_id}/runs/{run_id}")
+    # Its run finished, but the answer never reached the client (the API died) and the key's
+    # claim outlived its lease: the retry runs again, and Temporal refuses a second start.
+    await _answer_lost(api, owner="alice", key="t-crash")
+    retry = await api.http.post(url, headers=_keyed(alice, "t-crash"))
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["run_id"] == run_id
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    executions = await temporal_client.count_workflows(f'WorkflowId = "{run_id}"')
+    assert executions.count == 1
+    runs = (await api.http.get(f"{PREFIX}/jobs/{job_id}/runs", headers=alice)).json()
+    assert runs["count"] == 1 and runs["runs"][0]["status"] == "completed"
+
+
+async def test_after_a_5xx_the_same_request_retries_under_its_first_ids(api: Api) -> None:
+    alice = await api.headers("alice")
+    api.state.settings.idempotency_wait_seconds = 0.3
+    reachable = api.state.temporal
+    # A Temporal address nothing listens on: the create fails with a 503.
+    nowhere = f"127.0.0.1:{free_ports(1)[0]}"
+    down = api.state.settings.model_copy(update={"temporal_address": nowhere})
+    api.state.temporal = TemporalConnection(down)
+    try:
+        failed = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "5xx"))
+    finally:
+        api.state.temporal = reachable
+    assert failed.status_code == 503, failed.text
+    # The key stays with that request: another body is refused, the same one runs at once.
+    other = await api.http.post(f"{PREFIX}/jobs", json=_job("x"), headers=_keyed(alice, "5xx"))
+    assert other.status_code == 409
+    same = await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=_keyed(alice, "5xx"))
+    assert same.status_code == 201, same.text
+    assert await _job_count(api, alice) == 1
+
+
+async def test_a_run_temporal_never_started_is_skipped_and_never_pauses_its_job(
+    api: Api, settings: Settings, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    created = await api.http.post(
+        f"{PREFIX}/jobs", json=_job(max_consecutive_failures=1), headers=alice
+    )
+    job_id = created.json()["id"]
+    # The API recorded a triggered run and died before starting its workflow.
+    async with api.state.sessions() as session:
+        await insert_manual_run(session, run_id="run_neverstarted00", job_id=job_id, owner="alice")
+        await session.execute(
+            sa.update(Run)
+            .where(col(Run.id) == "run_neverstarted00")
+            .values(started_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+        await session.commit()
+    engine = make_engine(settings.resolved_database_url)
+    tick = TickActivities(
+        engine, temporal_client, settings, recorder=RunRecorder(engine, temporal_client)
+    )
+    try:
+        await ActivityEnvironment().run(
+            tick.reconcile, ReconcileInput(workflow_id="t", grace_seconds=0)
+        )
+    finally:
+        await engine.dispose()
+    run = await api.http.get(f"{PREFIX}/jobs/{job_id}/runs/run_neverstarted00", headers=alice)
+    assert run.json()["status"] == "skipped"
+    assert "never started in Temporal" in run.json()["skip_reason"]
+    job = (await api.http.get(f"{PREFIX}/jobs/{job_id}", headers=alice)).json()
+    assert job["status"] == "active", job
+    stats = (await api.http.get(f"{PREFIX}/jobs/{job_id}/stats", headers=alice)).json()
+    assert stats["consecutive_failures"] == 0 and stats["success_rate"] is None, stats
+    assert stats["runs_by_status"].get("failed", 0) == 0, stats

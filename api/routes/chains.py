@@ -45,8 +45,9 @@ async def create_chain(
     """Create a chain of the caller's jobs (the graph must be acyclic); an `Idempotency-Key`
     makes a retry safe."""
 
-    async def create() -> ChainPublic:
-        return await chains.public(await chains.create(body))
+    async def create(resource_id: str | None) -> tuple[ChainPublic, bool]:
+        chain, found = await chains.create_once(body, resource_id=resource_id)
+        return await chains.public(chain), found
 
     return await once.respond(status.HTTP_201_CREATED, create)
 

@@ -37,8 +37,9 @@ async def create_job(
 ) -> Response | BaseModel:
     """Create a job and its Temporal schedule; an `Idempotency-Key` makes a retry safe."""
 
-    async def create() -> JobPublic:
-        return jobs.public(await jobs.create(body))
+    async def create(resource_id: str | None) -> tuple[JobPublic, bool]:
+        job, found = await jobs.create_once(body, resource_id=resource_id)
+        return jobs.public(job), found
 
     return await once.respond(status.HTTP_201_CREATED, create)
 
@@ -98,8 +99,9 @@ async def trigger_job(
 ) -> Response | BaseModel:
     """Run the job now, whatever its schedule or status; an `Idempotency-Key` runs it once."""
 
-    async def trigger() -> TriggerAccepted:
-        return TriggerAccepted(run_id=await jobs.trigger(job_id), job_id=job_id)
+    async def trigger(resource_id: str | None) -> tuple[TriggerAccepted, bool]:
+        run_id, found = await jobs.trigger_once(job_id, resource_id=resource_id)
+        return TriggerAccepted(run_id=run_id, job_id=job_id), found
 
     return await once.respond(status.HTTP_202_ACCEPTED, trigger)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Conflict, FieldError, Invalid, NotFound
@@ -50,6 +51,22 @@ class ChainService:
 
     async def create(self, body: ChainCreate) -> Chain:
         """Validate the graph and the caller's jobs, then store the chain."""
+        return (await self.create_once(body, resource_id=None))[0]
+
+    async def create_once(
+        self, body: ChainCreate, *, resource_id: str | None
+    ) -> tuple[Chain, bool]:
+        """Store the chain as ``chain_<resource_id>`` (a random id when None); a keyed
+        request's retry finds the chain its first attempt stored.
+
+        Returns:
+            The chain, and whether an earlier attempt had stored it.
+        """
+        chain_id = new_id("chain") if resource_id is None else f"chain_{resource_id}"
+        if resource_id is not None and (
+            earlier := await store.get_chain(self.session, owner=self.owner, chain_id=chain_id)
+        ):
+            return earlier, True
         problems = check_graph(body.jobs, body.edges)
         owned = await store.owned_job_ids(self.session, owner=self.owner, job_ids=body.jobs)
         problems += [
@@ -66,7 +83,7 @@ class ChainService:
         now = self.now
         graph = ChainGraph(jobs=body.jobs, edges=body.edges)
         chain = Chain(
-            id=new_id("chain"),
+            id=chain_id,
             owner=self.owner,
             name=body.name,
             jobs=body.jobs,
@@ -74,8 +91,16 @@ class ChainService:
             created_at=now,
             updated_at=now,
         )
-        await store.add_chain(self.session, chain=chain, roots=graph.roots())
-        return chain
+        try:
+            await store.add_chain(self.session, chain=chain, roots=graph.roots())
+        except IntegrityError:
+            # A simultaneous attempt of the same keyed request stored it first.
+            await self.session.rollback()
+            earlier = await store.get_chain(self.session, owner=self.owner, chain_id=chain_id)
+            if resource_id is None or earlier is None:
+                raise
+            return earlier, True
+        return chain, False
 
     async def get(self, chain_id: str) -> Chain:
         """The owner's chain, or 404."""

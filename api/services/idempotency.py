@@ -8,11 +8,14 @@ reaching another API replica, or arriving after a restart, finds it too:
   ``Idempotent-Replayed: true``; while the first is still in progress the retry waits for it
   (up to ``AGENT_SCHEDULER_IDEMPOTENCY_WAIT_SECONDS``, default 20), then gets a 409;
 - same key, another request: a 409;
-- only 2xx answers are stored: an error (4xx, 5xx, a request cut short) releases the key, so a
-  retry runs again; no error leaves anything created behind it;
+- only 2xx answers are stored: a refusal (4xx) releases the key, so a corrected request runs;
+- a request that failed after it may have acted (5xx, a request cut short) leaves the key bound
+  to it, and a claim whose request vanished (its API process died) is taken over by the same
+  request after ``LEASE_SECONDS``. Either way the retry runs under the first attempt's resource
+  id (the claim's ``resource_id``), so it completes what the first attempt left (the job's
+  schedule, the run's row) instead of making a second job, run or chain;
 - keys expire 24 hours after their first use: the tick deletes them, and a request with an
-  expired key runs as new. A claim whose request vanished (its API process died) is taken
-  over by the same request after ``LEASE_SECONDS``.
+  expired key runs as new.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.errors import Conflict
+from api.core.errors import Conflict, ServiceError
 from api.core.index import idempotency as store
+from domain.ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,10 @@ LEASE_SECONDS = 60.0
 # Printable ASCII, 1–255 characters, no space at either end (HTTP would strip it).
 KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 KEY_MAX_LENGTH = 255
+
+Action = Callable[[str | None], Awaitable[tuple[BaseModel, bool]]]
+"""A keyed request's work: given its resource id (None without a key), its answer and whether
+it found the resource already made by an earlier attempt (the answer is then a replay)."""
 
 
 def fingerprint(method: str, path: str, body: object | bytes) -> str:
@@ -69,9 +77,7 @@ class Idempotency:
     now: datetime
     wait_seconds: float = 20.0
 
-    async def respond(
-        self, status_code: int, action: Callable[[], Awaitable[BaseModel]]
-    ) -> Response | BaseModel:
+    async def respond(self, status_code: int, action: Action) -> Response | BaseModel:
         """Run ``action`` once for the key: its answer, or the first answer to the key.
 
         Raises:
@@ -79,16 +85,23 @@ class Idempotency:
                 progress after ``wait_seconds``.
         """
         if self.key is None:
-            return await action()
-        replay = await self._claim(self.key)
-        if replay is not None:
-            return replay
+            return (await action(None))[0]
+        claim = await self._claim(self.key)
+        if isinstance(claim, Response):
+            return claim
         try:
-            result = await action()
-        except BaseException:
-            await self._release(self.key)
+            result, found = await action(claim)
+        except ServiceError as error:
+            # Refused (4xx) before acting: the key is free for a corrected request. A 5xx may
+            # have acted: the key stays with this request, for its retry to finish.
+            await self._release(self.key, refused=error.status < 500)
             raise
-        response = JSONResponse(result.model_dump(mode="json", by_alias=True), status_code)
+        except BaseException:
+            await self._release(self.key, refused=False)
+            raise
+        headers = {REPLAYED_HEADER: "true"} if found else None
+        body = result.model_dump(mode="json", by_alias=True)
+        response = JSONResponse(body, status_code, headers=headers)
         await store.store_answer(
             self.session,
             owner=self.owner,
@@ -99,13 +112,20 @@ class Idempotency:
         await self.session.commit()
         return response
 
-    async def _claim(self, key: str) -> Response | None:
-        """Claim the key (None), or the first answer to it."""
+    async def _claim(self, key: str) -> Response | str:
+        """Claim the key (its resource id), or the first answer to it."""
         deadline = time.monotonic() + self.wait_seconds
         delay = 0.02
         while True:
+            # A fresh claim's resource id: a random id's suffix (``job_<resource id>``).
+            fresh = new_id("r", 16).removeprefix("r_")
             claimed = await store.claim_key(
-                self.session, owner=self.owner, key=key, fingerprint=self.fingerprint, now=self.now
+                self.session,
+                owner=self.owner,
+                key=key,
+                fingerprint=self.fingerprint,
+                now=self.now,
+                resource_id=fresh,
             ) or await store.take_over_key(
                 self.session,
                 owner=self.owner,
@@ -114,10 +134,11 @@ class Idempotency:
                 now=self.now,
                 expired_before=self.now - KEY_TTL,
                 abandoned_before=self.now - timedelta(seconds=LEASE_SECONDS),
+                resource_id=fresh,
             )
             if claimed:
                 await self.session.commit()
-                return None
+                return claimed
             row = await store.key_record(self.session, owner=self.owner, key=key)
             # Give the connection back while waiting: the first request may need it.
             await self.session.commit()
@@ -143,12 +164,17 @@ class Idempotency:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    async def _release(self, key: str) -> None:
+    async def _release(self, key: str, *, refused: bool) -> None:
+        """Free the key (``refused``), or leave it to this request's retry at once."""
         try:
             await self.session.rollback()
-            await store.release_key(self.session, owner=self.owner, key=key)
+            if refused:
+                await store.release_key(self.session, owner=self.owner, key=key)
+            else:
+                abandoned = self.now - timedelta(seconds=LEASE_SECONDS + 1)
+                await store.abandon_key(self.session, owner=self.owner, key=key, since=abandoned)
             await self.session.commit()
-        except Exception as error:  # the lease expires and frees it instead
+        except Exception as error:  # the lease expires instead
             log.warning("could not release %s '%s': %s", HEADER, key, error)
 
 

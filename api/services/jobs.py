@@ -19,9 +19,17 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Schedule, ScheduleBackfill, ScheduleHandle, ScheduleUpdate
+from temporalio.client import (
+    Schedule,
+    ScheduleAlreadyRunningError,
+    ScheduleBackfill,
+    ScheduleHandle,
+    ScheduleUpdate,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
@@ -115,13 +123,27 @@ class JobService:
 
     async def create(self, body: JobCreate) -> Job:
         """Create a job and its schedule."""
+        return (await self.create_once(body, resource_id=None))[0]
+
+    async def create_once(self, body: JobCreate, *, resource_id: str | None) -> tuple[Job, bool]:
+        """Create a job and its schedule as ``job_<resource_id>`` (a random id when None).
+
+        A keyed request's retry (docs/api.md#idempotent-requests) finds the job its first
+        attempt made and completes it (its schedule) instead of making a second one.
+
+        Returns:
+            The job, and whether an earlier attempt had made it.
+        """
+        job_id = new_id("job") if resource_id is None else f"job_{resource_id}"
+        if resource_id is not None and (earlier := await self._made_earlier(job_id)):
+            return earlier, True
         self._check_agent(body.agent_id)
         self._check_future(body.schedule)
         _check_jitter(body.schedule, body.jitter_seconds, now=self.now)
         await check_delivery(self.settings, _dump(body.delivery))
         now = self.now
         job = Job(
-            id=new_id("job"),
+            id=job_id,
             owner=self.owner,
             name=body.name,
             goal=body.goal,
@@ -149,7 +171,18 @@ class JobService:
             job_events.add_event(
                 self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
             )
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except IntegrityError:
+            # A simultaneous attempt of the same keyed request inserted it first.
+            await self.session.rollback()
+            if resource_id is None:
+                raise
+            if not (earlier := await self._made_earlier(job_id)):
+                raise Conflict(
+                    f"Job {job_id}, which this Idempotency-Key created, was deleted; use a new key"
+                ) from None
+            return earlier, True
         try:
             await client.create_schedule(
                 job.id,
@@ -160,6 +193,24 @@ class JobService:
         except BaseException:
             await self._forget_half_created(job)
             raise
+        return job, False
+
+    async def _made_earlier(self, job_id: str) -> Job | None:
+        """The job an earlier attempt of this request made, with its schedule made sure of."""
+        job = await store.get_job(self.session, owner=self.owner, job_id=job_id)
+        if job is None:
+            return None
+        try:
+            await (await self.temporal.client()).create_schedule(
+                job.id,
+                self._schedule_of(job),
+                memo=schedule_memo(job),
+                search_attributes=job_search_attributes(job, "schedule"),
+            )
+        except ScheduleAlreadyRunningError:
+            pass  # the first attempt (or the tick) made it
+        else:
+            log.info("job %s: made the schedule its first attempt did not", job.id)
         return job
 
     async def get(self, job_id: str) -> Job:
@@ -262,18 +313,26 @@ class JobService:
             await self.session.rollback()
 
     async def trigger(self, job_id: str) -> str:
-        """Start a run now, whatever the schedule or status; returns the run id.
+        """Start a run now, whatever the schedule or status; returns the run id."""
+        return (await self.trigger_once(job_id, resource_id=None))[0]
 
-        The run is in the index before its workflow starts, so it can be read (and cancelled)
-        as soon as its id is returned.
+    async def trigger_once(self, job_id: str, *, resource_id: str | None) -> tuple[str, bool]:
+        """Start a run now as ``run_<resource_id>`` (a random id when None).
+
+        The run is in the index before its id is returned, so it can be read (and cancelled)
+        at once. Without a resource id the row comes first and is removed if the start fails,
+        so an error leaves nothing behind. With one (a keyed request), the workflow starts
+        first, under an id Temporal never starts twice: a retry after any crash finds the
+        first attempt's run and records it if the crash came before the row.
+
+        Returns:
+            The run id, and whether an earlier attempt had started it.
         """
         job = await self.get(job_id)
         client = await self.temporal.client()
-        run_id = new_id("run", 16)
-        await runs_store.insert_manual_run(
-            self.session, run_id=run_id, job_id=job.id, owner=job.owner
-        )
-        try:
+        run_id = new_id("run", 16) if resource_id is None else f"run_{resource_id}"
+
+        async def start() -> None:
             await client.start_workflow(
                 JobRunWorkflow.run,
                 JobRunInput(
@@ -284,14 +343,31 @@ class JobService:
                 ),
                 id=run_id,
                 task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=job_search_attributes(job, "manual"),
                 memo=run_memo(job),
                 static_summary=f"{job.name} (manual)"[:200],
             )
-        except BaseException:
-            await runs_store.forget_run(self.session, run_id=run_id)
-            raise
-        return run_id
+
+        if resource_id is None:
+            await runs_store.insert_manual_run(
+                self.session, run_id=run_id, job_id=job.id, owner=job.owner
+            )
+            try:
+                await start()
+            except BaseException:
+                await runs_store.forget_run(self.session, run_id=run_id)
+                raise
+            return run_id, False
+        found = False
+        try:
+            await start()
+        except WorkflowAlreadyStartedError:
+            found = True
+        await runs_store.insert_manual_run(
+            self.session, run_id=run_id, job_id=job.id, owner=job.owner
+        )
+        return run_id, found
 
     async def backfill(
         self, job_id: str, body: BackfillRequest, *, now: datetime

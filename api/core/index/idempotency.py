@@ -19,19 +19,37 @@ def _where(owner: str, key: str) -> sa.ColumnElement[bool]:
 
 
 async def claim_key(
-    session: AsyncSession, *, owner: str, key: str, fingerprint: str, now: datetime
-) -> bool:
-    """Insert ``key`` as in progress for ``owner``; False if the owner already has it.
+    session: AsyncSession,
+    *,
+    owner: str,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    resource_id: str,
+) -> str | None:
+    """Insert ``key`` as in progress for ``owner`` with ``resource_id``; None if the owner
+    already has it.
 
     The primary key decides between simultaneous claims: exactly one inserts.
+
+    Returns:
+        The claim's resource id (``resource_id``), or None.
     """
     result = await session.execute(
         upsert_insert(session)(idempotency_keys)
-        .values(owner=owner, key=key, fingerprint=fingerprint, created_at=now, claimed_at=now)
+        .values(
+            owner=owner,
+            key=key,
+            fingerprint=fingerprint,
+            created_at=now,
+            claimed_at=now,
+            resource_id=resource_id,
+        )
         .on_conflict_do_nothing(index_elements=[_T.owner, _T.key])
-        .returning(_T.key)
+        .returning(_T.resource_id)
     )
-    return result.first() is not None
+    row = result.first()
+    return None if row is None else str(row.resource_id)
 
 
 async def take_over_key(
@@ -43,13 +61,16 @@ async def take_over_key(
     now: datetime,
     expired_before: datetime,
     abandoned_before: datetime,
-) -> bool:
+    resource_id: str,
+) -> str | None:
     """Claim an existing key anew, if it expired (created before ``expired_before``: any
-    request may reuse it) or its request was abandoned in progress (claimed before
-    ``abandoned_before`` with no answer: only the same request takes it over).
+    request may reuse it, under the new ``resource_id``) or its request was abandoned in
+    progress (claimed before ``abandoned_before`` with no answer: only the same request takes
+    it over, and keeps the first attempt's resource id and creation time).
 
     Returns:
-        Whether this call claimed it (one of simultaneous callers at most).
+        The claim's resource id, if this call claimed it (one of simultaneous callers at
+        most), else None.
     """
     expired = _T.created_at < expired_before
     abandoned = sa.and_(
@@ -64,12 +85,17 @@ async def take_over_key(
             fingerprint=fingerprint,
             status_code=None,
             response=None,
-            created_at=now,
+            created_at=sa.case((expired, now), else_=_T.created_at),
             claimed_at=now,
+            resource_id=sa.case(
+                (sa.or_(expired, _T.resource_id.is_(None)), resource_id),
+                else_=_T.resource_id,
+            ),
         )
-        .returning(_T.key)
+        .returning(_T.resource_id)
     )
-    return result.first() is not None
+    row = result.first()
+    return None if row is None else str(row.resource_id)
 
 
 async def key_record(session: AsyncSession, *, owner: str, key: str) -> sa.Row[Any] | None:
@@ -89,9 +115,20 @@ async def store_answer(
 
 
 async def release_key(session: AsyncSession, *, owner: str, key: str) -> None:
-    """Forget the owner's in-progress ``key`` (its request failed: a retry runs again)."""
+    """Forget the owner's in-progress ``key`` (its request was refused before it acted: any
+    request may use the key again)."""
     await session.execute(
         idempotency_keys.delete().where(_where(owner, key), _T.status_code.is_(None))
+    )
+
+
+async def abandon_key(session: AsyncSession, *, owner: str, key: str, since: datetime) -> None:
+    """Mark the owner's in-progress ``key`` abandoned as of ``since`` (its request failed after
+    it may have acted): the same request takes it over at once, with the same resource id."""
+    await session.execute(
+        idempotency_keys.update()
+        .where(_where(owner, key), _T.status_code.is_(None))
+        .values(claimed_at=since)
     )
 
 

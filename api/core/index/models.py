@@ -409,6 +409,10 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     # When the request in progress claimed the key; a claim older than the lease is abandoned.
     claimed_at: datetime = Field(sa_type=UTCDateTime)
+    # The id suffix of what the request creates (its job, run or chain), drawn at the first claim
+    # and kept by a retry that takes an abandoned claim over: a retry finds the first attempt's
+    # job, and Temporal refuses a second start of its run.
+    resource_id: str | None = Field(default=None, max_length=32)
 
 
 idempotency_keys: sa.Table = IdempotencyKey.__table__  # type: ignore[attr-defined]

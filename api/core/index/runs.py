@@ -50,10 +50,12 @@ async def running_run_ids(session: AsyncSession, *, job_id: str) -> list[str]:
 
 
 async def insert_manual_run(session: AsyncSession, *, run_id: str, job_id: str, owner: str) -> None:
-    """Record a triggered run as ``running`` and commit (one Core statement: it is on every
-    trigger's path)."""
+    """Record a triggered run as ``running`` unless it is there already (its worker, or an
+    earlier attempt of a keyed trigger, recorded it), and commit (one Core statement: it is
+    on every trigger's path)."""
     await session.execute(
-        sa.insert(Run).values(
+        upsert_insert(session)(runs)
+        .values(
             id=run_id,
             job_id=job_id,
             owner=owner,
@@ -62,6 +64,7 @@ async def insert_manual_run(session: AsyncSession, *, run_id: str, job_id: str, 
             attempts=0,
             started_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=[runs.c.id])
     )
     await session.commit()
 
