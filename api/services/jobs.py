@@ -322,8 +322,8 @@ class JobService:
         The run is in the index before its id is returned, so it can be read (and cancelled)
         at once. Without a resource id the row comes first and is removed if the start fails,
         so an error leaves nothing behind. With one (a keyed request), the workflow starts
-        first, under an id Temporal never starts twice: a retry after any crash finds the
-        first attempt's run and records it if the crash came before the row.
+        first, under an id Temporal never starts twice, and records its own row: a retry after
+        any crash finds the first attempt's run.
 
         Returns:
             The run id, and whether an earlier attempt had started it.
@@ -339,7 +339,10 @@ class JobService:
                     job_id=job.id,
                     owner=job.owner,
                     trigger="manual",
-                    job=JobSnapshot.of(job.model_dump()),
+                    # Without the snapshot the run records its own start, as a scheduled one
+                    # does: a keyed trigger's row is then there even if this process dies
+                    # right after the start.
+                    job=JobSnapshot.of(job.model_dump()) if resource_id is None else None,
                 ),
                 id=run_id,
                 task_queue=self.settings.task_queue,

@@ -171,7 +171,15 @@ class Outcome:
 class Fleet:
     """One deployment in miniature: Temporal, workers, an API, on loopback, owned by one test."""
 
-    def __init__(self, root: Path, index_url: str, agent: CountingAgent, **env: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        index_url: str,
+        agent: CountingAgent,
+        *,
+        api_args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
         self.root = root
         self.index_url = index_url
         self.agent = agent
@@ -184,6 +192,7 @@ class Fleet:
             f'[agents.{AGENT_ID}]\nkind = "http"\nurl = "{agent.url}"\ntimeout = 60\n'
         )
         self.extra_env = env
+        self.api_args = api_args
         self.workers: list[subprocess.Popen[bytes]] = []
         self.api: subprocess.Popen[bytes] | None = None
         self.key = ""
@@ -242,7 +251,7 @@ class Fleet:
 
     async def start_api(self) -> None:
         """The API process; returns once ``/healthz`` answers, with a key for owner ``faults``."""
-        self.api = self._spawn([CLI, "api"], "api")
+        self.api = self._spawn([CLI, "api", *self.api_args], "api")
         started = time.monotonic()
         async with httpx.AsyncClient() as http:
             while True:
@@ -357,14 +366,23 @@ def doubled_runs(runs: list[dict[str, Any]], agent: CountingAgent) -> int:
 
 @asynccontextmanager
 async def running_fleet(
-    root: Path, index_url: str, agent: CountingAgent, *, workers: int = 1, **env: str
+    root: Path,
+    index_url: str,
+    agent: CountingAgent,
+    *,
+    workers: int = 1,
+    api_args: tuple[str, ...] = (),
+    **env: str,
 ) -> AsyncIterator[Fleet]:
-    """Temporal, ``workers`` workers and the API, started; every process stopped at the end.
+    """Temporal, ``workers`` workers and the API (``agent-scheduler api *api_args``), started;
+    every process stopped at the end.
 
     ``env`` adds settings (``tick_interval_seconds="5"``); the tick is off unless a case
     turns it on, so what the recorder alone achieves is what is counted.
     """
-    fleet = Fleet(root, index_url, agent, **({"tick_interval_seconds": "0"} | env))
+    fleet = Fleet(
+        root, index_url, agent, api_args=api_args, **({"tick_interval_seconds": "0"} | env)
+    )
     try:
         await fleet.start_temporal()
         for _ in range(workers):
@@ -470,3 +488,18 @@ def session_processes(sid: int) -> set[int]:
         if int(fields[3]) == sid and fields[0] != "Z":
             found.add(int(stat.parent.name))
     return found
+
+
+def api_processes(pid: int) -> list[int]:
+    """The serving processes of ``agent-scheduler api --workers N`` (process ``pid``): its
+    children that multiprocessing spawned, less its resource tracker."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and b"resource_tracker" not in command:
+            found.append(int(stat.parent.name))
+    return sorted(found)
