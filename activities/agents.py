@@ -31,7 +31,16 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Usage
-from domain.limits import MAX_DATA_BYTES, cut_output
+from domain.limits import (
+    MAX_ANSWER_BYTES,
+    MAX_DATA_BYTES,
+    MAX_DATA_DEPTH,
+    MAX_OUTPUT_CHARS,
+    cut_output,
+    depth,
+    storable,
+    storable_text,
+)
 
 AGENT_CALL_FAILED = "AgentCallFailed"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -74,6 +83,10 @@ class AgentCallResult(BaseModel):
     data: dict[str, Any] = {}
     dispatch: int = 1
     usage: Usage | None = None
+    # What the run keeps differs from the answer: the parts cut ("output", "data") and, for
+    # the run's ``answer_notes``, what was changed and why.
+    cut: list[str] = []
+    notes: list[str] = []
 
 
 class AgentFailure(Exception):
@@ -98,10 +111,24 @@ def _snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
 
 
+def _loads(text: str, *, where: str) -> Any:
+    """``text`` parsed as JSON; ValueError when it is no JSON, AgentFailure when it nests too
+    deeply for the parser."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise AgentFailure(
+            f"{where} answered JSON nested too deeply to read (a run keeps data at most "
+            f"{MAX_DATA_DEPTH} levels deep)",
+            kind="bad_answer",
+            retryable=False,
+        ) from None
+
+
 def parse_answer(text: str, *, where: str) -> AgentCallResult:
     """An answer body: ``{"output": str, "data": {...}}`` JSON, or plain text as the output."""
     try:
-        answer = json.loads(text)
+        answer = _loads(text, where=where)
     except ValueError:
         return AgentCallResult(output=text.strip())
     if not isinstance(answer, dict) or not isinstance(answer.get("output", ""), str):
@@ -182,22 +209,43 @@ def json_object(text: str) -> dict[str, Any]:
     """``text`` parsed as JSON when it is a JSON object, else an empty dict."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
 
-def bounded(result: AgentCallResult, *, agent_id: str) -> AgentCallResult:
-    """The answer within the sizes a run can carry: output cut with a note, data refused."""
-    size = len(json.dumps(result.data, ensure_ascii=False).encode())
-    if size > MAX_DATA_BYTES:
-        raise AgentFailure(
-            f"agent '{agent_id}' answered 'data' of {size:,} bytes; a run keeps at most "
-            f"{MAX_DATA_BYTES:,} (put large results in the output)",
-            kind="bad_answer",
-            retryable=False,
+def kept(result: AgentCallResult) -> AgentCallResult:
+    """What a run keeps of an answer (docs/api.md, "Run object"): every character the index
+    cannot store (NUL, a lone surrogate) replaced by U+FFFD, the output cut at
+    ``MAX_OUTPUT_CHARS``, the data dropped when deeper than ``MAX_DATA_DEPTH`` or larger than
+    ``MAX_DATA_BYTES``; what was cut is listed in ``cut``, every change said in ``notes``."""
+    cut: list[str] = []
+    notes: list[str] = []
+    output, replaced = storable_text(result.output)
+    if replaced:
+        notes.append(f"output: {replaced:,} NUL or lone surrogate characters replaced by U+FFFD")
+    if len(output) > MAX_OUTPUT_CHARS:
+        cut.append("output")
+        notes.append(f"output: cut at {MAX_OUTPUT_CHARS:,} of {len(output):,} characters")
+        output = cut_output(output)
+    data: dict[str, Any] = result.data
+    nesting = depth(data)
+    if nesting > MAX_DATA_DEPTH:
+        cut.append("data")
+        notes.append(f"data: dropped, nested {nesting:,} levels deep (at most {MAX_DATA_DEPTH})")
+        data = {}
+    data, replaced = storable(data)
+    if replaced:
+        notes.append(
+            f"data: {replaced:,} NUL or lone surrogate characters replaced by U+FFFD, or NaN "
+            "and infinite numbers by null"
         )
-    return AgentCallResult(output=cut_output(result.output), data=result.data, usage=result.usage)
+    size = len(json.dumps(data, ensure_ascii=False).encode())
+    if size > MAX_DATA_BYTES:
+        cut.append("data")
+        notes.append(f"data: dropped, {size:,} bytes as JSON (at most {MAX_DATA_BYTES:,})")
+        data = {}
+    return result.model_copy(update={"output": output, "data": data, "cut": cut, "notes": notes})
 
 
 class Echo:
@@ -216,10 +264,14 @@ async def _post(
     headers: dict[str, str],
     timeout: float,
     where: str,
-) -> httpx.Response:
-    """POST JSON; transport errors, timeouts, 5xx and 429 are retryable, other 4xx are not."""
+) -> str:
+    """POST JSON and answer the response's body (read up to ``MAX_ANSWER_BYTES``); transport
+    errors, timeouts, 5xx and 429 are retryable, other 4xx and a longer body are not."""
     try:
-        response = await client.post(url, json=body, headers=headers, timeout=timeout)
+        async with client.stream(
+            "POST", url, json=body, headers=headers, timeout=timeout
+        ) as response:
+            text = await _read_text(response, where=where)
     except httpx.TimeoutException as exc:
         raise AgentFailure(
             f"{where} did not answer in time", kind="timeout", retryable=True
@@ -232,11 +284,27 @@ async def _post(
         ) from exc
     if response.status_code >= 400:
         raise AgentFailure(
-            f"{where} answered HTTP {response.status_code}: {_snippet(response.text)}",
+            f"{where} answered HTTP {response.status_code}: {_snippet(text)}",
             kind="http_status",
             retryable=response.status_code >= 500 or response.status_code == 429,
         )
-    return response
+    return text
+
+
+async def _read_text(response: httpx.Response, *, where: str) -> str:
+    """The body of ``response`` as text, refused once it passes ``MAX_ANSWER_BYTES``."""
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > MAX_ANSWER_BYTES:
+            raise AgentFailure(
+                f"{where} answered more than {MAX_ANSWER_BYTES:,} bytes",
+                kind="bad_answer",
+                retryable=False,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
 
 class Http:
@@ -249,7 +317,7 @@ class Http:
     async def call(self, call: AgentCallInput) -> AgentCallResult:
         """One POST; the answer is ``{"output", "data"}`` JSON or plain text."""
         where = f"agent '{call.agent_id}'"
-        response = await _post(
+        text = await _post(
             self._client,
             self._config.url,
             body=call.request(),
@@ -257,7 +325,7 @@ class Http:
             timeout=min(self._config.timeout, call.timeout_seconds),
             where=where,
         )
-        return parse_answer(response.text, where=where)
+        return parse_answer(text, where=where)
 
 
 class OpenAI:
@@ -293,7 +361,7 @@ class OpenAI:
         headers = {IDEMPOTENCY_HEADER: call.idempotency_key}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        response = await _post(
+        answer = await _post(
             self._client,
             base_url.rstrip("/") + "/chat/completions",
             body={"model": model, "messages": messages},
@@ -302,12 +370,11 @@ class OpenAI:
             where=where,
         )
         try:
-            body = response.json()
+            body = _loads(answer, where=where)
             text = body["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise AgentFailure(
-                f"{where} answered something that is not a chat completion: "
-                f"{_snippet(response.text)}",
+                f"{where} answered something that is not a chat completion: {_snippet(answer)}",
                 kind="bad_answer",
                 retryable=False,
             ) from exc
@@ -403,7 +470,7 @@ class AgentActivities:
             heartbeat = asyncio.create_task(_heartbeat())
             try:
                 async with asyncio.timeout(call.timeout_seconds):
-                    answer = bounded(await agent.call(call), agent_id=call.agent_id)
+                    answer = kept(await agent.call(call))
                     return answer.model_copy(update={"dispatch": call.dispatch})
             except TimeoutError as exc:
                 raise AgentFailure(

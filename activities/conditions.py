@@ -37,6 +37,14 @@ class ConditionEvaluator:
             last = await self._previous_run(check.job_id, check.run_id)
             variables = before_run_variables(last, check.now, check.timezone)
         else:
+            if check.data_cut:  # its keys are variables too: any expression may read them
+                return ConditionResult(
+                    expression=check.expression,
+                    stage=check.stage,
+                    value=False,
+                    error="the agent's data was dropped (see the run's answer_notes); a "
+                    "condition on it is not evaluated",
+                )
             variables = after_run_variables(check.output, check.data)
         outcome = evaluate(check.expression, variables)
         return ConditionResult(

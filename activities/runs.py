@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
@@ -115,7 +116,15 @@ class RunRecorder:
         one (group commit). Chain runs start after the commit, on a retry too, under ids that
         cannot start twice.
         """
-        written = await self._finishes.write(finish)
+        try:
+            written = await self._finishes.write(finish)
+        except (sa_exc.DataError, sa_exc.StatementError, ValueError, TypeError) as exc:
+            if isinstance(exc, sa_exc.DBAPIError) and not isinstance(exc, sa_exc.DataError):
+                raise  # the database is down or busy: a retry can succeed
+            # The end itself cannot be stored, now or on any retry: the run ends recorded,
+            # without the answer, instead of holding its workflow (and overlap) forever.
+            log.error("run %s: its end could not be recorded as it is: %s", finish.run_id, exc)
+            written = await self._finishes.write(_without_answer(finish, exc))
         await continue_into_chains(
             self._temporal, written.roots, finish, task_queue=activity.info().task_queue
         )
@@ -178,6 +187,23 @@ class RunRecorder:
                     )
                     await self._pause_schedule(job_id, changes["paused_reason"])
         return written
+
+
+def _without_answer(finish: RunFinish, error: Exception) -> RunFinish:
+    """``finish`` without what the agent and delivery answered, and saying why."""
+    cause = getattr(error, "orig", None) or error  # what SQLAlchemy wrapped, if it did
+    why = f"the index could not store this run's answer ({type(cause).__name__}); it was dropped"
+    return finish.model_copy(
+        update={
+            "output": None,
+            "data": None,
+            "condition_result": None,
+            "delivery": None,
+            "attempt_errors": [],
+            "error": f"{finish.error}; {why}" if finish.error else why,
+            "answer_notes": [why],
+        }
+    )
 
 
 @dataclass(frozen=True)

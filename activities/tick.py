@@ -7,7 +7,10 @@ Drift it repairs (each counted under its key in ``repairs``):
 - ``orphan_schedules_deleted``: a job schedule of this deployment with no live job;
 - ``deleted_jobs_purged``: a job marked deleted whose delete did not finish;
 - ``runs_recorded``: a run that finished in Temporal but not in the index (or is missing there),
-  counted only when the tick's write ended it (not when the worker recorded it meanwhile).
+  counted only when the tick's write ended it (not when the worker recorded it meanwhile);
+- ``stuck_runs_ended``: a run still running in Temporal past the longest its job's timeout and
+  retries allow (``domain.retry.longest_run_seconds``): its workflow is terminated and the run
+  recorded ``timed_out`` with the reason, so its job's next fires are not skipped behind it.
 
 A stored ``next_run_at`` that is no longer the next fire is refreshed too; that is upkeep (every
 fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``. So is
@@ -38,6 +41,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
 )
 
 from activities.runs import RunRecorder
@@ -57,6 +61,7 @@ from api.core.settings import Settings
 from api.core.temporal import missing_ok
 from domain import search_attributes
 from domain.payloads import RUN_WORKFLOW, JobRunResult, RunFinish, RunStart
+from domain.retry import RetryPolicy, longest_run_seconds
 from domain.schedules import next_fire_time
 
 log = logging.getLogger(__name__)
@@ -131,7 +136,7 @@ class TickActivities:
         await self._repair_schedules(live, deleted, listed, settled, repairs)
         reopened = await self._reopen_budget_paused(live, started)
         refreshed = await self._refresh_next_runs(live, started)
-        runs_checked = await self._repair_runs(started, settled, last_tick, repairs)
+        runs_checked = await self._repair_runs(live, started, settled, last_tick, repairs)
         repairs = +repairs  # drop the kinds that found nothing
         result = TickResult(
             jobs_checked=len(live),
@@ -312,25 +317,37 @@ class TickActivities:
 
     async def _repair_runs(
         self,
+        live: dict[str, Any],
         now: datetime,
         settled: datetime,
         last_tick: datetime | None,
         repairs: Counter[str],
     ) -> int:
         async with self._engine.connect() as conn:
-            running_ids = await index_runs.stale_running_run_ids(
+            running = await index_runs.stale_running_runs(
                 conn, started_before=settled, limit=MAX_RUNS_DESCRIBED
             )
+        running_ids = set(running)
         checked = 0
         gate = asyncio.Semaphore(20)
 
-        async def check(run_id: str) -> bool:
+        async def check(run_id: str, deadline: datetime | None = None) -> str | None:
             async with gate:
-                return await self._record_if_closed(run_id, now)
+                return await self._record_if_closed(run_id, now, deadline)
 
-        for recorded in await asyncio.gather(*(check(run_id) for run_id in running_ids)):
+        def deadline(job_id: str, started_at: datetime | None) -> datetime | None:
+            job = live.get(job_id)
+            if job is None or started_at is None:
+                return None
+            policy = RetryPolicy.model_validate(job.retry or {})
+            return started_at + timedelta(seconds=longest_run_seconds(policy, job.timeout_seconds))
+
+        for repair in await asyncio.gather(
+            *(check(run_id, deadline(*running[run_id])) for run_id in running)
+        ):
             checked += 1
-            repairs["runs_recorded"] += int(recorded)
+            if repair:
+                repairs[repair] += 1
         # Runs that closed since the last tick (with a margin) and are not recorded at all.
         since = (
             max(last_tick - timedelta(minutes=5), now - timedelta(days=1))
@@ -347,38 +364,42 @@ class TickActivities:
                 finished = await index_runs.finished_run_ids(conn, run_ids=closed)
             known = finished | running_ids
             missing = [run_id for run_id in closed if run_id not in known]
-            for recorded in await asyncio.gather(*(check(run_id) for run_id in missing)):
+            for repair in await asyncio.gather(*(check(run_id) for run_id in missing)):
                 checked += 1
-                repairs["runs_recorded"] += int(recorded)
+                if repair:
+                    repairs[repair] += 1
             checked += len(closed) - len(missing)
         return checked
 
-    async def _record_if_closed(self, run_id: str, now: datetime) -> bool:
-        """Record a run whose workflow closed; True if the index changed."""
+    async def _record_if_closed(
+        self, run_id: str, now: datetime, deadline: datetime | None = None
+    ) -> str | None:
+        """Record a run whose workflow closed, or end one still running past ``deadline``;
+        the kind of repair if the index changed, else None."""
         handle = self._client.get_workflow_handle(run_id, result_type=JobRunResult)
         description = await missing_ok(handle.describe())
         if description is None:
-            return await self._record_lost(run_id, now)
+            return "runs_recorded" if await self._record_lost(run_id, now) else None
+        stuck: JobRunResult | None = None
         if description.status in (None, WorkflowExecutionStatus.RUNNING):
-            return False
-        if description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            return False
+            if deadline is None or now < deadline:
+                return None
+            stuck = JobRunResult(
+                status="timed_out",
+                error=f"the run was still running {_minutes(now - description.start_time)} "
+                "after it started, longer than its job's timeout and retries allow: "
+                "the reconciler ended it",
+            )
+            await missing_ok(handle.terminate(reason=stuck.error))
+        elif description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            return None
         attributes = description.typed_search_attributes
         job_id = attributes.get(search_attributes.JOB_ID)
         owner = attributes.get(search_attributes.OWNER)
         if not job_id or not owner:
-            return False
+            return None
         trigger = attributes.get(search_attributes.TRIGGER) or "schedule"
-        if description.status == WorkflowExecutionStatus.COMPLETED:
-            try:
-                result: JobRunResult = await handle.result()
-            except WorkflowFailureError:
-                result = JobRunResult(status="failed", error="the run's workflow failed")
-        else:
-            status, message = _CLOSED_STATUS.get(
-                description.status, ("failed", "the run's workflow failed in Temporal")
-            )
-            result = JobRunResult(status=status, error=message)
+        result = stuck or await _closed_result(handle, description.status)
         started = await self._recorder.record_start(
             RunStart(
                 run_id=run_id,
@@ -391,22 +412,26 @@ class TickActivities:
             )
         )
         if started.job is None:
-            return False
+            return None
         finished = await self._recorder.record_finish(
             RunFinish(
                 run_id=run_id,
                 temporal_run_id=description.run_id,
                 job_id=job_id,
                 status=result.status,
-                completed_at=description.close_time or now,
+                completed_at=description.close_time or now if stuck is None else now,
                 output=result.output,
                 data=result.data,
                 error=result.error,
                 usage=result.usage,
+                cut=result.cut,
+                answer_notes=result.answer_notes,
             )
         )
         # The run recorder may have written it since the index was read: not a repair then.
-        return finished.recorded
+        if not finished.recorded:
+            return None
+        return "runs_recorded" if stuck is None else "stuck_runs_ended"
 
     async def _record_lost(self, run_id: str, now: datetime) -> bool:
         """A run the index shows running that Temporal never had (the API process that
@@ -427,6 +452,24 @@ class TickActivities:
             )
         )
         return finished.recorded
+
+
+async def _closed_result(
+    handle: WorkflowHandle[Any, JobRunResult], status: WorkflowExecutionStatus | None
+) -> JobRunResult:
+    """What a run whose workflow closed with ``status`` ended with."""
+    if status == WorkflowExecutionStatus.COMPLETED:
+        try:
+            return await handle.result()
+        except WorkflowFailureError:
+            return JobRunResult(status="failed", error="the run's workflow failed")
+    known = _CLOSED_STATUS.get(status) if status is not None else None
+    state, message = known or ("failed", "the run's workflow failed in Temporal")
+    return JobRunResult(status=state, error=message)
+
+
+def _minutes(elapsed: timedelta) -> str:
+    return f"{elapsed.total_seconds() / 60:,.0f} min"
 
 
 def _replace_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:

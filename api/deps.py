@@ -22,6 +22,7 @@ from api.services.idempotency import (
     HEADER,
     KEY_MAX_LENGTH,
     KEY_PATTERN,
+    NO_FINGERPRINT,
     Idempotency,
     request_fingerprint,
 )
@@ -195,7 +196,7 @@ async def _idempotency(
         session=session,
         owner=owner,
         key=key,
-        fingerprint=await request_fingerprint(request) if key is not None else "",
+        fingerprint=await request_fingerprint(request) if key is not None else NO_FINGERPRINT,
         now=now,
         wait_seconds=state.settings.idempotency_wait_seconds,
     )

@@ -488,6 +488,9 @@ class ConditionInput(BaseModel):
     now: datetime
     output: str | None = None
     data: dict[str, Any] | None = None
+    # The agent's data was dropped (docs/api.md, "Run object"): an after_run condition is not
+    # evaluated, rather than decided on an empty object.
+    data_cut: bool = False
 
 
 class ConditionResult(BaseModel):

@@ -87,6 +87,9 @@ class JobRunResult(BaseModel):
     data: dict[str, Any] | None = None
     error: str | None = None
     usage: Usage | None = None
+    # What the run keeps differs from the agent's answer (activities/agents.py ``kept``).
+    cut: list[str] = []
+    answer_notes: list[str] = []
 
 
 class RunStart(BaseModel):
@@ -146,6 +149,8 @@ class RunFinish(BaseModel):
     usage: Usage | None = None
     # Why a skipped run was not started (a budget), else None.
     skip_reason: str | None = None
+    cut: list[str] = []
+    answer_notes: list[str] = []
 
 
 class RunFinished(BaseModel):

@@ -8,6 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.inputs import JsonInt, JsonNumber
 
+# How many times Temporal dispatches one attempt's agent call when workers are lost under it
+# (the job-run workflow's retry of the activity, not the job's policy).
+INFRA_DISPATCHES = 10
+# What a run does after its agent answers, at most: conditions, a delivery with all of its
+# retries (5 minutes each), the index writes.
+AFTER_AGENT_SECONDS = 3600
+
 
 class RetryPolicy(BaseModel):
     """Attempts of the agent call and the delays between them."""
@@ -28,3 +35,12 @@ class RetryPolicy(BaseModel):
         else:
             delay = self.base_delay
         return delay if self.max_delay is None else min(delay, self.max_delay)
+
+
+def longest_run_seconds(policy: RetryPolicy, timeout_seconds: int) -> float:
+    """How long a run of a job can take at most: every attempt dispatched ``INFRA_DISPATCHES``
+    times, each for its whole timeout (and the 30 s the workflow adds), every delay between
+    attempts, then ``AFTER_AGENT_SECONDS``. A run still running past it is stuck."""
+    per_attempt = INFRA_DISPATCHES * (timeout_seconds + 30 + 10)
+    delays = sum(policy.delay_after(attempt) for attempt in range(1, policy.max_attempts))
+    return policy.max_attempts * per_attempt + delays + AFTER_AGENT_SECONDS

@@ -4,12 +4,16 @@ the first answer, across API processes and restarts, and simultaneous retries cr
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import col
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
@@ -21,6 +25,7 @@ from api.core.index.models import IdempotencyKey, Run
 from api.core.index.runs import insert_manual_run
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
+from api.routing import parse_json_body
 from api.services.idempotency import fingerprint
 from tests.conftest import Api, wait_finished
 from tests.resources import free_ports
@@ -77,6 +82,116 @@ async def test_the_same_key_with_another_body_is_a_409(api: Api) -> None:
     job_id = first.json()["id"]
     trigger = await api.http.post(f"{PREFIX}/jobs/{job_id}/trigger", headers=_keyed(alice, "k"))
     assert trigger.status_code == 409
+    assert await _job_count(api, alice) == 1
+
+
+async def test_a_number_written_another_way_is_the_same_body(api: Api) -> None:
+    # docs/api.md, "Idempotent requests": the same JSON value; 60.0 is the integer 60.
+    alice = await api.headers("alice")
+    first = await api.http.post(
+        f"{PREFIX}/jobs", json=_job(timeout_seconds=60), headers=_keyed(alice, "n")
+    )
+    assert first.status_code == 201, first.text
+    sent = json.dumps(_job(timeout_seconds=0))
+    for number in ("60.0", "6e1", "600E-1", "60.000"):
+        again = await api.http.post(
+            f"{PREFIX}/jobs",
+            content=sent.replace('"timeout_seconds": 0', f'"timeout_seconds": {number}'),
+            headers={**_keyed(alice, "n"), "Content-Type": "application/json"},
+        )
+        assert again.status_code == 201, (number, again.text)
+        assert again.headers["Idempotent-Replayed"] == "true", number
+        assert again.json() == first.json()
+    # A string is not the number: refused as any such body (strict numbers), and nothing done.
+    text = await api.http.post(
+        f"{PREFIX}/jobs", json=_job(timeout_seconds="60"), headers=_keyed(alice, "n")
+    )
+    assert text.status_code == 422
+    assert await _job_count(api, alice) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [({"n": 60}, {"n": "60"}), ({"n": True}, {"n": 1}), ({"n": 1}, {"n": 1.5})],
+    ids=["number-string", "boolean-number", "integer-fraction"],
+)
+async def test_another_json_value_is_another_body(
+    api: Api, first: dict[str, Any], then: dict[str, Any]
+) -> None:
+    # A trigger reads no body, so any JSON reaches the fingerprint as sent.
+    alice = await api.headers("alice")
+    job_id = (await api.http.post(f"{PREFIX}/jobs", json=_job(), headers=alice)).json()["id"]
+    url = f"{PREFIX}/jobs/{job_id}/trigger"
+    triggered = await api.http.post(url, json=first, headers=_keyed(alice, "t"))
+    assert triggered.status_code == 202, triggered.text
+    same = await api.http.post(url, content=f" {json.dumps(first)}\n", headers=_keyed(alice, "t"))
+    assert same.status_code == 202 and same.headers["Idempotent-Replayed"] == "true"
+    other = await api.http.post(url, json=then, headers=_keyed(alice, "t"))
+    assert other.status_code == 409, other.text
+    assert "already used for a different request" in other.json()["message"]
+
+
+async def test_a_keyed_body_with_a_lone_surrogate_is_refused_as_without_a_key(api: Api) -> None:
+    # "\ud800" is JSON that reads as no Unicode text: the fingerprint takes it, validation refuses.
+    alice = await api.headers("alice")
+    sent = json.dumps(_job(name="a\ud800"))
+    headers = {**_keyed(alice, "s"), "Content-Type": "application/json"}
+    refused = await api.http.post(f"{PREFIX}/jobs", content=sent, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["details"][0]["field"] == "name"
+
+
+def _fingerprint_before_values(path: str, body: dict[str, Any]) -> str:
+    """The fingerprint keys were stored with before numbers counted by value (as written)."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"POST {path}\n{text}".encode()).hexdigest()
+
+
+async def test_a_key_stored_before_numbers_counted_by_value_still_replays(api: Api) -> None:
+    alice = await api.headers("alice")
+    body = _job(timeout_seconds=60.0)
+    before = _fingerprint_before_values(f"{PREFIX}/jobs", body)
+    assert before != fingerprint("POST", f"{PREFIX}/jobs", body)
+    now = datetime.now(UTC)
+    died = now - timedelta(seconds=61)
+    async with api.state.sessions() as session:
+        session.add_all(
+            [
+                IdempotencyKey(
+                    owner="alice",
+                    key="answered",
+                    fingerprint=before,
+                    created_at=now,
+                    claimed_at=now,
+                    status_code=201,
+                    response='{"id": "job_first"}',
+                ),
+                IdempotencyKey(
+                    owner="alice",
+                    key="orphan",
+                    fingerprint=before,
+                    created_at=died,
+                    claimed_at=died,
+                ),
+            ]
+        )
+        await session.commit()
+    replayed = await api.http.post(f"{PREFIX}/jobs", json=body, headers=_keyed(alice, "answered"))
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == {"id": "job_first"}
+    other = await api.http.post(
+        f"{PREFIX}/jobs", json=_job("b", timeout_seconds=60.0), headers=_keyed(alice, "answered")
+    )
+    assert other.status_code == 409
+    # An abandoned claim is taken over by the same request, which then replays by value.
+    taken = await api.http.post(f"{PREFIX}/jobs", json=body, headers=_keyed(alice, "orphan"))
+    assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
+    again = await api.http.post(
+        f"{PREFIX}/jobs", json=_job(timeout_seconds=60), headers=_keyed(alice, "orphan")
+    )
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == taken.json()["id"]
     assert await _job_count(api, alice) == 1
 
 
@@ -429,3 +544,70 @@ async def test_a_run_temporal_never_started_is_skipped_and_never_pauses_its_job(
     stats = (await api.http.get(f"{PREFIX}/jobs/{job_id}/stats", headers=alice)).json()
     assert stats["consecutive_failures"] == 0 and stats["success_rate"] is None, stats
     assert stats["runs_by_status"].get("failed", 0) == 0, stats
+
+
+# The fingerprint's JSON equality, property-tested (docs/api.md, "Idempotent requests").
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 2.0, 1e22, 2**53 + 1]),
+    st.sampled_from(["", "1", "true", "é", "\u0000x"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "é"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values: numbers by value, never equal to a boolean or a string."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _written(value: Any, style: int) -> str:
+    """``value`` as JSON text written one of several ways: spaces, key order, escapes, and an
+    integer as ``2``, ``2.0``, ``2e0`` or ``20E-1``."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), reverse=style % 2 == 1)
+        inner = " ,\n".join(
+            f"{json.dumps(k, ensure_ascii=style % 3 == 0)} : {_written(v, style + i)}"
+            for i, (k, v) in enumerate(items)
+        )
+        return "{ " + inner + " }"
+    if isinstance(value, list):
+        return "[" + ",\t".join(_written(v, style + i) for i, v in enumerate(value)) + "]"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53:
+        # (Past 2**53 a number written with a fraction is read as the nearest double.)
+        return [f"{value}", f"{value}.0", f"{value}e0", f"{value * 10}E-1"][style % 4]
+    return json.dumps(value, ensure_ascii=style % 3 == 0)
+
+
+@given(_VALUES, _VALUES)
+def test_two_bodies_have_one_fingerprint_exactly_when_they_are_the_same_value(
+    a: Any, b: Any
+) -> None:
+    same = fingerprint("POST", "/p", a) == fingerprint("POST", "/p", b)
+    assert same == _same(a, b)
+
+
+@given(_VALUES, st.integers(0, 11))
+def test_how_a_body_is_written_does_not_change_its_fingerprint(value: Any, style: int) -> None:
+    text = _written(value, style)
+    expected = fingerprint("POST", "/p", value)
+    # As a route reads it (parsed), and as sent to one that reads no body (bytes).
+    assert fingerprint("POST", "/p", parse_json_body(text.encode())) == expected
+    assert fingerprint("POST", "/p", text.encode()) == expected
+    assert fingerprint("POST", "/q", value) != expected

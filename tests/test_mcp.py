@@ -1,5 +1,5 @@
 """The MCP server at /mcp through the SDK's own client over HTTP, against the app served by
-uvicorn with a real worker and Temporal (issue 13)."""
+uvicorn with a real worker and Temporal (docs/api.md, "MCP at /mcp")."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def ok(result: CallToolResult) -> dict[str, Any]:
 
 
 def failure(result: CallToolResult) -> dict[str, Any]:
-    """The SPEC §4 body a tool error carries."""
+    """The error body (docs/api.md, "Errors") a tool error carries."""
     assert result.is_error
     text = result.content[0].text  # type: ignore[union-attr]
     body: dict[str, Any] = json.loads(text)
@@ -183,7 +183,7 @@ async def test_bad_input_is_a_tool_error_naming_the_field(
         assert body["error"] == "validation_error" and body["status"] == 422
         assert [d["field"] for d in body["details"]] == ["schedule.expression"]
         assert body["message"].startswith("Invalid request: schedule.expression: ")
-        # Refused by the service (not the model): the same §4 message as over REST.
+        # Refused by the service (not the model): the same message as over REST.
         unknown = failure(await client.call_tool("create_job", job(agent_id="nobody")))
         assert unknown["details"] == [
             {"field": "agent_id", "message": "unknown agent 'nobody' (configured: echo)"}
@@ -252,7 +252,7 @@ async def test_a_missing_or_invalid_key_is_refused(
     base_url: str, settings: Settings, key: str | None
 ) -> None:
     # The SDK's client stops at the 401 (it says no more than "Server returned an error
-    # response"); the answer itself is the SPEC §4 body with its status.
+    # response"); the answer itself is the error body with its status.
     with pytest.raises(ExceptionGroup) as refused:
         async with connected(base_url, key) as client:
             await client.list_tools()
@@ -284,6 +284,148 @@ async def test_what_is_not_a_json_post_is_refused(base_url: str, settings: Setti
         headers={**headers, "content-type": "application/json", "accept": "application/json"},
     )
     assert broken.status_code == 400 and broken.json()["error"]["code"] == -32700
+
+
+LIST_TOOLS = {"jsonrpc": "2.0", "method": "tools/list"}
+# No version header: the handshake-era transport; 2026-07-28: the handshake-less one.
+TRANSPORTS = [
+    pytest.param({}, id="handshake"),
+    pytest.param({"MCP-Protocol-Version": "2026-07-28"}, id="handshake-less"),
+]
+
+
+async def _post(
+    base_url: str, key: str, content: bytes | AsyncIterator[bytes], **headers: str
+) -> httpx.Response:
+    """A raw POST to /mcp with ``key`` (JSON and accepting JSON unless ``headers`` say)."""
+    sent = {
+        "authorization": f"Bearer {key}",
+        "content-type": "application/json",
+        "accept": "application/json",
+        **{name.replace("_", "-"): value for name, value in headers.items()},
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(f"{base_url}/mcp", content=content, headers=sent)
+
+
+def _assert_error_body(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "message", "status"}
+    assert body["error"] == error and body["status"] == status
+    return body
+
+
+def _assert_invalid_request(response: httpx.Response) -> None:
+    """The JSON-RPC ``-32600`` error with ``"id": null`` (JSON-RPC 2.0, "Error object")."""
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"jsonrpc", "id", "error"}
+    assert body["jsonrpc"] == "2.0" and body["id"] is None
+    assert body["error"]["code"] == -32600
+    assert body["error"]["message"].startswith("Invalid Request: ")
+
+
+class TestBodySize:
+    async def test_a_body_over_4_mib_is_a_413_in_the_error_body(
+        self, base_url: str, settings: Settings
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        padding = "x" * (5 * 1024 * 1024)
+        big = json.dumps({**LIST_TOOLS, "id": 1, "params": {"_meta": {"pad": padding}}})
+        response = await _post(base_url, key, big.encode())
+        body = _assert_error_body(response, 413, "payload_too_large")
+        assert body["message"].startswith("The request body is over 4 MiB (4194304 bytes)")
+
+    async def test_a_chunked_body_is_cut_at_4_mib(self, base_url: str, settings: Settings) -> None:
+        key = await minted_key(settings, "alice")
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as read
+            yield b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"pad": "'
+            for _ in range(5):
+                yield b"x" * (1024 * 1024)
+            yield b'"}}'
+
+        response = await _post(base_url, key, chunks())
+        _assert_error_body(response, 413, "payload_too_large")
+
+    async def test_a_body_of_4_mib_is_served(self, base_url: str, settings: Settings) -> None:
+        key = await minted_key(settings, "alice")
+        message = json.dumps({**LIST_TOOLS, "id": 1, "params": {"_meta": {"pad": ""}}})
+        padding = "x" * (4 * 1024 * 1024 - len(message))
+        body = message.replace('"pad": ""', f'"pad": "{padding}"').encode()
+        assert len(body) == 4 * 1024 * 1024
+        response = await _post(base_url, key, body)
+        assert response.status_code == 200, response.text
+        assert {tool["name"] for tool in response.json()["result"]["tools"]} == TOOLS
+
+
+class TestMediaType:
+    @pytest.mark.parametrize(
+        "content_type", ["application/x+json", "Application/JSON; charset=utf-8"]
+    )
+    async def test_any_json_media_type_is_served(
+        self, base_url: str, settings: Settings, content_type: str
+    ) -> None:
+        # JSON is application/json or …+json, as for REST (docs/api.md, "Errors").
+        key = await minted_key(settings, "alice")
+        message = json.dumps({**LIST_TOOLS, "id": "x-1"}).encode()
+        response = await _post(base_url, key, message, content_type=content_type)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["id"] == "x-1" and len(response.json()["result"]["tools"]) == 12
+
+    @pytest.mark.parametrize("content_type", ["application/jsonx", "application/xml", ""])
+    async def test_another_media_type_is_a_415_in_the_error_body(
+        self, base_url: str, settings: Settings, content_type: str
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        message = json.dumps({**LIST_TOOLS, "id": 1}).encode()
+        response = await _post(base_url, key, message, content_type=content_type)
+        body = _assert_error_body(response, 415, "unsupported_media_type")
+        assert body["message"] == "Send the body as JSON (Content-Type: application/json)"
+
+
+class TestRequestId:
+    @pytest.mark.parametrize("transport", TRANSPORTS)
+    @pytest.mark.parametrize("request_id", [None, 1.5, True, False, {"n": 1}, [1], 1e400])
+    async def test_an_id_neither_string_nor_integer_is_an_invalid_request(
+        self, base_url: str, settings: Settings, transport: dict[str, str], request_id: Any
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        message = json.dumps({**LIST_TOOLS, "id": request_id}).encode()
+        _assert_invalid_request(await _post(base_url, key, message, **transport))
+
+    @pytest.mark.parametrize(("sent", "answered"), [("7", 7), ("7.0", 7), ("7e0", 7), ('""', "")])
+    async def test_a_string_or_integer_id_is_answered_with_it(
+        self, base_url: str, settings: Settings, sent: str, answered: int | str
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        message = f'{{"jsonrpc": "2.0", "id": {sent}, "method": "tools/list"}}'.encode()
+        response = await _post(base_url, key, message)
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == answered and "result" in response.json()
+
+    async def test_a_notification_is_still_accepted(
+        self, base_url: str, settings: Settings
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        message = b'{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+        response = await _post(base_url, key, message)
+        assert response.status_code == 202 and response.content == b""
+
+    @pytest.mark.parametrize("transport", TRANSPORTS)
+    @pytest.mark.parametrize(
+        "batch",
+        [[], [{**LIST_TOOLS, "id": 1}], [{**LIST_TOOLS, "id": None}, {**LIST_TOOLS, "id": 2}]],
+    )
+    async def test_a_batch_is_an_invalid_request(
+        self, base_url: str, settings: Settings, transport: dict[str, str], batch: list[Any]
+    ) -> None:
+        key = await minted_key(settings, "alice")
+        _assert_invalid_request(await _post(base_url, key, json.dumps(batch).encode(), **transport))
 
 
 @pytest.fixture

@@ -201,19 +201,32 @@ async def test_an_output_too_long_for_a_run_is_cut_and_says_so(
     assert run["output"].endswith(
         "the agent answered 3,000,000 characters; this keeps the first 1,000,000)"
     )
+    assert run["truncated"] is True
+    assert run["answer_notes"] == ["output: cut at 1,000,000 of 3,000,000 characters"]
 
 
-async def test_data_too_large_for_a_run_fails_the_run_at_once(
+async def test_data_too_large_for_a_run_is_dropped_and_a_condition_on_it_not_evaluated(
     api: Api, worker: Worker, agent_server: ScriptedServer
 ) -> None:
     agent_server.script("/web", Reply(200, {"output": "ok", "data": {"blob": "x" * 300_000}}))
+    webhook = agent_server.script("/hook", Reply(200, {}))
     alice = await api.headers("alice")
     job = await create(
-        api, alice, agent_id="web", retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1}
+        api,
+        alice,
+        agent_id="web",
+        retry={"max_attempts": 3, "strategy": "fixed", "base_delay": 1},
+        condition={"expression": "'blob' not in data"},
+        delivery={"channel": f"webhook:{webhook}"},
     )
     run = await wait_run(api, alice, job["id"], await trigger(api, alice, job["id"]))
-    assert run["status"] == "failed" and run["attempts"] == 1
-    assert "'data' of 300,012 bytes; a run keeps at most 262,144" in run["error"]
+    assert run["status"] == "completed" and run["attempts"] == 1
+    assert run["output"] == "ok" and run["data"] == {} and run["truncated"] is True
+    assert run["answer_notes"] == ["data: dropped, 300,012 bytes as JSON (at most 262,144)"]
+    # Decided on an empty object, this condition would have been true: it is not evaluated.
+    assert run["condition_result"]["value"] is False
+    assert "data was dropped" in run["condition_result"]["error"]
+    assert run["delivery"]["status"] == "skipped" and not agent_server.calls("/hook")
     assert len(agent_server.calls("/web")) == 1
 
 

@@ -369,9 +369,9 @@ async def test_a_run_the_worker_recorded_is_not_counted_as_repaired(
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     try:
-        assert await env.run(tick._record_if_closed, by_worker, now) is False
-        assert await env.run(tick._record_if_closed, unrecorded, now) is True
-        assert await env.run(tick._record_if_closed, unrecorded, now) is False  # done now
+        assert await env.run(tick._record_if_closed, by_worker, now) is None
+        assert await env.run(tick._record_if_closed, unrecorded, now) == "runs_recorded"
+        assert await env.run(tick._record_if_closed, unrecorded, now) is None  # done now
         # A whole tick over an index that is current repairs (and logs) nothing.
         result = await env.run(tick.reconcile, ReconcileInput(workflow_id="t", grace_seconds=0))
     finally:

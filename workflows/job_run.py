@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RunFinish,
         RunStart,
     )
-    from domain.retry import RetryPolicy
+    from domain.retry import INFRA_DISPATCHES, RetryPolicy
     from domain.search_attributes import SCHEDULED_START
     from workflows.delivery import deliver
 
@@ -52,7 +52,7 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 INFRA_RETRY = TemporalRetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),
-    maximum_attempts=10,
+    maximum_attempts=INFRA_DISPATCHES,
     non_retryable_error_types=[AGENT_CALL_FAILED],
 )
 INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
@@ -137,6 +137,7 @@ class JobRunWorkflow:
                 now=workflow.now(),
                 output=result.output if result else None,
                 data=result.data if result else None,
+                data_cut=bool(result and "data" in result.cut),
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )
@@ -233,7 +234,12 @@ class JobRunWorkflow:
                 )
                 self._dispatched(attempt, answer.dispatch)
                 return JobRunResult(
-                    status="completed", output=answer.output, data=answer.data, usage=answer.usage
+                    status="completed",
+                    output=answer.output,
+                    data=answer.data,
+                    usage=answer.usage,
+                    cut=answer.cut,
+                    answer_notes=answer.notes,
                 )
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
@@ -281,6 +287,8 @@ class JobRunWorkflow:
                 delivery=delivery,
                 usage=result.usage,
                 skip_reason=skip_reason,
+                cut=result.cut,
+                answer_notes=result.answer_notes,
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )

@@ -3,7 +3,8 @@ transport, in the API's own app, behind the same API keys.
 
 Stateless, JSON answers: each POST carries one JSON-RPC message and gets its answer as one JSON
 body, so any replica answers any call, and the API's request deadline applies as to any route.
-There is no server-to-client stream: ``GET /mcp`` is a 405, as the transport allows.
+There is no server-to-client stream: ``GET /mcp`` is a 405, as the transport allows. What the
+endpoint checks before the transport reads a message is in :mod:`api.mcp.edge`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,21 @@ from mcp_types import (
     ToolAnnotations,
 )
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from api.core.errors import NotFound
 from api.deps import AppState, bearer_key, job_service, owner_of_key, run_service
 from api.errors import ErrorBody, error_body, error_response, invalid_body
+from api.mcp.edge import (
+    MAX_BODY_BYTES,
+    PayloadTooLarge,
+    as_json_request,
+    read_body,
+    replaying,
+    screen_message,
+)
 from api.mcp.tools import TOOLS, Call, ToolSpec
 from api.routing import JSON_ONLY, UnsupportedMediaType, is_json_media_type
 from api.services.activity import note_call
@@ -98,13 +108,14 @@ _INPUT_SCHEMAS = {tool.name: tool.input_schema for tool in LISTED}
 
 
 def _failed(body: ErrorBody) -> CallToolResult:
-    """A tool error (``isError``) whose text is the SPEC §4 body."""
+    """A tool error (``isError``) whose text is the error body (docs/api.md, "Errors")."""
     text = json.dumps(body.model_dump(mode="json", exclude_none=True))
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 async def _answer(body: ErrorBody, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer the HTTP request itself with the SPEC §4 body (before any MCP message is read)."""
+    """Answer the HTTP request itself with the error body (docs/api.md, "Errors"), before any
+    MCP message is read."""
     response = error_response(body.status, body.error, body.message, body.details)
     await response(scope, receive, send)
 
@@ -165,15 +176,20 @@ def build_server() -> Server[Any]:
 
 
 class McpEndpoint:
-    """The ASGI app at ``/mcp``: the API key checked as for REST (401 in the SPEC §4 format),
-    then the SDK's transport. :meth:`running` must be entered in the app's lifespan."""
+    """The ASGI app at ``/mcp``: the API key, media type and body size checked as for REST
+    (answered in the error body of docs/api.md, "Errors"), the JSON-RPC request's ``id``
+    checked (:func:`api.mcp.edge.screen_message`), then the SDK's transport. :meth:`running`
+    must be entered in the app's lifespan."""
 
     def __init__(self) -> None:
         self.server = build_server()
         # No DNS-rebinding Host/Origin check: every call needs a Bearer key, which a page a
         # browser was lured to does not have (and the API runs behind any host name).
         self.manager = StreamableHTTPSessionManager(
-            app=self.server, json_response=True, stateless=True
+            app=self.server,
+            json_response=True,
+            stateless=True,
+            max_request_body_size=MAX_BODY_BYTES,
         )
 
     @asynccontextmanager
@@ -219,7 +235,7 @@ class McpEndpoint:
                 owner = await owner_of_key(
                     session, bearer_key(request.headers.get("authorization"))
                 )
-        except Exception as exc:  # noqa: BLE001 - answered in the SPEC §4 format
+        except Exception as exc:  # noqa: BLE001 - answered in the error body
             body = error_body(exc)
             await _answer(body, scope, receive, send)
             return
@@ -228,5 +244,20 @@ class McpEndpoint:
             await _answer(body, scope, receive, send)
             return
         note_call(request, owner)
+        try:
+            raw = await read_body(request)
+        except PayloadTooLarge as exc:
+            # The connection stays open (the server drops the rest of the body): a client that
+            # sends its whole body before it reads, as most do, then gets this answer, where
+            # closing it would leave that client a broken connection.
+            await _answer(error_body(exc), scope, receive, send)
+            return
+        except ClientDisconnect:
+            return  # nobody to answer
+        message = screen_message(raw)
+        if isinstance(message, Response):
+            await message(scope, receive, send)
+            return
+        as_json_request(scope, message)
         scope[OWNER_KEY] = owner
-        await self.manager.handle_request(scope, receive, send)
+        await self.manager.handle_request(scope, replaying(message, receive), send)

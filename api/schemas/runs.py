@@ -71,6 +71,14 @@ class RunPublic(BaseModel):
         description="Why a skipped run was not started, e.g. `budget: max_runs_per_day 3 "
         "reached for 2026-12-03 (America/New_York)`; null otherwise."
     )
+    truncated: bool = Field(
+        description="The run keeps less than the agent answered: its output was cut or its "
+        "data dropped (`answer_notes` says which and why)."
+    )
+    answer_notes: list[str] = Field(
+        description="What agent-scheduler changed in the agent's answer to keep it: "
+        "characters no index can store replaced, the output cut, the data dropped; [] if none."
+    )
     temporal: TemporalRef
     temporal_ui_url: str
 

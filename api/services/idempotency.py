@@ -56,14 +56,85 @@ Action = Callable[[str | None], Awaitable[tuple[BaseModel, bool]]]
 it found the resource already made by an earlier attempt (the answer is then a replay)."""
 
 
+def _number(text: str) -> int | float:
+    """A JSON number written with a fraction or an exponent, as an int if it is one by value
+    (``60.0``, ``6e1``), so that it prints as ``60`` does."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _by_value(value: object) -> object:
+    """``value`` with its numbers by value: read again through the JSON parser (rather than
+    walked here, so a body as deeply nested as the route could read is read as deep)."""
+    return json.loads(json.dumps(value), parse_float=_number)
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest(method: str, path: str, text: str) -> str:
+    # A lone surrogate ("\ud800" in the JSON) is hashed as it is, not refused: any other text
+    # encodes as it always has.
+    return hashlib.sha256(f"{method} {path}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def fingerprint(method: str, path: str, body: object | bytes) -> str:
-    """What makes two requests "the same": method, path and the body's JSON value (key order
-    and whitespace aside), as a SHA-256 hex digest."""
+    """What makes two requests "the same" (docs/api.md, "Idempotent requests"): method, path
+    and the body's JSON value, as a SHA-256 hex digest.
+
+    Two bodies are the same JSON value whatever their key order and whitespace, the escapes in
+    their strings (``"\\u00e9"`` is ``"é"``), and the way they write a number (``60``, ``60.0``
+    and ``6e1`` are one number, as the API reads them); ``"60"`` and ``true`` are not numbers.
+    A body the route did not read (``bytes``) counts by its JSON value too, or by its text if it
+    is not JSON.
+    """
     if isinstance(body, bytes):
-        text = body.decode("utf-8", "replace")
+        try:
+            value = json.loads(body, parse_float=_number)
+        except (ValueError, RecursionError):
+            return _digest(method, path, body.decode("utf-8", "replace"))
     else:
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()
+        value = _by_value(body)
+    return _digest(method, path, _canonical(value))
+
+
+def _legacy_fingerprint(method: str, path: str, body: object | bytes) -> str:
+    """The fingerprint as the version before stored it: numbers as written, and a body the
+    route did not read by its text."""
+    if isinstance(body, bytes):
+        return _digest(method, path, body.decode("utf-8", "replace"))
+    return _digest(method, path, _canonical(body))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A request's fingerprint, and every one that a stored key's request equal to it may carry.
+
+    Keys live 24 hours, so keys claimed before the fingerprint counted numbers by value are
+    still stored after an upgrade, under the legacy fingerprint: the same request retried then
+    must replay (or, if its claim was abandoned, take it over), not get a false 409. Its legacy
+    fingerprint is the one it had then, so either is accepted; a new claim stores ``current``.
+    The legacy one differs only for a body with a number like ``60.0`` or a body the route did
+    not read; a stored ``60.0`` retried as ``60`` stays a 409, as it was before. (The fallback
+    can go once no key is older than the upgrade, 24 hours on.)
+    """
+
+    current: str
+    legacy: str
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """The fingerprints a stored key of this same request may have."""
+        return (self.current,) if self.legacy == self.current else (self.current, self.legacy)
+
+    def matches(self, stored: str) -> bool:
+        """Whether a key stored with ``stored`` was claimed by this same request."""
+        return stored in self.accepted
+
+
+# What a request without a key carries: it is never compared.
+NO_FINGERPRINT = Fingerprint(current="", legacy="")
 
 
 @dataclass
@@ -73,7 +144,7 @@ class Idempotency:
     session: AsyncSession
     owner: str
     key: str | None
-    fingerprint: str
+    fingerprint: Fingerprint
     now: datetime
     wait_seconds: float = 20.0
 
@@ -123,14 +194,15 @@ class Idempotency:
                 self.session,
                 owner=self.owner,
                 key=key,
-                fingerprint=self.fingerprint,
+                fingerprint=self.fingerprint.current,
                 now=self.now,
                 resource_id=fresh,
             ) or await store.take_over_key(
                 self.session,
                 owner=self.owner,
                 key=key,
-                fingerprint=self.fingerprint,
+                fingerprint=self.fingerprint.current,
+                accepted=self.fingerprint.accepted,
                 now=self.now,
                 expired_before=self.now - KEY_TTL,
                 abandoned_before=self.now - timedelta(seconds=LEASE_SECONDS),
@@ -144,7 +216,7 @@ class Idempotency:
             await self.session.commit()
             if row is None:
                 continue  # released or expired meanwhile: claim it again
-            if row.fingerprint != self.fingerprint:
+            if not self.fingerprint.matches(row.fingerprint):
                 raise Conflict(
                     f"{HEADER} '{key}' was already used for a different request "
                     "(another method, path or body) in the last 24 hours; use a new key"
@@ -178,8 +250,12 @@ class Idempotency:
             log.warning("could not release %s '%s': %s", HEADER, key, error)
 
 
-async def request_fingerprint(request: Request) -> str:
+async def request_fingerprint(request: Request) -> Fingerprint:
     """The fingerprint of the request being served (its body as the route read it)."""
     body = getattr(request, "_json", None)
     raw = await request.body()
-    return fingerprint(request.method, request.url.path, raw if body is None and raw else body)
+    read = raw if body is None and raw else body
+    method, path = request.method, request.url.path
+    return Fingerprint(
+        current=fingerprint(method, path, read), legacy=_legacy_fingerprint(method, path, read)
+    )

@@ -95,6 +95,7 @@ class RunService:
         data["usage"] = usage_public(run)
         data["attempt_errors"] = run.attempt_errors or []
         data["attempt_dispatches"] = run.attempt_dispatches or []
+        data["answer_notes"] = run.answer_notes or []
         data["temporal"] = TemporalRef(workflow_id=run.id, run_id=run.temporal_run_id)
         data["temporal_ui_url"] = run_ui_url(self.settings, run.id)
         return RunPublic.model_validate(data)

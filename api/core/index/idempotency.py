@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,7 @@ async def take_over_key(
     owner: str,
     key: str,
     fingerprint: str,
+    accepted: Collection[str],
     now: datetime,
     expired_before: datetime,
     abandoned_before: datetime,
@@ -65,8 +67,9 @@ async def take_over_key(
 ) -> str | None:
     """Claim an existing key anew, if it expired (created before ``expired_before``: any
     request may reuse it, under the new ``resource_id``) or its request was abandoned in
-    progress (claimed before ``abandoned_before`` with no answer: only the same request takes
-    it over, and keeps the first attempt's resource id and creation time).
+    progress (claimed before ``abandoned_before`` with no answer: only the same request, one
+    whose fingerprints are ``accepted``, takes it over, and keeps the first attempt's resource
+    id and creation time). Either way the key then has ``fingerprint``.
 
     Returns:
         The claim's resource id, if this call claimed it (one of simultaneous callers at
@@ -76,7 +79,7 @@ async def take_over_key(
     abandoned = sa.and_(
         _T.status_code.is_(None),
         _T.claimed_at < abandoned_before,
-        _T.fingerprint == fingerprint,
+        _T.fingerprint.in_(accepted),
     )
     result = await session.execute(
         idempotency_keys.update()

@@ -140,6 +140,9 @@ class Run(SQLModel, table=True):
     output_tokens: int | None = Field(default=None, sa_type=sa.BigInteger)
     cost_usd: float | None = None
     skip_reason: str | None = Field(default=None, sa_type=sa.Text)
+    # The run keeps less than the agent answered (docs/api.md, "Run object"), and what changed.
+    truncated: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    answer_notes: list[str] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class Backfill(SQLModel, table=True):

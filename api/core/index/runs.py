@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
+from domain.limits import storable
 from domain.payloads import RunFinish, RunStart
 
 
@@ -142,26 +143,37 @@ async def end_runs(
 
 
 def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
-    """Parameters of ``_END_RUN`` for one run: its id and the columns its end sets."""
+    """Parameters of ``_END_RUN`` for one run: its id and the columns its end sets.
+
+    Every text is made storable here, whatever it came from (an agent's answer is cleaned at
+    the agent boundary, but an error can quote any server's answer): a NUL or a lone
+    surrogate would fail the write on PostgreSQL or SQLite on every retry.
+    """
     duration = (finish.completed_at - started_at).total_seconds() if started_at else None
-    return {
+    texts, _ = storable(
+        {
+            "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
+            "output": finish.output,
+            "data": finish.data,
+            "error": finish.error,
+            "condition_result": finish.condition_result,
+            "delivery": finish.delivery,
+            "skip_reason": finish.skip_reason,
+            "answer_notes": finish.answer_notes or None,
+        }
+    )
+    return texts | {
         "b_run_id": finish.run_id,
         "status": finish.status,
         "temporal_run_id": finish.temporal_run_id,
         "completed_at": finish.completed_at,
         "duration_seconds": duration,
         "attempts": finish.attempts,
-        "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],
         "attempt_dispatches": [d.model_dump(mode="json") for d in finish.attempt_dispatches],
-        "output": finish.output,
-        "data": finish.data,
-        "error": finish.error,
-        "condition_result": finish.condition_result,
-        "delivery": finish.delivery,
         "input_tokens": finish.usage.input_tokens if finish.usage else None,
         "output_tokens": finish.usage.output_tokens if finish.usage else None,
         "cost_usd": finish.usage.cost_usd if finish.usage else None,
-        "skip_reason": finish.skip_reason,
+        "truncated": bool(finish.cut),
     }
 
 
@@ -169,18 +181,18 @@ def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
 _END_RUN = runs.update().where(runs.c.id == sa.bindparam("b_run_id"))
 
 
-async def stale_running_run_ids(
+async def stale_running_runs(
     conn: AsyncConnection, *, started_before: datetime, limit: int
-) -> set[str]:
-    """Ids of runs of any job that are still running and started before ``started_before``,
-    the oldest ``limit`` of them."""
+) -> dict[str, tuple[str, datetime | None]]:
+    """Runs of any job that are still running and started before ``started_before``, the
+    oldest ``limit`` of them: run id -> (job id, started at)."""
     rows = await conn.execute(
-        sa.select(runs.c.id)
+        sa.select(runs.c.id, runs.c.job_id, runs.c.started_at)
         .where(runs.c.status == "running", runs.c.started_at < started_before)
         .order_by(runs.c.started_at)
         .limit(limit)
     )
-    return set(rows.scalars())
+    return {row.id: (row.job_id, row.started_at) for row in rows}
 
 
 async def finished_run_ids(conn: AsyncConnection, *, run_ids: list[str]) -> set[str]:
