@@ -20,17 +20,17 @@ import json
 import logging
 import os
 import signal
-from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Usage
+from domain.contract.agents import AgentCallInput, AgentCallResult
+from domain.contract.names import AGENT_CALL_FAILED, CALL_AGENT
 from domain.limits import (
     MAX_ANSWER_BYTES,
     MAX_DATA_BYTES,
@@ -42,51 +42,11 @@ from domain.limits import (
     storable_text,
 )
 
-AGENT_CALL_FAILED = "AgentCallFailed"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 log = logging.getLogger(__name__)
 # Often enough that cancellation and a dead worker are noticed within seconds.
 HEARTBEAT_EVERY = 1.0
 _SNIPPET = 300
-
-
-class AgentCallInput(BaseModel):
-    """One attempt of one run, as the agent sees it."""
-
-    run_id: str
-    job_id: str
-    agent_id: str
-    goal: str
-    attempt: int
-    scheduled_at: datetime | None = None
-    context: dict[str, Any] = {}
-    timeout_seconds: int
-    # Which execution of this attempt this is (Temporal's activity attempt); set by the worker.
-    dispatch: int = 1
-
-    @property
-    def idempotency_key(self) -> str:
-        """The same for every dispatch of one attempt of one run, different for any other."""
-        return f"{self.run_id}/attempt/{self.attempt}"
-
-    def request(self) -> dict[str, Any]:
-        """The JSON document http and command agents receive."""
-        return self.model_dump(mode="json", exclude={"timeout_seconds"}) | {
-            "idempotency_key": self.idempotency_key
-        }
-
-
-class AgentCallResult(BaseModel):
-    """What the agent answered, and which dispatch of the attempt got the answer."""
-
-    output: str
-    data: dict[str, Any] = {}
-    dispatch: int = 1
-    usage: Usage | None = None
-    # What the run keeps differs from the answer: the parts cut ("output", "data") and, for
-    # the run's ``answer_notes``, what was changed and why.
-    cut: list[str] = []
-    notes: list[str] = []
 
 
 class AgentFailure(Exception):
@@ -452,7 +412,7 @@ class AgentActivities:
             return Command(config)
         return Echo()
 
-    @activity.defn(name="call_agent")
+    @activity.defn(name=CALL_AGENT)
     async def call_agent(self, call: AgentCallInput) -> AgentCallResult:
         """Call the run's agent once, heartbeating, within the job's ``timeout_seconds``.
 

@@ -15,17 +15,22 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.core.index import chains as index
 from domain import search_attributes
-from domain.chains import (
-    CHAIN_WORKFLOW,
+from domain.chains import adopted_chain_run_id
+from domain.contract.chains import (
     AdoptedRun,
     ChainRunFinish,
     ChainRunProgress,
     ChainRunStart,
     ChainRunStarted,
-    adopted_chain_run_id,
     chain_run_input,
 )
-from domain.payloads import RunFinish
+from domain.contract.names import (
+    CHAIN_WORKFLOW,
+    RECORD_CHAIN_RUN_FINISH,
+    RECORD_CHAIN_RUN_PROGRESS,
+    RECORD_CHAIN_RUN_START,
+)
+from domain.contract.runs import RunFinish
 
 
 async def continue_into_chains(
@@ -69,7 +74,7 @@ class ChainRecorder:
         """Every activity of this class, for the worker."""
         return [self.record_start, self.record_progress, self.record_finish]
 
-    @activity.defn(name="record_chain_run_start")
+    @activity.defn(name=RECORD_CHAIN_RUN_START)
     async def record_start(self, start: ChainRunStart) -> ChainRunStarted:
         """Insert the chain run as ``running`` (once); says whether the chain still exists."""
         async with self._engine.begin() as conn:
@@ -78,7 +83,7 @@ class ChainRecorder:
             await index.upsert_started_chain_run(conn, start=start)
             return ChainRunStarted(exists=True)
 
-    @activity.defn(name="record_chain_run_progress")
+    @activity.defn(name=RECORD_CHAIN_RUN_PROGRESS)
     async def record_progress(self, progress: ChainRunProgress) -> None:
         """Store where each node of a running chain run is."""
         async with self._engine.begin() as conn:
@@ -88,7 +93,7 @@ class ChainRecorder:
                 nodes=[n.model_dump(mode="json") for n in progress.nodes],
             )
 
-    @activity.defn(name="record_chain_run_finish")
+    @activity.defn(name=RECORD_CHAIN_RUN_FINISH)
     async def record_finish(self, finish: ChainRunFinish) -> None:
         """Record how the chain run ended; a second call changes nothing."""
         async with self._engine.begin() as conn:

@@ -12,13 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from api.core.index import runs as index_runs
-from domain.conditions import (
-    ConditionInput,
-    ConditionResult,
-    after_run_variables,
-    before_run_variables,
-    evaluate,
-)
+from domain.conditions import after_run_variables, before_run_variables, evaluate
+from domain.contract.conditions import ConditionInput, ConditionResult
+from domain.contract.names import EVALUATE_CONDITION
 
 # The previous run of a before_run condition: the latest that called the agent.
 _PREVIOUS = ("completed", "failed", "timed_out", "cancelled")
@@ -30,7 +26,7 @@ class ConditionEvaluator:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    @activity.defn(name="evaluate_condition")
+    @activity.defn(name=EVALUATE_CONDITION)
     async def evaluate_condition(self, check: ConditionInput) -> ConditionResult:
         """Evaluate the condition; a failure is ``value: false`` with the reason."""
         if check.stage == "before_run":

@@ -26,7 +26,8 @@ from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.temporal import missing_ok
 from domain.budgets import Spent, exceeded, windows
-from domain.payloads import (
+from domain.contract.names import CHECK_RUN_BUDGET, RECORD_RUN_FINISH, RECORD_RUN_START
+from domain.contract.runs import (
     BudgetCheck,
     BudgetVerdict,
     JobSnapshot,
@@ -51,7 +52,7 @@ class RunRecorder:
         self._temporal = temporal
         self._finishes = _GroupCommit(self._record_finishes)
 
-    @activity.defn(name="record_run_start")
+    @activity.defn(name=RECORD_RUN_START)
     async def record_start(self, start: RunStart) -> RunStarted:
         """Insert the run as ``running`` (once) and answer the job as it is now."""
         async with self._engine.begin() as conn:
@@ -72,7 +73,7 @@ class RunRecorder:
             await index_runs.upsert_started_run(conn, start=start)
             return RunStarted(job=JobSnapshot.of(dict(job._mapping)), trigger=start.trigger)
 
-    @activity.defn(name="check_run_budget")
+    @activity.defn(name=CHECK_RUN_BUDGET)
     async def check_budget(self, check: BudgetCheck) -> BudgetVerdict:
         """Whether the run may start under its job's budget; past it, pause the job.
 
@@ -108,7 +109,7 @@ class RunRecorder:
         log.info("run %s not started: %s", check.run_id, over.reason)
         return BudgetVerdict(allowed=False, reason=over.reason, paused=paused)
 
-    @activity.defn(name="record_run_finish")
+    @activity.defn(name=RECORD_RUN_FINISH)
     async def record_finish(self, finish: RunFinish) -> RunFinished:
         """Record the run's end, update its job, continue into chains; a retry changes nothing.
 

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import (
@@ -60,7 +59,9 @@ from api.core.schedules import (
 from api.core.settings import Settings
 from api.core.temporal import missing_ok
 from domain import search_attributes
-from domain.payloads import RUN_WORKFLOW, JobRunResult, RunFinish, RunStart
+from domain.contract.names import RECONCILE, RUN_WORKFLOW
+from domain.contract.runs import JobRunResult, RunFinish, RunStart
+from domain.contract.tick import ReconcileInput, TickResult
 from domain.retry import RetryPolicy, longest_run_seconds
 from domain.schedules import next_fire_time
 
@@ -84,25 +85,6 @@ _CLOSED_STATUS = {
 }
 
 
-class ReconcileInput(BaseModel):
-    """Input of one reconciliation."""
-
-    workflow_id: str
-    grace_seconds: int = 15
-
-
-class TickResult(BaseModel):
-    """What one tick checked and repaired."""
-
-    jobs_checked: int = 0
-    schedules_checked: int = 0
-    runs_checked: int = 0
-    # Only kinds with at least one repair.
-    repairs: dict[str, int] = {}
-    next_run_at_refreshed: int = 0
-    budget_reopened: int = 0
-
-
 class TickActivities:
     """The reconciler; built once in the worker."""
 
@@ -121,7 +103,7 @@ class TickActivities:
         self._recorder = recorder
         self._clock = clock or (lambda: datetime.now(UTC))
 
-    @activity.defn(name="agent_scheduler_reconcile")
+    @activity.defn(name=RECONCILE)
     async def reconcile(self, tick: ReconcileInput) -> TickResult:
         """Compare the index with Temporal, repair what drifted and record the tick."""
         started = self._clock()

@@ -10,18 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
+from api.bodies import BodyGuard
 from api.core.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.core.settings import Settings, get_settings
 from api.core.temporal import TemporalConnection
 from api.deadline import RequestDeadline
-from api.deps import AppState
 from api.errors import add_exception_handlers
 from api.mcp.server import PATH as MCP_PATH
 from api.mcp.server import McpEndpoint
 from api.routes import agents, chains, health, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
-from api.services.engine import start_background
+from api.state import AppState, start_background
 from api.ui import install as install_ui
 from domain.agents import parse_agents
 
@@ -66,6 +66,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     add_exception_handlers(app)
+    # Inside the deadline, so the key check is bounded too; the body timeout is below it.
+    app.add_middleware(
+        BodyGuard,
+        prefix=API_PREFIX,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout_seconds,
+    )
     app.add_middleware(RequestDeadline)
     app.include_router(health.router)
     app.include_router(jobs.router, prefix=API_PREFIX)

@@ -21,7 +21,7 @@ from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
 from api.jobs_cli import jobs_app
-from api.supervisor import API_GRACE, run_dev, run_services, with_index_session
+from api.supervisor import run_dev, run_services, uvicorn_options, with_index_session
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -125,15 +125,7 @@ def api(
     settings = get_settings()
     # Each process builds the app from the environment's settings and migrates the index at
     # start; the migrations serialize across processes (api/core/index/db.py).
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-        timeout_graceful_shutdown=API_GRACE,
-    )
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Request dependencies: index session, Temporal client, settings, the caller's owner, the clock."""
+"""Request dependencies: state, index session, the caller's owner, the clock, idempotent replays."""
 
 from __future__ import annotations
 
@@ -7,40 +7,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Unauthorized
 from api.core.index.keys import owner_of
-from api.core.settings import Settings
-from api.core.temporal import TemporalConnection
-from api.services.activity import note_call
+from api.services.activity import ActivityRecorder
 from api.services.chains import ChainService
 from api.services.idempotency import (
     HEADER,
     KEY_MAX_LENGTH,
     KEY_PATTERN,
     NO_FINGERPRINT,
+    Action,
+    Fingerprint,
     Idempotency,
+    KeyedAnswer,
     request_fingerprint,
 )
-from api.services.jobs import Agents, JobService
+from api.services.jobs import JobService
 from api.services.runs import RunService
+from api.state import AppState
 from domain.inputs import Text
 from domain.timezones import TimezoneName
 
-
-@dataclass
-class AppState:
-    """What the lifespan builds once and every request reads."""
-
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    read_sessions: async_sessionmaker[AsyncSession]  # for GET: no transaction (make_read_...)
-    temporal: TemporalConnection
-    agents: Agents
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 async def _state(request: Request) -> AppState:
@@ -79,6 +73,14 @@ async def owner_of_key(session: AsyncSession, key: str | None) -> str:
     if owner is None:
         raise Unauthorized("Invalid or revoked API key")
     return owner
+
+
+def note_call(request: Request, owner: str) -> None:
+    """Count an authenticated call as activity of ``owner`` (no I/O): the lifespan keeps the
+    activity recorder in ``app.state.activity``."""
+    recorder: ActivityRecorder | None = getattr(request.app.state, "activity", None)
+    if recorder is not None:
+        recorder.note(owner)
 
 
 async def _owner(
@@ -184,6 +186,35 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+async def _fingerprint(request: Request) -> Fingerprint:
+    """The fingerprint of the request being served (its body as the route read it)."""
+    body = getattr(request, "_json", None)
+    raw = await request.body()
+    return request_fingerprint(
+        request.method, request.url.path, raw if body is None and raw else body
+    )
+
+
+@dataclass
+class IdempotentRequest:
+    """A request's ``Idempotency-Key`` over HTTP: a keyed answer is sent as it was stored, with
+    ``Idempotent-Replayed: true`` when it is the first answer again."""
+
+    idempotency: Idempotency
+
+    async def respond(self, status_code: int, action: Action) -> Response | BaseModel:
+        """Run ``action`` once for the key (see :meth:`Idempotency.run`); its response."""
+        answer = await self.idempotency.run(status_code, action)
+        if not isinstance(answer, KeyedAnswer):
+            return answer
+        return Response(
+            answer.body,
+            status_code=answer.status_code,
+            media_type="application/json",
+            headers={REPLAYED_HEADER: "true"} if answer.replayed else None,
+        )
+
+
 async def _idempotency(
     request: Request,
     state: StateDep,
@@ -191,15 +222,17 @@ async def _idempotency(
     owner: OwnerDep,
     now: NowDep,
     key: IdempotencyKeyHeader = None,
-) -> Idempotency:
-    return Idempotency(
-        session=session,
-        owner=owner,
-        key=key,
-        fingerprint=await request_fingerprint(request) if key is not None else NO_FINGERPRINT,
-        now=now,
-        wait_seconds=state.settings.idempotency_wait_seconds,
+) -> IdempotentRequest:
+    return IdempotentRequest(
+        Idempotency(
+            session=session,
+            owner=owner,
+            key=key,
+            fingerprint=await _fingerprint(request) if key is not None else NO_FINGERPRINT,
+            now=now,
+            wait_seconds=state.settings.idempotency_wait_seconds,
+        )
     )
 
 
-IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
+IdempotencyDep = Annotated[IdempotentRequest, Depends(_idempotency)]

@@ -39,6 +39,7 @@ _STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -55,9 +56,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "unavailable"),
     )
 }
-# Added (by ``api.routing.JsonRoute``) to every route that takes a body.
+# Added (by ``api.routing.JsonRoute``) to every route that takes a body; 408 and 413 come from
+# ``api.bodies.BodyGuard``.
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "bad_request: the body is not JSON"},
+    408: {"model": ErrorBody, "description": "request_timeout: the body did not arrive in time"},
+    413: {"model": ErrorBody, "description": "payload_too_large: the body is over the limit"},
     415: {"model": ErrorBody, "description": "unsupported_media_type: the body is not JSON"},
 }
 # Added to the routes that can answer 409.

@@ -44,6 +44,21 @@ err_console = Console(stderr=True, highlight=False)
 log = logging.getLogger("agent_scheduler.cli")
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's keyword arguments for the API, whichever way it runs (``dev``, ``api``,
+    ``api --workers N``): address, stop grace, and the limits of docs/operations.md."""
+    # Imported here, like the app: `keys` commands need none of the HTTP layer.
+    from api.serving import connection_options
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": API_GRACE,
+        **connection_options(settings),
+    }
+
+
 class Stopper:
     """SIGINT/SIGTERM handling: the first signal stops in order, the second hurries it, and
     ``HARD_STOP_AFTER`` seconds after the first the process ends whatever is still running."""
@@ -143,13 +158,7 @@ async def _supervise(
         if api:
             from api.app import create_app
 
-            config = uvicorn.Config(
-                create_app(settings),
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                timeout_graceful_shutdown=API_GRACE,
-            )
+            config = uvicorn.Config(create_app(settings), **uvicorn_options(settings))
             server = _ApiServer(config)
             tasks["api"] = asyncio.create_task(_serve_api(server))
             # The worker starts once the API is up: both migrate the index at start, and

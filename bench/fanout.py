@@ -50,7 +50,7 @@ from api.core.temporal import packaged_binary  # noqa: E402
 from api.devserver import DYNAMIC_CONFIG, dynamic_config_args, sqlite_pragma_args  # noqa: E402
 from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
 from domain import search_attributes  # noqa: E402
-from domain.payloads import RUN_WORKFLOW  # noqa: E402
+from domain.contract.names import RUN_WORKFLOW  # noqa: E402
 from worker import running_worker  # noqa: E402
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

@@ -46,7 +46,8 @@ from bench.api import (
     timed,
     use_driver,
 )  # noqa: E402
-from domain.payloads import RUN_WORKFLOW, JobRunInput  # noqa: E402
+from domain.contract.names import RUN_WORKFLOW  # noqa: E402
+from domain.contract.runs import JobRunInput  # noqa: E402
 from domain.search_attributes import run_attributes  # noqa: E402
 
 PAUSED = f"AgentSchedulerOwner = '{OWNER}' AND TemporalSchedulePaused = true"

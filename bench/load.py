@@ -46,7 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.core.index.db import sync_url  # noqa: E402
 from api.devserver import DevServer, port_is_free  # noqa: E402
 from bench.api import free_port  # noqa: E402
-from domain.payloads import RUN_WORKFLOW, JobRunInput  # noqa: E402
+from domain.contract.names import RUN_WORKFLOW  # noqa: E402
+from domain.contract.runs import JobRunInput  # noqa: E402
 from domain.search_attributes import run_attributes  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "agent-scheduler")

@@ -1,4 +1,4 @@
-"""Chain DAG rules (SPEC §10): graph validation, node resolution, chain outcome, payloads.
+"""Chain DAG rules (docs/api.md, "Chains"): graph validation, node resolution, chain outcome.
 
 Pure: no I/O, so the chain workflow, the API and the tests share one reading of the rules.
 """
@@ -6,15 +6,12 @@ Pure: no I/O, so the chain workflow, the API and the tests share one reading of 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.inputs import Text
-from domain.payloads import RunStatus
 
-CHAIN_WORKFLOW = "ChainRun"
 CHAIN_RUN_PREFIX = "chainrun_"
 MAX_CHAIN_JOBS = 100
 
@@ -206,91 +203,3 @@ def adopted_chain_run_id(chain_id: str, run_id: str) -> str:
 def node_run_id(chain_run_id: str, job_id: str) -> str:
     """The run id (= child workflow id) of a node in a chain run."""
     return f"run_{chain_run_id.removeprefix(CHAIN_RUN_PREFIX)}-{job_id.removeprefix('job_')}"
-
-
-# Payloads of the chain workflow and its activities.
-
-
-class ChainNode(BaseModel):
-    """Where one node of a chain run is."""
-
-    job_id: str
-    status: NodeStatus = "pending"
-    run_id: str | None = None
-
-
-class AdoptedRun(BaseModel):
-    """A finished standalone run of a root job, taken as that root's result."""
-
-    job_id: str
-    run_id: str
-    status: RunStatus
-    output: str | None = None
-    data: dict[str, Any] | None = None
-    error: str | None = None
-
-
-class ChainRunInput(BaseModel):
-    """Start of a chain run: the graph as it was when the run was asked for."""
-
-    chain_id: str
-    owner: str
-    name: str
-    graph: ChainGraph
-    trigger: ChainTrigger = "manual"
-    root: AdoptedRun | None = None
-
-
-class ChainRunResult(BaseModel):
-    """How a chain run ended, node by node."""
-
-    status: ChainRunStatus
-    nodes: list[ChainNode]
-    error: str | None = None
-
-
-class ChainRunStart(BaseModel):
-    """Record that a chain run started (idempotent)."""
-
-    chain_run_id: str
-    temporal_run_id: str
-    chain_id: str
-    owner: str
-    trigger: ChainTrigger
-    root_run_id: str | None = None
-    started_at: datetime
-    nodes: list[ChainNode]
-
-
-class ChainRunStarted(BaseModel):
-    """Whether the chain still exists (a deleted chain's run stops)."""
-
-    exists: bool
-
-
-class ChainRunProgress(BaseModel):
-    """The nodes of a running chain run, as they are now."""
-
-    chain_run_id: str
-    nodes: list[ChainNode]
-
-
-class ChainRunFinish(BaseModel):
-    """Record how a chain run ended."""
-
-    chain_run_id: str
-    status: ChainRunStatus
-    completed_at: datetime
-    nodes: list[ChainNode]
-    error: str | None = None
-
-
-def chain_run_input(chain: Any, **kwargs: Any) -> ChainRunInput:
-    """The chain workflow's input for a chain row (a mapping or model with its columns)."""
-    return ChainRunInput(
-        chain_id=chain.id,
-        owner=chain.owner,
-        name=chain.name,
-        graph=ChainGraph.model_validate({"jobs": chain.jobs, "edges": chain.edges}),
-        **kwargs,
-    )

@@ -1,4 +1,4 @@
-"""Conditions: a small, safe expression language over a run's data (SPEC §8).
+"""Conditions: a small, safe expression language over a run's data.
 
 Expressions are Python-like (`price_change_pct > 0.05 and not muted`) and evaluated by
 `simpleeval <https://github.com/danthedeckie/simpleeval>`_, locked down further:
@@ -460,7 +460,7 @@ def before_run_variables(
 
 
 # ---------------------------------------------------------------------------------------------
-# A job's condition, and the payloads of the evaluation activity
+# A job's condition
 
 
 class Condition(BaseModel):
@@ -475,28 +475,3 @@ class Condition(BaseModel):
         description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
     )
     stage: Stage = "after_run"
-
-
-class ConditionInput(BaseModel):
-    """Evaluate a job's condition for one run."""
-
-    expression: str
-    stage: Stage
-    job_id: str
-    run_id: str
-    timezone: str = "UTC"
-    now: datetime
-    output: str | None = None
-    data: dict[str, Any] | None = None
-    # The agent's data was dropped (docs/api.md, "Run object"): an after_run condition is not
-    # evaluated, rather than decided on an empty object.
-    data_cut: bool = False
-
-
-class ConditionResult(BaseModel):
-    """What the run records as ``condition_result``."""
-
-    expression: str
-    stage: Stage
-    value: bool
-    error: str | None = None

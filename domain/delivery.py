@@ -1,4 +1,4 @@
-"""Delivery channels (``<provider>:<target>``) and the payloads of delivery activities (SPEC §8).
+"""Delivery channels (``<provider>:<target>``) and a run's ``delivery`` field.
 
 Providers of our own: ``slack:#channel``, ``webhook:https://…`` and ``email:addr``. Every other
 prefix is a scheme of `Apprise <https://github.com/caronc/apprise>`_ (``discord:…``,
@@ -121,91 +121,6 @@ class Delivery(BaseModel):
         "the job's last delivered one.",
     )
     format: Format = "markdown"
-
-
-class DeliveryRun(BaseModel):
-    """The run being delivered, as the message and the webhook body show it."""
-
-    run_id: str
-    job_id: str
-    job_name: str
-    owner: str
-    status: str
-    trigger: str | None = None
-    output: str | None = None
-    data: dict[str, Any] | None = None
-    error: str | None = None
-    condition_result: dict[str, Any] | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-    @classmethod
-    def of_rows(cls, run: Any, job: Any) -> DeliveryRun:
-        """The run as recorded in the index (a run row and its job's row), to deliver again."""
-        return cls(
-            job_id=job.id,
-            job_name=job.name,
-            owner=job.owner,
-            run_id=run.id,
-            **{name: getattr(run, name) for name in _RECORDED},
-        )
-
-
-# The fields a run row holds under the same names.
-_RECORDED = (
-    "status",
-    "trigger",
-    "output",
-    "data",
-    "error",
-    "condition_result",
-    "started_at",
-    "completed_at",
-)
-
-
-class DeliverInput(BaseModel):
-    """Deliver one run to one channel; ``delivery_id`` is the idempotency key receivers see."""
-
-    delivery_id: str
-    channel: str
-    format: Format = "markdown"
-    run: DeliveryRun
-    # Only news: skip when the output equals the job's last delivered one (redeliveries: False).
-    only_if_changed: bool = False
-
-
-class DeliverResult(BaseModel):
-    """A delivery that went through: how many messages it took, whether it was cut."""
-
-    messages: int = 1
-    truncated: bool = False
-    # Set when nothing was sent on purpose (a silent answer, no news): why.
-    skipped: str | None = None
-    # Kept in the dev outbox instead of sent (the provider is not configured).
-    outbox: bool = False
-
-
-class RedeliverInput(BaseModel):
-    """Deliver a finished run again, to the job's current channel."""
-
-    run_id: str
-    job_id: str
-    owner: str
-
-
-class RedeliveryPlan(BaseModel):
-    """What to redeliver, or why there is nothing to."""
-
-    deliver: DeliverInput | None = None
-    reason: str | None = None
-
-
-class DeliveryRecord(BaseModel):
-    """Write a run's ``delivery`` field."""
-
-    run_id: str
-    delivery: dict[str, Any]
 
 
 def normalized_output(text: str | None) -> str:

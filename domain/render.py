@@ -16,7 +16,8 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from domain.delivery import DeliveryRun, Format
+from domain.contract.delivery import DeliveryRun
+from domain.delivery import Format
 from domain.limits import fit
 
 SLACK_CHUNK = 3000  # Slack truncates past 40,000 and advises 4,000 characters per message

@@ -28,8 +28,9 @@ from api.core.index.db import migrate, sync_url
 from api.core.index.keys import create_key
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
-from api.deps import AppState, utc_now
+from api.deps import utc_now
 from api.devserver import DYNAMIC_CONFIG, dynamic_config_args
+from api.state import AppState
 from domain import search_attributes
 from tests.resources import fresh_postgres_database
 from worker import running_worker

@@ -20,12 +20,13 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.runs import RunRecorder
-from activities.tick import ReconcileInput, TickActivities
+from activities.tick import TickActivities
 from api.core.index.db import make_engine
 from api.core.settings import Settings
 from domain.budgets import Budget
+from domain.contract.runs import BudgetCheck
+from domain.contract.tick import ReconcileInput
 from domain.localtime import local_midnight
-from domain.payloads import BudgetCheck
 from tests.conftest import Api
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create

@@ -32,14 +32,13 @@ from temporalio.worker import Replayer, Worker
 from activities.delivery import DeliveryActivities
 from api.core.index.db import make_engine, migrate
 from api.core.settings import Settings
-from domain.delivery import DeliverInput, DeliveryRun
+from domain.contract.delivery import DeliverInput, DeliveryRun, redeliver_workflow_id
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
 from tests.conftest import Api, doomed_worker, eventually
 from tests.servers import Reply, ScriptedServer, serve
 from tests.test_jobs_api import JOBS, create, job_body
 from tests.test_runs import HISTORIES, trigger, wait_run
 from worker import WORKFLOWS, running_worker
-from workflows.redeliver import redeliver_workflow_id
 
 SLACK = "/api/chat.postMessage"
 OK = Reply(200, {"ok": True, "ts": "1700000000.000100"})

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.runs import RunRecorder
-from activities.tick import ReconcileInput, TickActivities
+from activities.tick import TickActivities
 from api.core.index.db import make_engine
 from api.core.index.models import IdempotencyKey, Run
 from api.core.index.runs import insert_manual_run
@@ -27,6 +27,7 @@ from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.routing import parse_json_body
 from api.services.idempotency import fingerprint
+from domain.contract.tick import ReconcileInput
 from tests.conftest import Api, wait_finished
 from tests.resources import free_ports
 from tests.served import served

@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from domain import search_attributes
-from domain.payloads import JobRunResult
+from domain.contract.runs import JobRunResult
 from tests.conftest import Api
 
 JOBS = "/api/scheduler/jobs"

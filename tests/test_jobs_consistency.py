@@ -18,12 +18,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.runs import RunRecorder
-from activities.tick import ReconcileInput, TickActivities
+from activities.tick import TickActivities
 from api.app import create_app
 from api.core.index.models import Job
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
 from domain import search_attributes
+from domain.contract.tick import ReconcileInput
 from tests.conftest import Api
 from tests.test_jobs_api import JOBS, create, job_body
 

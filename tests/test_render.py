@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.delivery import DeliveryRun
+from domain.contract.delivery import DeliveryRun
 from domain.render import (
     CUT_NOTE,
     SLACK_CHUNK,

@@ -16,7 +16,7 @@ from api.core.index.db import make_engine, make_sessionmaker
 from api.core.index.models import Job, Run
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
-from domain.payloads import JobRunInput
+from domain.contract.runs import JobRunInput
 from tests.servers import Reply, ScriptedServer, serve
 from worker import running_worker
 from workflows.job_run import JobRunWorkflow

@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.runs import RunRecorder
 from api.core.index.db import make_engine, migrate
 from api.core.index.models import jobs, runs
-from domain.payloads import RunFinish, RunFinished
+from domain.contract.runs import RunFinish, RunFinished
 
 STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -23,12 +23,12 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.runs import RunRecorder
-from activities.tick import ReconcileInput, TickActivities
+from activities.tick import TickActivities
 from api.core.index.db import make_engine
 from api.core.index.models import Job, Run, TickRecord
 from api.core.schedules import ensure_tick_schedule, parse_schedule, tick_schedule_id
 from api.core.settings import Settings
-from domain.payloads import TickInput
+from domain.contract.tick import ReconcileInput, TickInput
 from domain.schedules import next_fire_time
 from tests.conftest import Api
 from tests.test_cli import CLI, clean_env, free_ports

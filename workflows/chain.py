@@ -22,22 +22,18 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from activities.chains import ChainRecorder
     from domain import search_attributes
-    from domain.chains import (
-        CHAIN_WORKFLOW,
-        FINISHED_OUTCOMES,
-        RESOLVED,
+    from domain.chains import FINISHED_OUTCOMES, RESOLVED, chain_outcome, next_steps, node_run_id
+    from domain.contract.chains import (
         ChainNode,
         ChainRunFinish,
         ChainRunInput,
         ChainRunProgress,
         ChainRunResult,
         ChainRunStart,
-        chain_outcome,
-        next_steps,
-        node_run_id,
     )
+    from domain.contract.names import CHAIN_WORKFLOW
+    from domain.contract.runs import JobRunInput, JobRunResult, RunStatus
     from domain.limits import MAX_OUTPUT_CHARS, cut_output
-    from domain.payloads import JobRunInput, JobRunResult, RunStatus
     from workflows.job_run import INDEX_WRITE_TIMEOUT, JobRunWorkflow
 
 

@@ -12,8 +12,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
-    from activities.delivery.errors import DELIVERY_REFUSED
-    from domain.delivery import DeliverInput, delivery_status
+    from domain.contract.delivery import DeliverInput
+    from domain.contract.names import DELIVERY_REFUSED
+    from domain.delivery import delivery_status
 
 # Delivery's own retries (never the agent's): 1, 2, 4, 8, 16 s apart, then it is `failed` and
 # `POST …/redeliver` can try again. A refusal (bad target, 4xx, not configured) is final at once.

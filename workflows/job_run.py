@@ -25,13 +25,14 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents import AGENT_CALL_FAILED, AgentActivities, AgentCallInput
+    from activities.agents import AgentActivities
     from activities.conditions import ConditionEvaluator
     from activities.runs import RunRecorder
-    from domain.conditions import ConditionInput, ConditionResult
-    from domain.delivery import DeliverInput, DeliveryRun, delivery_status
-    from domain.payloads import (
-        RUN_WORKFLOW,
+    from domain.contract.agents import AgentCallInput
+    from domain.contract.conditions import ConditionInput, ConditionResult
+    from domain.contract.delivery import DeliverInput, DeliveryRun
+    from domain.contract.names import AGENT_CALL_FAILED, RUN_WORKFLOW
+    from domain.contract.runs import (
         AttemptDispatches,
         AttemptError,
         BudgetCheck,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         RunFinish,
         RunStart,
     )
+    from domain.delivery import delivery_status
     from domain.retry import INFRA_DISPATCHES, RetryPolicy
     from domain.search_attributes import SCHEDULED_START
     from workflows.delivery import deliver

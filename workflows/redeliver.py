@@ -13,17 +13,13 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
-    from domain.delivery import DeliveryRecord, RedeliverInput
+    from domain.contract.delivery import DeliveryRecord, RedeliverInput
+    from domain.contract.names import REDELIVER_WORKFLOW
     from workflows.delivery import deliver
     from workflows.job_run import INDEX_WRITE_TIMEOUT
 
 
-def redeliver_workflow_id(run_id: str) -> str:
-    """The id of a run's redelivery workflow (one in flight at a time)."""
-    return f"{run_id}-redeliver"
-
-
-@workflow.defn(name="Redeliver")
+@workflow.defn(name=REDELIVER_WORKFLOW)
 class RedeliverWorkflow:
     """Deliver a finished run again."""
 

@@ -12,11 +12,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tick import ReconcileInput, TickActivities, TickResult
-    from domain.payloads import TickInput
+    from activities.tick import TickActivities
+    from domain.contract.names import TICK_WORKFLOW
+    from domain.contract.tick import ReconcileInput, TickInput, TickResult
 
 
-@workflow.defn(name="AgentSchedulerTick")
+@workflow.defn(name=TICK_WORKFLOW)
 class TickWorkflow:
     """One reconciliation of the index with Temporal."""
 

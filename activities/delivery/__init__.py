@@ -32,17 +32,16 @@ from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
 from api.core.index.models import utcnow
 from api.core.settings import Settings
-from domain.delivery import (
-    ChannelError,
+from domain.contract.delivery import (
     DeliverInput,
     DeliverResult,
     DeliveryRecord,
     DeliveryRun,
     RedeliverInput,
     RedeliveryPlan,
-    normalized_output,
-    parse_channel,
 )
+from domain.contract.names import DELIVER_RUN, PLAN_REDELIVERY, RECORD_DELIVERY
+from domain.delivery import ChannelError, normalized_output, parse_channel
 
 log = logging.getLogger(__name__)
 # Well within the workflows' heartbeat timeout (workflows/delivery.py).
@@ -63,7 +62,7 @@ class DeliveryActivities:
         """Close the HTTP client."""
         await self._http.aclose()
 
-    @activity.defn(name="deliver_run")
+    @activity.defn(name=DELIVER_RUN)
     async def deliver(self, job: DeliverInput) -> DeliverResult:
         """Send the run to its channel; raises a retryable or a final ``ApplicationError``.
 
@@ -187,7 +186,7 @@ class DeliveryActivities:
                 exc,
             )
 
-    @activity.defn(name="plan_redelivery")
+    @activity.defn(name=PLAN_REDELIVERY)
     async def plan_redelivery(self, request: RedeliverInput) -> RedeliveryPlan:
         """Load the finished run and the job's current channel from the index."""
         async with self._engine.connect() as conn:
@@ -207,7 +206,7 @@ class DeliveryActivities:
             )
         )
 
-    @activity.defn(name="record_delivery")
+    @activity.defn(name=RECORD_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> None:
         """Write the run's ``delivery`` field (the outcome of a redelivery)."""
         async with self._engine.begin() as conn:

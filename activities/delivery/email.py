@@ -16,7 +16,8 @@ from email.utils import formatdate
 
 from activities.delivery.errors import failed, refused
 from api.core.settings import Settings
-from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.contract.delivery import DeliverInput, DeliverResult
+from domain.delivery import Channel
 from domain.render import email_parts
 
 

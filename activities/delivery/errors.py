@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-DELIVERY_REFUSED = "DeliveryRefused"
-DELIVERY_FAILED = "DeliveryFailed"
+from domain.contract.names import DELIVERY_FAILED, DELIVERY_REFUSED
 
 
 def refused(message: str) -> ApplicationError:

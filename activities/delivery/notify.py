@@ -14,7 +14,8 @@ from apprise import Apprise, NotifyFormat
 from activities.delivery.errors import failed, refused
 from api.core.settings import Settings
 from api.core.targets import TargetRefused, check_target
-from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.contract.delivery import DeliverInput, DeliverResult
+from domain.delivery import Channel
 from domain.render import cut, message_source, subject
 
 

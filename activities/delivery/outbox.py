@@ -12,7 +12,8 @@ from activities.delivery.email import build_message
 from api.core.index import outbox as index_outbox
 from api.core.index.models import utcnow
 from api.core.settings import Settings
-from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.contract.delivery import DeliverInput, DeliverResult
+from domain.delivery import Channel
 from domain.render import email_parts, slack_messages
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.delivery import DeliverResult
+from domain.contract.delivery import DeliverResult
 
 
 @dataclass

@@ -15,7 +15,8 @@ import httpx
 from activities.delivery.errors import failed, refused
 from activities.delivery.progress import Progress
 from api.core.settings import Settings
-from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.contract.delivery import DeliverInput, DeliverResult
+from domain.delivery import Channel
 from domain.render import slack_messages
 
 # chat.postMessage errors that a later attempt may not see again.

@@ -11,7 +11,8 @@ from activities.delivery.errors import failed, refused
 from api.core.settings import Settings
 from api.core.signing import owner_secret, signature
 from api.core.targets import TargetRefused, check_url
-from domain.delivery import Channel, DeliverInput, DeliverResult
+from domain.contract.delivery import DeliverInput, DeliverResult
+from domain.delivery import Channel
 from domain.render import WEBHOOK_MAX_CHARS, cut, message_source, run_json
 
 

@@ -31,7 +31,9 @@ from temporalio.service import RPCError
 from api.core.index.models import Job
 from api.core.settings import Settings
 from domain import search_attributes
-from domain.payloads import RUN_WORKFLOW, TICK_WORKFLOW, JobRunInput, TickInput
+from domain.contract.names import RUN_WORKFLOW, TICK_WORKFLOW
+from domain.contract.runs import JobRunInput
+from domain.contract.tick import TickInput
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule
 from domain.schedules import Schedule as JobSchedule
 

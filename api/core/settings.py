@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.contract.names import TASK_QUEUE
+
 
 class Settings(BaseSettings):
     """Every knob of the service; nothing else reads ``os.environ``."""
@@ -23,6 +25,32 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="API bind address.")
     port: int = Field(8787, description="API port.")
     public_url: str | None = Field(None, description="Base URL the API is reached at.")
+    # Connection and body limits of the API (docs/operations.md, "Limits and timeouts").
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Open connections per API process at most; lowered to fit the process's "
+        "open-file limit. Past it the oldest idle connection is closed for a new one.",
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle connection is closed this long after its last answer."
+    )
+    header_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description="A connection whose request headers are not all in this long after it "
+        "opened (or after its last answer) is closed.",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest request body of a REST route (413 past it)."
+    )
+    body_timeout_seconds: float = Field(
+        15,
+        gt=0,
+        le=25,
+        description="How long a REST request's body may take to arrive (408 past it; below "
+        "the 30 s request deadline).",
+    )
 
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace.")
@@ -32,7 +60,7 @@ class Settings(BaseSettings):
     temporal_ui_url: str = Field(
         "http://127.0.0.1:8233", description="Temporal Web UI base URL, for run links."
     )
-    task_queue: str = Field("agent-scheduler", description="Task queue of the worker.")
+    task_queue: str = Field(TASK_QUEUE, description="Task queue of the worker.")
 
     agents_file: Path | None = Field(None, description="TOML file that configures agents.")
     allow_private_targets: bool = Field(

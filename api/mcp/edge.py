@@ -18,7 +18,7 @@ from typing import Final
 from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope
+from starlette.types import Scope
 
 from api.core.errors import ServiceError
 
@@ -111,17 +111,3 @@ def as_json_request(scope: Scope, body: bytes) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-
-
-def replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` (already read) first, then what ``receive`` gives."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

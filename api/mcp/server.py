@@ -34,20 +34,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from api.bodies import replaying
 from api.core.errors import NotFound
-from api.deps import AppState, bearer_key, job_service, owner_of_key, run_service
+from api.deps import bearer_key, job_service, note_call, owner_of_key, run_service
 from api.errors import ErrorBody, error_body, error_response, invalid_body
 from api.mcp.edge import (
     MAX_BODY_BYTES,
     PayloadTooLarge,
     as_json_request,
     read_body,
-    replaying,
     screen_message,
 )
 from api.mcp.tools import TOOLS, Call, ToolSpec
 from api.routing import JSON_ONLY, UnsupportedMediaType, is_json_media_type
-from api.services.activity import note_call
+from api.state import AppState
 
 log = logging.getLogger(__name__)
 

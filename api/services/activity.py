@@ -8,7 +8,6 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.core.errors import FieldError, Invalid
@@ -80,13 +79,6 @@ class ActivityRecorder:
         while True:
             await asyncio.sleep(self._interval)
             await self.flush()
-
-
-def note_call(request: Request, owner: str) -> None:
-    """Count an authenticated call as activity of ``owner`` (no I/O)."""
-    recorder: ActivityRecorder | None = getattr(request.app.state, "activity", None)
-    if recorder is not None:
-        recorder.note(owner)
 
 
 async def ingest(

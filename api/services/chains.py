@@ -24,16 +24,10 @@ from api.schemas.chains import (
 from api.schemas.runs import TemporalRef
 from api.services.runs import cancel_workflow, run_ui_url
 from domain import search_attributes
-from domain.chains import (
-    CHAIN_RUN_PREFIX,
-    ChainGraph,
-    ChainNode,
-    GraphProblem,
-    chain_run_input,
-    check_graph,
-)
+from domain.chains import CHAIN_RUN_PREFIX, ChainGraph, GraphProblem, check_graph
+from domain.contract.chains import ChainNode, ChainRunResult, chain_run_input
+from domain.contract.names import CHAIN_WORKFLOW
 from domain.ids import new_id
-from workflows.chain import ChainWorkflow
 
 LAST_RUNS = 5
 
@@ -144,10 +138,11 @@ class ChainService:
         await self.session.commit()
         try:
             await client.start_workflow(
-                ChainWorkflow.run,
+                CHAIN_WORKFLOW,
                 chain_run_input(chain, trigger="manual"),
                 id=run.id,
                 task_queue=self.settings.task_queue,
+                result_type=ChainRunResult,
                 search_attributes=search_attributes.chain_attributes(chain.owner),
                 static_summary=f"{chain.name} (manual)"[:200],
             )

@@ -8,14 +8,11 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import (
-    Client,
-)
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.core.errors import Unavailable
@@ -23,7 +20,6 @@ from api.core.index import ticks as index_ticks
 from api.core.schedules import ensure_tick_schedule, tick_schedule_id
 from api.core.settings import Settings
 from api.core.temporal import API_RPC_TIMEOUT, TemporalConnection, missing_ok
-from api.deps import AppState
 from api.schemas.insight import (
     EngineStatus,
     TemporalStatus,
@@ -42,17 +38,26 @@ ENSURE_RETRY_SECONDS = 30.0
 class Background:
     """What the API runs besides requests: the activity writer, and the tick's schedule."""
 
-    def __init__(self, state: AppState) -> None:
-        self.activity = ActivityRecorder(state.sessions)
-        self._state = state
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: TemporalConnection,
+        settings: Settings,
+    ) -> None:
+        self.activity = ActivityRecorder(sessions)
+        self._temporal = temporal
+        self._settings = settings
         self._ensure: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the activity writer, and ensure the tick's schedule (retried until it is)."""
         self.activity.start()
-        if self._state.settings.tick_interval_seconds > 0:
+        if self._settings.tick_interval_seconds > 0:
             self._ensure = asyncio.create_task(self._ensure_tick(), name="ensure-tick-schedule")
 
     async def aclose(self) -> None:
+        """Stop both; what the activity writer holds is written."""
         if self._ensure is not None:
             self._ensure.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -62,21 +67,11 @@ class Background:
     async def _ensure_tick(self) -> None:
         while True:
             try:
-                await ensure_tick_schedule(
-                    await self._state.temporal.client(), self._state.settings
-                )
+                await ensure_tick_schedule(await self._temporal.client(), self._settings)
                 return
             except (Unavailable, RPCError) as exc:
                 log.warning("could not ensure the tick schedule yet: %s", exc)
             await asyncio.sleep(ENSURE_RETRY_SECONDS)
-
-
-async def start_background(app: FastAPI, state: AppState) -> Background:
-    """Start the API's background work; ``app.state.activity`` is the activity recorder."""
-    background = Background(state)
-    app.state.activity = background.activity
-    background.start()
-    return background
 
 
 async def _pollers(client: Client, settings: Settings, now: datetime) -> list[WorkerPoller]:

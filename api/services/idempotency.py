@@ -29,8 +29,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +39,6 @@ from domain.ids import new_id
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 # A key's first answer is replayed for this long after the key was first used.
 KEY_TTL = timedelta(hours=24)
 # Longer than any request may take (the 30 s request deadline): a claim older than this with no
@@ -137,6 +134,33 @@ class Fingerprint:
 NO_FINGERPRINT = Fingerprint(current="", legacy="")
 
 
+def request_fingerprint(method: str, path: str, body: object | bytes) -> Fingerprint:
+    """The fingerprint of a request: ``body`` is its JSON as the route read it, else the raw
+    bytes it was sent with."""
+    return Fingerprint(
+        current=fingerprint(method, path, body), legacy=_legacy_fingerprint(method, path, body)
+    )
+
+
+@dataclass(frozen=True)
+class KeyedAnswer:
+    """The answer to a keyed request: its status and JSON body as first sent; ``replayed`` when
+    it is that first answer again (or the resource an earlier attempt made)."""
+
+    status_code: int
+    body: str
+    replayed: bool
+
+
+def _json_text(value: object) -> str:
+    """``value`` as the answer's JSON body: compact, no NaN, and text UTF-8 can carry (a lone
+    surrogate fails here, as sending it would, before it is stored)."""
+    text = json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    )
+    return text.encode("utf-8").decode()
+
+
 @dataclass
 class Idempotency:
     """One request's ``Idempotency-Key`` (``key`` None: the header was not sent)."""
@@ -148,8 +172,9 @@ class Idempotency:
     now: datetime
     wait_seconds: float = 20.0
 
-    async def respond(self, status_code: int, action: Action) -> Response | BaseModel:
-        """Run ``action`` once for the key: its answer, or the first answer to the key.
+    async def run(self, status_code: int, action: Action) -> KeyedAnswer | BaseModel:
+        """Run ``action`` once for the key: its answer (a model without a key, else the answer as
+        stored under ``status_code``), or the first answer to the key.
 
         Raises:
             Conflict: The key was used for another request, or its first request is still in
@@ -158,7 +183,7 @@ class Idempotency:
         if self.key is None:
             return (await action(None))[0]
         claim = await self._claim(self.key)
-        if isinstance(claim, Response):
+        if isinstance(claim, KeyedAnswer):
             return claim
         try:
             result, found = await action(claim)
@@ -170,20 +195,20 @@ class Idempotency:
         except BaseException:
             await self._release(self.key, refused=False)
             raise
-        headers = {REPLAYED_HEADER: "true"} if found else None
-        body = result.model_dump(mode="json", by_alias=True)
-        response = JSONResponse(body, status_code, headers=headers)
+        answer = KeyedAnswer(
+            status_code, _json_text(result.model_dump(mode="json", by_alias=True)), replayed=found
+        )
         await store.store_answer(
             self.session,
             owner=self.owner,
             key=self.key,
             status_code=status_code,
-            response=bytes(response.body).decode(),
+            response=answer.body,
         )
         await self.session.commit()
-        return response
+        return answer
 
-    async def _claim(self, key: str) -> Response | str:
+    async def _claim(self, key: str) -> KeyedAnswer | str:
         """Claim the key (its resource id), or the first answer to it."""
         deadline = time.monotonic() + self.wait_seconds
         delay = 0.02
@@ -222,12 +247,7 @@ class Idempotency:
                     "(another method, path or body) in the last 24 hours; use a new key"
                 )
             if row.status_code is not None:
-                return Response(
-                    row.response,
-                    status_code=row.status_code,
-                    media_type="application/json",
-                    headers={REPLAYED_HEADER: "true"},
-                )
+                return KeyedAnswer(row.status_code, row.response, replayed=True)
             if time.monotonic() > deadline:
                 raise Conflict(
                     f"A request with {HEADER} '{key}' is still in progress; "
@@ -248,14 +268,3 @@ class Idempotency:
             await self.session.commit()
         except Exception as error:  # the lease expires instead
             log.warning("could not release %s '%s': %s", HEADER, key, error)
-
-
-async def request_fingerprint(request: Request) -> Fingerprint:
-    """The fingerprint of the request being served (its body as the route read it)."""
-    body = getattr(request, "_json", None)
-    raw = await request.body()
-    read = raw if body is None and raw else body
-    method, path = request.method, request.url.path
-    return Fingerprint(
-        current=fingerprint(method, path, read), legacy=_legacy_fingerprint(method, path, read)
-    )

@@ -63,10 +63,11 @@ from api.services.delivery import check_delivery
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Budget
+from domain.contract.names import RUN_WORKFLOW
+from domain.contract.runs import JobRunInput, JobRunResult, JobSnapshot
 from domain.ids import new_id
 from domain.inputs import check_instant
 from domain.nl.describe import describe
-from domain.payloads import JobRunInput, JobSnapshot
 from domain.schedules import (
     AtSchedule,
     check_at_in_future,
@@ -74,7 +75,6 @@ from domain.schedules import (
     next_fire_time,
     next_fire_times,
 )
-from workflows.job_run import JobRunWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class JobService:
 
         async def start() -> None:
             await client.start_workflow(
-                JobRunWorkflow.run,
+                RUN_WORKFLOW,
                 JobRunInput(
                     job_id=job.id,
                     owner=job.owner,
@@ -346,6 +346,7 @@ class JobService:
                 ),
                 id=run_id,
                 task_queue=self.settings.task_queue,
+                result_type=JobRunResult,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=job_search_attributes(job, "manual"),
                 memo=run_memo(job),

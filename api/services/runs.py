@@ -15,8 +15,8 @@ from api.core.temporal import TemporalConnection, missing_ok
 from api.schemas.runs import RunPublic, RunsPublic, TemporalRef, UsagePublic
 from api.services.jobs import JobService
 from domain.budgets import Usage
-from domain.delivery import RedeliverInput
-from workflows.redeliver import RedeliverWorkflow, redeliver_workflow_id
+from domain.contract.delivery import DeliveryRecord, RedeliverInput, redeliver_workflow_id
+from domain.contract.names import REDELIVER_WORKFLOW
 
 
 def run_ui_url(settings: Settings, workflow_id: str) -> str:
@@ -78,10 +78,11 @@ class RunService:
         client = await self.temporal.client()
         try:
             await client.start_workflow(
-                RedeliverWorkflow.run,
+                REDELIVER_WORKFLOW,
                 RedeliverInput(run_id=run.id, job_id=job.id, owner=job.owner),
                 id=redeliver_workflow_id(run.id),
                 task_queue=self.settings.task_queue,
+                result_type=DeliveryRecord,
                 static_summary=f"redeliver {run.id}"[:200],
             )
         except WorkflowAlreadyStartedError:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from api.deadline import REQUEST_DEADLINE_SECONDS
-from domain.payloads import RUN_WORKFLOW
+from domain.contract.names import RUN_WORKFLOW
 from tests.faults.harness import (
     BASE,
     CountingAgent,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from api.core.temporal import API_RPC_TIMEOUT
-from domain.payloads import RUN_WORKFLOW
+from domain.contract.names import RUN_WORKFLOW
 from tests.faults.harness import (
     BASE,
     CountingAgent,

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import Chain, ChainJob, ChainRun, Job, chain_jobs, chain_runs, chains
-from domain.chains import ChainRunFinish, ChainRunStart
+from domain.contract.chains import ChainRunFinish, ChainRunStart
 
 
 async def get_chain(session: AsyncSession, *, owner: str, chain_id: str) -> Chain | None:

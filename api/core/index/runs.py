@@ -12,8 +12,8 @@ from sqlmodel import col, select
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
+from domain.contract.runs import RunFinish, RunStart
 from domain.limits import storable
-from domain.payloads import RunFinish, RunStart
 
 
 async def get_run(session: AsyncSession, *, job_id: str, run_id: str) -> Run | None:

@@ -1,4 +1,4 @@
-"""Payloads that cross the Temporal boundary: one model in, one out, per workflow/activity."""
+"""The job run's payloads: the workflow's input and result, and its index activities'."""
 
 from __future__ import annotations
 
@@ -16,10 +16,6 @@ from domain.retry import RetryPolicy
 # ``backfill``: started by the job's schedule for a backfill (the recorder tells it apart).
 Trigger = Literal["schedule", "manual", "chain", "backfill"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
-
-# The workflow type of every job run (workflows/job_run.py).
-RUN_WORKFLOW = "JobRun"
-TICK_WORKFLOW = "AgentSchedulerTick"
 
 
 class JobSnapshot(BaseModel):
@@ -178,9 +174,3 @@ class BudgetVerdict(BaseModel):
     allowed: bool = True
     reason: str | None = None
     paused: bool = False
-
-
-class TickInput(BaseModel):
-    """Input of the tick workflow (set on its schedule)."""
-
-    grace_seconds: int = 15
