@@ -14,6 +14,7 @@ from api.bodies import BodyGuard
 from api.core.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.core.settings import Settings, get_settings
 from api.core.temporal import TemporalConnection
+from api.core.version import VERSION
 from api.deadline import RequestDeadline
 from api.errors import add_exception_handlers
 from api.mcp.server import PATH as MCP_PATH
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="agent-scheduler",
         summary="Schedule AI-agent jobs on Temporal.",
-        version="0.1.0",
+        version=VERSION,
         lifespan=lifespan,
         # Served from the package by install_ui (FastAPI's own pages load a CDN).
         docs_url=None,

@@ -33,9 +33,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.cli.devserver import DevServer  # noqa: E402
 from api.core.index.db import make_engine  # noqa: E402
 from api.core.index.models import jobs as jobs_table  # noqa: E402
-from api.devserver import DevServer  # noqa: E402
 from bench.api import (
     OWNER,
     add_driver_option,

@@ -43,8 +43,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.cli.devserver import DevServer, port_is_free  # noqa: E402
 from api.core.index.db import sync_url  # noqa: E402
-from api.devserver import DevServer, port_is_free  # noqa: E402
 from bench.api import free_port  # noqa: E402
 from domain.contract.names import RUN_WORKFLOW  # noqa: E402
 from domain.contract.runs import JobRunInput  # noqa: E402

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/parse_nl.py [--rounds 20]
 
-Both read every phrase of ``tests/nl_corpus.py`` (the same corpus the tests use) with the same
-fixed ``now`` (2026-11-25 10:00 in the case's default zone), in this process; latency is the
+Both read every phrase of ``tests/helpers/nl_corpus.py`` (the same corpus the tests use) with the
+same fixed ``now`` (2026-11-25 10:00 in the case's default zone), in this process; latency is the
 wall time of one call per phrase, measured ``--rounds`` times (first round cold), reported as
 p50/p99 over all calls.
 
@@ -38,7 +38,7 @@ from recurrent.event_parser import RecurringEvent  # type: ignore[import-untyped
 from domain.nl import NotASchedule, parse_text  # noqa: E402
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule  # noqa: E402
 from domain.timezones import load_timezone  # noqa: E402
-from tests.nl_corpus import (  # noqa: E402
+from tests.helpers.nl_corpus import (  # noqa: E402
     CASES,
     NOW_LOCAL,
     REFUSALS,

@@ -1,22 +1,20 @@
-"""Shared fixtures: one real Temporal dev server per test session, index databases."""
+"""Shared fixtures (one real Temporal dev server per test session, index databases) and tiers."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from datetime import datetime
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from unittest import mock
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -24,15 +22,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.cli.devserver import DYNAMIC_CONFIG, dynamic_config_args
 from api.core.index.db import migrate, sync_url
-from api.core.index.keys import create_key
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
-from api.deps import utc_now
-from api.devserver import DYNAMIC_CONFIG, dynamic_config_args
-from api.state import AppState
 from domain import search_attributes
-from tests.resources import fresh_postgres_database
+from tests.helpers.api import Api
+from tests.helpers.databases import fresh_postgres_database
 from worker import running_worker
 
 
@@ -78,9 +74,11 @@ def postgres_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=database_urls())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Index URL for one test: a fresh SQLite file, or the session's PostgreSQL database."""
     if request.param == "postgresql":
+        # Asked for here only, so a test on SQLite never reaches the PostgreSQL server.
+        postgres_url: str | None = request.getfixturevalue("postgres_url")
         assert postgres_url is not None
         # One database per session; each test starts from empty tables.
         migrate(postgres_url)
@@ -108,29 +106,6 @@ def settings(temporal_env: WorkflowEnvironment, tmp_path: Path, database_url: st
     )
 
 
-class Api:
-    """The real app over ASGI, with helpers to mint keys for owners."""
-
-    def __init__(self, app: FastAPI, http: httpx.AsyncClient) -> None:
-        self.app = app
-        self.http = http
-
-    @property
-    def state(self) -> AppState:
-        state: AppState = self.app.state.app
-        return state
-
-    async def headers(self, owner: str) -> dict[str, str]:
-        """Authorization headers of a new key for ``owner``."""
-        async with self.state.sessions() as session:
-            _, key = await create_key(session, owner=owner)
-        return {"Authorization": f"Bearer {key}"}
-
-    def pin(self, now: datetime) -> None:
-        """Make ``now`` the app's current instant (the clock dependency)."""
-        self.app.dependency_overrides[utc_now] = lambda: now
-
-
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
     """The app with its lifespan running, reached through httpx."""
@@ -141,64 +116,89 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             yield Api(app, http)
 
 
-async def wait_finished(
-    api: Api, headers: dict[str, str], url: str, *, timeout: float = 30
-) -> dict[str, Any]:
-    """Poll a run or chain run through the API until it is no longer ``running``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await api.http.get(url, headers=headers)
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} still {response.text} after {timeout}s")
-        await asyncio.sleep(0.1)
-
-
-@asynccontextmanager
-async def doomed_worker(settings: Settings) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A worker process that is SIGKILLed, with no chance to clean up, when the block ends."""
-    process = await spawn_worker(settings)
-    try:
-        yield process
-    finally:
-        process.kill()
-        await process.wait()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
-    """Return once ``check()`` holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        await asyncio.sleep(0.05)
-
-
-async def spawn_worker(settings: Settings) -> asyncio.subprocess.Process:
-    """A worker in a process of its own (``python worker.py``) on the test's queue and index."""
-    env = {
-        **os.environ,
-        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": settings.temporal_address,
-        "AGENT_SCHEDULER_TASK_QUEUE": settings.task_queue,
-        "AGENT_SCHEDULER_DATABASE_URL": settings.resolved_database_url,
-        "AGENT_SCHEDULER_DATA_DIR": str(settings.data_dir),
-    }
-    if settings.agents_file:
-        env["AGENT_SCHEDULER_AGENTS_FILE"] = str(settings.agents_file)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).parent.parent / "worker.py"),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture
 async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
     """A worker on the test's task queue."""
     async with running_worker(temporal_client, settings) as running:
         yield running
+
+
+# Tiers (tests/README.md): every test gets exactly one. A module that starts servers without
+# these fixtures (processes of its own) says so with ``pytestmark = pytest.mark.server``.
+TIERS = ("unit", "server", "browser", "fault")
+SERVER_FIXTURES = frozenset({"temporal_env", "temporal_client", "settings", "api", "worker"})
+BROWSER_FIXTURES = frozenset({"browser"})
+# What a unit test must not start: the scheduler's processes and Temporal's servers.
+SERVER_PROGRAMS = frozenset({"agent-scheduler", "temporal", "temporal-test-server", "worker.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test ``browser``, ``server`` or ``unit`` from its fixtures, unless marked."""
+    for item in items:
+        tiers = [name for name in TIERS if item.get_closest_marker(name)]
+        if len(tiers) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is in more than one tier: {tiers}")
+        if tiers:
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        elif fixtures & SERVER_FIXTURES or _on_postgresql(item):
+            item.add_marker(pytest.mark.server)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+def _on_postgresql(item: pytest.Item) -> bool:
+    """Whether ``item`` runs on the PostgreSQL server (``AGENT_SCHEDULER_TEST_DATABASE_URL``)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "database_url" in callspec.params:
+        return bool(callspec.params["database_url"] == "postgresql")
+    return any("postgres" in name for name in getattr(item, "fixturenames", ()))
+
+
+@contextmanager
+def _no_servers(item: pytest.Item) -> Iterator[None]:
+    """Fail ``item``, a unit test, if it starts a Temporal server or a scheduler process."""
+    if item.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def refuse(what: object) -> NoReturn:
+        raise AssertionError(
+            f"{item.nodeid} is a unit test but starts {what}; mark its module "
+            "`pytestmark = pytest.mark.server` (tests/README.md)"
+        )
+
+    def refuse_temporal(*args: object, **kwargs: object) -> NoReturn:
+        refuse("a Temporal server (WorkflowEnvironment)")
+
+    popen_init = subprocess.Popen.__init__
+
+    def checked_init(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        if SERVER_PROGRAMS & {Path(os.fsdecode(arg)).name for arg in argv[:2]}:
+            refuse(argv)
+        popen_init(self, args, *rest, **kwargs)
+
+    with (
+        mock.patch.object(WorkflowEnvironment, "start_local", refuse_temporal),
+        mock.patch.object(WorkflowEnvironment, "start_time_skipping", refuse_temporal),
+        mock.patch.object(subprocess.Popen, "__init__", checked_init),
+    ):
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    with _no_servers(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    with _no_servers(item):
+        return (yield)
 
 
 _session_status: list[int] = []

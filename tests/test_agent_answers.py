@@ -23,10 +23,8 @@ from api.core.settings import Settings
 from domain.contract.tick import ReconcileInput
 from domain.limits import MAX_DATA_DEPTH, MAX_OUTPUT_CHARS
 from domain.retry import RetryPolicy, longest_run_seconds
-from tests.conftest import Api, eventually
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
-from tests.test_runs import trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, eventually, trigger, wait_run
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
 AGENTS_TOML = """
 [agents.web]

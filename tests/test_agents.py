@@ -1,4 +1,4 @@
-"""Agent kinds end to end (SPEC §7): openai, command and http edge cases, timeouts."""
+"""Agent kinds end to end (docs/api.md, "Agents"): openai, command and http edge cases, timeouts."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ import pytest
 from temporalio.worker import Worker
 
 from api.core.settings import Settings
-from tests.conftest import Api, eventually
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
-from tests.test_runs import trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, eventually, trigger, wait_run
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
 AGENTS_TOML = """
 [agents.llm]

@@ -1,5 +1,5 @@
-"""Bad input at the API's edge (issue 18): every one is a clear 4xx in the SPEC §4 body, on every
-index backend, and changes nothing."""
+"""Bad input at the API's edge: every one is a clear 4xx in the error body of docs/api.md
+("Errors"), on every index backend, and changes nothing."""
 
 from __future__ import annotations
 
@@ -20,15 +20,14 @@ from api.deps import MAX_OFFSET
 from api.errors import add_exception_handlers
 from api.services.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from domain.inputs import NUL_FREE_PATTERN
-from tests.conftest import Api
-from tests.test_jobs_api import JOBS, create, job_body
+from tests.helpers.api import JOBS, Api, create, job_body
 
 API = "/api/scheduler"
 NUL = "a\x00b"
 
 
 def assert_invalid(response: Any, field: str) -> dict[str, Any]:
-    """A 422 in the §4 body whose details name ``field`` (or a field inside it)."""
+    """A 422 in the documented error body whose details name ``field`` (or a field inside it)."""
     assert response.status_code == 422, response.text
     body = dict(response.json())
     assert body["error"] == "validation_error" and body["status"] == 422, body

@@ -1,4 +1,5 @@
-"""Backfill through Temporal's schedule backfill, against a real Temporal server (issue 14)."""
+"""Backfill through Temporal's schedule backfill, against a real Temporal server (docs/api.md,
+``POST /api/scheduler/jobs/{job_id}/backfill``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from typing import Any
 
 from temporalio.worker import Worker
 
-from tests.conftest import Api, eventually
-from tests.servers import Reply, serve
+from tests.helpers.api import JOBS, Api, eventually
+from tests.helpers.servers import Reply, serve
 
-JOBS = "/api/scheduler/jobs"
 NY = "America/New_York"
 
 

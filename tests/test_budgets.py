@@ -1,5 +1,6 @@
-"""Budgets (issue 13 item 3): usage reported by agents, runs past a budget skipped, the job paused
-and reopened by the tick when its window (a local day or month in the job's zone) rolls over."""
+"""Budgets (README, "Budgets and only-news delivery"): usage reported by agents, runs past a budget
+skipped, the job paused and reopened by the tick when its window (a local day or month in the job's
+zone) rolls over."""
 
 from __future__ import annotations
 
@@ -27,10 +28,9 @@ from domain.budgets import Budget
 from domain.contract.runs import BudgetCheck
 from domain.contract.tick import ReconcileInput
 from domain.localtime import local_midnight
-from tests.conftest import Api
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
-from tests.test_runs import HISTORIES, trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, trigger, wait_run
+from tests.helpers.histories import HISTORIES
+from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS
 
 COMPLETIONS = "/v1/chat/completions"

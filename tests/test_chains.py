@@ -1,4 +1,4 @@
-"""Chains: the DAG rules, the API, and chain runs on real Temporal (SPEC §10, issue 6)."""
+"""Chains: the DAG rules, the API, and chain runs on real Temporal (docs/api.md, "Chains")."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from domain.chains import (
     node_run_id,
 )
 from domain.limits import MAX_OUTPUT_CHARS
-from tests.conftest import Api, doomed_worker, eventually, wait_finished
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
+from tests.helpers.api import JOBS, Api, create, eventually, wait_finished
+from tests.helpers.processes import doomed_worker
+from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS, running_worker
 
 CHAINS = "/api/scheduler/chains"

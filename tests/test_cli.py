@@ -1,9 +1,9 @@
-"""The ``agent-scheduler`` command as a user runs it: real processes, real ports (SPEC §2)."""
+"""The ``agent-scheduler`` command as a user runs it: real processes, real ports (README,
+"Deploying")."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -16,19 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.resources import dev_command, free_ports
+from tests.helpers.api import JOBS
+from tests.helpers.processes import CLI, clean_env, dev_command, free_ports
+
+pytestmark = pytest.mark.server  # runs `agent-scheduler` processes (tests/README.md)
 
 BIN = Path(sys.executable).parent
-CLI = str(BIN / "agent-scheduler")
-JOBS = "/api/scheduler/jobs"
 KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without any AGENT_SCHEDULER_* setting, so only the flags count."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

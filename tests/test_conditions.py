@@ -1,4 +1,5 @@
-"""Conditions: the safe expression language, its 422s, and hostile input (SPEC §8, issue 5)."""
+"""Conditions: the safe expression language, its 422s, and hostile input (docs/api.md, "Job
+fields")."""
 
 from __future__ import annotations
 
@@ -15,9 +16,7 @@ from domain.conditions import (
     evaluate,
     parse_condition,
 )
-from tests.conftest import Api
-from tests.test_jobs_api import JOBS, create, job_body
-from tests.test_runs import trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, job_body, trigger, wait_run
 
 DATA = {
     "price_change_pct": 0.07,

@@ -10,7 +10,6 @@ import resource
 import select
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,11 +22,12 @@ import pytest
 
 from api.core.settings import Settings
 from api.serving import BACKLOG, connection_budget
-from tests.resources import free_ports
-from tests.served import minted_key
+from tests.helpers.api import JOBS
+from tests.helpers.processes import CLI, clean_env, free_ports
+from tests.helpers.served import minted_key
 
-CLI = str(Path(sys.executable).parent / "agent-scheduler")
-JOBS = "/api/scheduler/jobs"
+pytestmark = pytest.mark.server  # runs `agent-scheduler api` processes (tests/README.md)
+
 MiB = 1024 * 1024
 HUGE = 200 * MiB
 
@@ -77,8 +77,7 @@ def api_process(data_dir: Path, *args: str, **settings: object) -> Iterator[ApiP
     index)."""
     (port,) = free_ports(1)
     database_url = f"sqlite:///{data_dir / 'index.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
-    env |= {
+    env = clean_env() | {
         "AGENT_SCHEDULER_DATA_DIR": str(data_dir),
         "AGENT_SCHEDULER_DATABASE_URL": database_url,
         "AGENT_SCHEDULER_PORT": str(port),

@@ -1,22 +1,23 @@
-"""The dashboard (``/ui``) and the offline API docs in a real browser (issue 15).
+"""The dashboard (``/ui``) and the offline API docs in a real browser (README "Dashboard").
 
 Debian's ``chromium`` is driven headless by Playwright (never a browser of Playwright's own) on
 the real app served by uvicorn, with a real worker and Temporal. Every test also checks that no
 request leaves loopback, and writes a screenshot of each page it visits under its tmp dir,
 checked to be more than a blank page. Where no chromium can be launched the tests are skipped
-with the reason printed (CI installs it: ``.ci/run``).
+with the reason printed, except under ``CI=true``, where they fail (``.ci/run`` installs it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -32,21 +33,32 @@ from api.core.index.keys import create_key
 from api.core.index.models import jobs as jobs_table
 from api.core.index.models import runs as runs_table
 from api.core.settings import Settings
-from tests.served import served
+from tests.helpers.api import JOBS
+from tests.helpers.served import served
 
 CHROMIUM = Path("/usr/bin/chromium")
-JOBS = "/api/scheduler/jobs"
 NEW_YORK = ZoneInfo("America/New_York")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+def no_browser(reason: str) -> NoReturn:
+    """Skip the browser tests saying why; under CI (``CI=true``) fail them, never skip quietly."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(
+            f"CI runs the browser tests, but {reason}: install Debian's chromium "
+            "(`apt-get install chromium`, as .ci/run does)",
+            pytrace=False,
+        )
+    reason += " (apt-get install chromium)"
+    print(f"\nSKIP browser tests: {reason}")  # noqa: T201
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    """Debian's chromium, headless; the tests are skipped (reason printed) where it cannot run."""
+    """Debian's chromium, headless; where it cannot run, the tests skip (fail under CI)."""
     if not CHROMIUM.exists():
-        reason = f"no chromium at {CHROMIUM} (apt-get install chromium)"
-        print(f"\nSKIP browser tests: {reason}")  # noqa: T201
-        pytest.skip(reason)
+        no_browser(f"there is no chromium at {CHROMIUM}")
     playwright = await async_playwright().start()
     try:
         # --no-sandbox: CI runs as root, where chromium's own sandbox refuses to start.
@@ -55,9 +67,7 @@ async def browser() -> AsyncIterator[Browser]:
         )
     except PlaywrightError as exc:
         await playwright.stop()
-        reason = f"chromium at {CHROMIUM} cannot be launched: {exc.message.splitlines()[0]}"
-        print(f"\nSKIP browser tests: {reason}")  # noqa: T201
-        pytest.skip(reason)
+        no_browser(f"chromium at {CHROMIUM} cannot be launched: {exc.message.splitlines()[0]}")
     try:
         yield launched
     finally:

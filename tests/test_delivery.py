@@ -1,4 +1,5 @@
-"""Delivery end to end: Slack, webhooks, e-mail on loopback servers; redelivery (issue 5)."""
+"""Delivery end to end: Slack, webhooks, e-mail on loopback servers; redelivery (docs/api.md,
+"Delivery")."""
 
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ from api.core.index.db import make_engine, migrate
 from api.core.settings import Settings
 from domain.contract.delivery import DeliverInput, DeliveryRun, redeliver_workflow_id
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
-from tests.conftest import Api, doomed_worker, eventually
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create, job_body
-from tests.test_runs import HISTORIES, trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, eventually, job_body, trigger, wait_run
+from tests.helpers.histories import HISTORIES
+from tests.helpers.processes import doomed_worker
+from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS, running_worker
 
 SLACK = "/api/chat.postMessage"

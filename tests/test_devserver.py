@@ -6,6 +6,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.client import (
     Client,
     Schedule,
@@ -14,8 +15,10 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from api.devserver import DevServer
-from tests.resources import free_ports
+from api.cli.devserver import DevServer
+from tests.helpers.processes import free_ports
+
+pytestmark = pytest.mark.server  # starts the Temporal dev server (tests/README.md)
 
 
 async def test_the_dev_server_logs_ahead_and_keeps_schedules_across_a_restart(

@@ -1,6 +1,6 @@
-"""DST warnings (issue 14): each wall time a cron schedule names that Temporal skips, shifts or
-fires other than once, checked in three zones against a real Temporal schedule's upcoming times,
-and shown by ``/validate``, the job object and ``/calendar-data``."""
+"""DST warnings (docs/api.md, "DST warnings"): each wall time a cron schedule names that Temporal
+skips, shifts or fires other than once, checked in three zones against a real Temporal schedule's
+upcoming times, and shown by ``/validate``, the job object and ``/calendar-data``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from temporalio.client import Client
 from domain.cron import parse_cron
 from domain.dst import DstWarning, dst_warnings, transition_days
 from domain.schedules import CronSchedule
-from tests.conftest import Api
-from tests.test_schedule_evaluator import compare_cron
+from tests.helpers.api import Api
+from tests.helpers.evaluator import compare_cron
 
 PREFIX = "/api/scheduler"
 NY, LONDON, LORD_HOWE = "America/New_York", "Europe/London", "Australia/Lord_Howe"

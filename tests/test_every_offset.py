@@ -10,8 +10,8 @@ from temporalio.client import Client
 
 from api.core.schedules import build_schedule
 from domain.schedules import EverySchedule, next_fire_times
-from tests.conftest import Api
-from tests.test_schedule_evaluator import COUNT, compare_with_temporal, job_row
+from tests.helpers.api import Api
+from tests.helpers.evaluator import COUNT, compare_with_temporal, job_row
 
 PREFIX = "/api/scheduler"
 TWO_WEEKS = 14 * 86400

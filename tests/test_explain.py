@@ -13,10 +13,9 @@ import pytest
 from temporalio.worker import Worker
 
 from api.core.settings import Settings
-from tests.conftest import Api, eventually
-from tests.servers import Reply, ScriptedServer, serve
+from tests.helpers.api import JOBS, Api, eventually
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
-JOBS = "/api/scheduler/jobs"
 NY = "America/New_York"
 
 AGENTS_TOML = """

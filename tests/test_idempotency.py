@@ -28,9 +28,9 @@ from api.core.temporal import TemporalConnection
 from api.routing import parse_json_body
 from api.services.idempotency import fingerprint
 from domain.contract.tick import ReconcileInput
-from tests.conftest import Api, wait_finished
-from tests.resources import free_ports
-from tests.served import served
+from tests.helpers.api import Api, wait_finished
+from tests.helpers.processes import free_ports
+from tests.helpers.served import served
 
 PREFIX = "/api/scheduler"
 

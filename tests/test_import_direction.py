@@ -37,7 +37,7 @@ WORKER_CODE = ("worker", "workflows", "activities")
 # What services must not reach: the HTTP layer around them (api.errors maps errors to HTTP).
 AROUND_SERVICES = ("api.routes", "api.deps", "api.state", "api.app", "api.errors", "api.mcp")
 # The launchers start the API and the worker alike (``agent-scheduler dev`` / ``worker``).
-LAUNCHERS = ("api.cli", "api.supervisor")
+LAUNCHERS = ("api.cli",)
 # Routes, REST's and the MCP tools', reach the index only through services, and the API key
 # check of the dependencies.
 ROUTES = ("api.routes", "api.mcp")

@@ -1,4 +1,5 @@
-"""A job's own timing against a real Temporal server: jitter, catch-up window (issue 14)."""
+"""A job's own timing against a real Temporal server: jitter, catch-up window (docs/time.md,
+"Runs, ids and catch-up")."""
 
 from __future__ import annotations
 
@@ -13,14 +14,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
+from api.cli.devserver import DevServer
 from api.core.index.keys import create_key
 from api.core.settings import Settings
-from api.devserver import DevServer
-from tests.conftest import Api, eventually
-from tests.resources import free_ports
+from tests.helpers.api import JOBS, Api, eventually
+from tests.helpers.processes import free_ports
 from worker import running_worker
-
-JOBS = "/api/scheduler/jobs"
 
 
 def body(**overrides: Any) -> dict[str, Any]:

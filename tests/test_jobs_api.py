@@ -1,4 +1,5 @@
-"""Job endpoints against the real app, a real Temporal dev server and the index (SPEC §3–§5)."""
+"""Job endpoints against the real app, a real Temporal dev server and the index (docs/api.md,
+"Jobs")."""
 
 from __future__ import annotations
 
@@ -19,26 +20,7 @@ from temporalio.worker import Worker
 
 from domain import search_attributes
 from domain.contract.runs import JobRunResult
-from tests.conftest import Api
-
-JOBS = "/api/scheduler/jobs"
-
-
-def job_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Daily digest",
-        "goal": "Summarize today's activity",
-        "agent_id": "echo",
-        "schedule": {"type": "cron", "expression": "0 8 * * 1-5", "timezone": "America/New_York"},
-    }
-    body.update(overrides)
-    return body
-
-
-async def create(api: Api, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
-    response = await api.http.post(JOBS, json=job_body(**overrides), headers=headers)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+from tests.helpers.api import JOBS, Api, create, job_body
 
 
 async def test_create_cron_job_maps_onto_a_temporal_schedule(

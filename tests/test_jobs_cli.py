@@ -1,36 +1,30 @@
 """``agent-scheduler jobs …`` run as a user runs it, against a running ``agent-scheduler dev``
-(issue 13)."""
+(README, "`agent-scheduler jobs`")."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.resources import dev_command, free_ports
+from tests.helpers.processes import CLI, clean_env, dev_command, free_ports
 
-CLI = str(Path(sys.executable).parent / "agent-scheduler")
+pytestmark = pytest.mark.server  # runs `agent-scheduler dev` (tests/README.md)
+
 KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
 AGENTS = """
 [agents.broken]
 kind = "command"
 command = ["{python}", "-c", "import sys; sys.stderr.write('disk full'); sys.exit(3)"]
 """
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without any AGENT_SCHEDULER_* setting."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The index and Temporal do not drift when either fails part-way (SPEC §5, issue 2 item 5)."""
+"""The index and Temporal do not drift when either fails part-way (README, "Reliability")."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ from api.core.settings import Settings
 from api.core.temporal import packaged_binary
 from domain import search_attributes
 from domain.contract.tick import ReconcileInput
-from tests.conftest import Api
-from tests.test_jobs_api import JOBS, create, job_body
+from tests.helpers.api import JOBS, Api, create, job_body
 
 
 def closed_port() -> int:

@@ -21,8 +21,8 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.core.settings import Settings
 from api.deadline import RequestDeadline
-from tests.served import minted_key, served
-from tests.servers import Reply, ScriptedServer, serve
+from tests.helpers.served import minted_key, served
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
 TOOLS = {
     "create_job",

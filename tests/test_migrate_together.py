@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from api.core.index.db import alembic_config, migrate, sync_url
-from tests.resources import fresh_postgres_database
+from tests.helpers.databases import fresh_postgres_database
 
 PROCESSES = 6
 

@@ -8,7 +8,14 @@ import pytest
 
 from domain.nl import NotASchedule, ParsedText, describe, parse_text
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_times
-from tests.nl_corpus import CASES, REFUSALS, default_zone, expected_schedule, now_for, same_schedule
+from tests.helpers.nl_corpus import (
+    CASES,
+    REFUSALS,
+    default_zone,
+    expected_schedule,
+    now_for,
+    same_schedule,
+)
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 

@@ -1,5 +1,5 @@
-"""Only news (issue 13 item 4): ``delivery.only_if_changed`` and the silent marker, against a
-real HTTP server playing Slack."""
+"""Only news (README, "Budgets and only-news delivery"): ``delivery.only_if_changed`` and the
+silent marker, against a real HTTP server playing Slack."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import pytest
 from temporalio.worker import Worker
 
 from api.core.settings import Settings
-from tests.conftest import Api
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
-from tests.test_runs import trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, trigger, wait_run
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
 SLACK = "/api/chat.postMessage"
 OK = Reply(200, {"ok": True, "ts": "1700000000.000100"})

@@ -1,5 +1,6 @@
-"""The dev outbox (issue 15): in `dev`, deliveries to a provider the server has no settings for
-are kept, rendered per channel, instead of refused; outside it the 422 names the setting."""
+"""The dev outbox (docs/api.md, "Delivery"): in `dev`, deliveries to a provider the server has no
+settings for are kept, rendered per channel, instead of refused; outside it the 422 names the
+setting."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import pytest
 from temporalio.worker import Worker
 
 from api.core.settings import Settings
-from tests.conftest import Api
-from tests.test_jobs_api import JOBS, create, job_body
-from tests.test_runs import trigger, wait_run
+from tests.helpers.api import JOBS, Api, create, job_body, trigger, wait_run
 
 OUTBOX = "/api/scheduler/delivery/outbox"
 

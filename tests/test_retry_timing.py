@@ -1,4 +1,5 @@
-"""Retry delays measured in workflow time on the time-skipping server (SPEC §8)."""
+"""Retry delays measured in workflow time on the time-skipping server (docs/api.md, "Job
+fields")."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from api.core.index.models import Job, Run
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
 from domain.contract.runs import JobRunInput
-from tests.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import running_worker
 from workflows.job_run import JobRunWorkflow
+
+pytestmark = pytest.mark.server  # starts Temporal's time-skipping server (tests/README.md)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Runs end to end: real Temporal, real worker, agents on loopback (SPEC §6–§8, issue 3)."""
+"""Runs end to end: real Temporal, real worker, agents on loopback (docs/api.md, "Runs")."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from temporalio.worker import Replayer, Worker
 
 from api.core.settings import Settings
 from domain.limits import MAX_OUTPUT_CHARS
-from tests.conftest import Api, doomed_worker, wait_finished
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import JOBS, create
+from tests.helpers.api import JOBS, Api, create, trigger, wait_run
+from tests.helpers.histories import HISTORIES
+from tests.helpers.processes import doomed_worker
+from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS, running_worker
 
 AGENTS_TOML = """
@@ -59,19 +60,6 @@ def settings(settings: Settings, agent_server: ScriptedServer, tmp_path: Path) -
     path.write_text(AGENTS_TOML.format(url=agent_server.url, python=sys.executable, shout=shout))
     settings.agents_file = path
     return settings
-
-
-async def wait_run(
-    api: Api, headers: dict[str, str], job_id: str, run_id: str, *, timeout: float = 30
-) -> dict[str, Any]:
-    """Poll the API until the run has finished."""
-    return await wait_finished(api, headers, f"{JOBS}/{job_id}/runs/{run_id}", timeout=timeout)
-
-
-async def trigger(api: Api, headers: dict[str, str], job_id: str) -> str:
-    response = await api.http.post(f"{JOBS}/{job_id}/trigger", headers=headers)
-    assert response.status_code == 202, response.text
-    return str(response.json()["run_id"])
 
 
 async def test_triggered_echo_run_completes_with_output_and_data(
@@ -420,9 +408,6 @@ async def test_overlap_skip_does_not_double_a_slow_run(
     )
     for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
         assert start >= end, "two runs of a skip-overlap job ran at once"
-
-
-HISTORIES = Path(__file__).parent / "histories"
 
 
 async def test_workflow_replays_recorded_and_fresh_histories(

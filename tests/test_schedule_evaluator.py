@@ -1,4 +1,4 @@
-"""The schedule evaluator against a live Temporal Server (SPEC §9).
+"""The schedule evaluator against a live Temporal Server (docs/time.md, "One evaluator").
 
 Each case creates a real, paused Temporal schedule the way jobs are mapped onto schedules
 (``ScheduleSpec(cron_expressions=[expr], time_zone_name=tz)``) and compares the fire times
@@ -14,8 +14,7 @@ next ten fires straddle a wall time that is skipped or repeated.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,117 +22,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleIntervalSpec,
-    ScheduleSpec,
-    ScheduleState,
-)
+from temporalio.client import Client, ScheduleIntervalSpec, ScheduleSpec
 
-from api.core.index.models import Job
-from api.services import jobs as jobs_service
-from domain.schedules import CronSchedule, EverySchedule, next_fire_times
-
-# How many future action times Temporal reports; each comparison checks all of them.
-COUNT = 10
-TASK_QUEUE = "evaluator-comparison-no-worker"
-
-
-def _utc(times: Sequence[datetime]) -> list[datetime]:
-    return [time.astimezone(UTC) for time in times]
-
-
-async def compare_with_temporal(
-    client: Client, spec: ScheduleSpec, evaluate: Callable[[datetime], list[datetime]]
-) -> list[datetime]:
-    """Assert Temporal's next action times for ``spec`` equal ``evaluate(now)``.
-
-    Args:
-        client: A client of the dev server.
-        spec: The schedule spec, built as the API builds it.
-        evaluate: The evaluator's next ``COUNT`` fire times strictly after an instant.
-
-    Returns:
-        The agreed fire times, in UTC.
-    """
-    for _ in range(5):
-        schedule_id = f"evaluator-{uuid.uuid4().hex}"
-        before = datetime.now(UTC) - timedelta(seconds=1)
-        handle = await client.create_schedule(
-            schedule_id,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    "EvaluatorComparisonDummy", id=f"dummy-{schedule_id}", task_queue=TASK_QUEUE
-                ),
-                spec=spec,
-                state=ScheduleState(paused=True, note="evaluator comparison"),
-            ),
-        )
-        try:
-            description = await handle.describe()
-        finally:
-            await handle.delete()
-        after = datetime.now(UTC)
-        ours = _utc(evaluate(after))
-        if _utc(evaluate(before)) != ours:
-            # A fire time fell inside the window Temporal counted from: try again.
-            await asyncio.sleep(0.3)
-            continue
-        theirs = _utc(description.info.next_action_times)
-        assert ours == theirs, (
-            f"evaluator and Temporal disagree for {spec.cron_expressions or spec.intervals} "
-            f"in {spec.time_zone_name}:\n"
-            f"  evaluator: {[t.isoformat() for t in ours]}\n"
-            f"  Temporal:  {[t.isoformat() for t in theirs]}"
-        )
-        return theirs
-    raise AssertionError("a fire time kept falling between creating and describing the schedule")
-
-
-def job_row(schedule: CronSchedule | EverySchedule, job_id: str = "job_x") -> Job:
-    """An active job's index row with ``schedule``, as the API stores it."""
-    return Job(
-        id=job_id,
-        owner="o",
-        name="n",
-        goal="g",
-        agent_id="echo",
-        schedule=schedule.model_dump(mode="json"),
-        timezone=schedule.timezone,
-        status="active",
-        timeout_seconds=60,
-        overlap="skip",
-        max_consecutive_failures=5,
-    )
-
-
-def evaluator_times(schedule: CronSchedule, after: datetime) -> list[datetime]:
-    """The evaluator's next ``COUNT`` times, checking that a job's ``next_run_at`` is the first."""
-    times = next_fire_times(schedule, after=after, count=COUNT)
-    job = job_row(schedule)
-    next_run_at = jobs_service.next_run_at(job.model_dump(), ZoneInfo(schedule.timezone), after)
-    assert next_run_at == (times[0] if times else None)
-    assert next_run_at is None or next_run_at.tzinfo == ZoneInfo(schedule.timezone)
-    return times
-
-
-async def compare_cron(client: Client, expression: str, timezone: str) -> list[datetime]:
-    schedule = CronSchedule(type="cron", expression=expression, timezone=timezone)
-    return await compare_with_temporal(
-        client,
-        ScheduleSpec(cron_expressions=[expression], time_zone_name=timezone),
-        lambda after: evaluator_times(schedule, after),
-    )
+from domain.schedules import EverySchedule, next_fire_times
+from tests.helpers.evaluator import COUNT, compare_cron, compare_with_temporal
 
 
 def _z(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-# (expression, zone, the first fires Temporal must report). The expected instants are SPEC §9's
-# measured readings and the DST behaviour they imply; every case is also compared in full.
+# (expression, zone, the first fires Temporal must report). The expected instants are the
+# readings in docs/time.md ("DST: the times Temporal fires") and the DST behaviour they imply;
+# every case is also compared in full.
 CASES: list[tuple[str, str, tuple[str, ...]]] = [
     # America/New_York: 2027-03-14 02:00 -> 03:00, 2027-11-07 02:00 -> 01:00.
     ("30 1,2,3 14 3 *", "America/New_York", ("2027-03-14T06:30Z", "2027-03-14T07:30Z")),

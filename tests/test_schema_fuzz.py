@@ -1,4 +1,4 @@
-"""Schema fuzzing (issue 18): schemathesis against the app's own OpenAPI, every operation, every
+"""Schema fuzzing: schemathesis against the app's own OpenAPI, every operation, every
 check, authenticated with a real key; the app served by uvicorn on loopback with its index and the
 session's Temporal dev server.
 
@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.core.index.db import make_engine, make_sessionmaker
 from api.core.index.models import Job
 from api.core.settings import Settings
-from tests.served import minted_key, served
+from tests.helpers.served import minted_key, served
 
 MAX_EXAMPLES = 5
 SEED = 18

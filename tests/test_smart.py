@@ -1,4 +1,5 @@
-"""Activity, heatmap and suggestions (SPEC §11): known events, several zones, a DST week."""
+"""Activity, heatmap and suggestions (docs/api.md, "Smart scheduling"): known events, several zones,
+a DST week."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from api.core.index.activity import add_events
 from api.services.activity import ActivityRecorder
-from tests.conftest import Api
-from tests.test_jobs_api import create
+from tests.helpers.api import Api, create
 
 SMART = "/api/scheduler/smart"
 NY = ZoneInfo("America/New_York")

@@ -1,6 +1,6 @@
-"""Stats from the index (SPEC §11): seeded runs with known times, several zones, DST days, both
-databases. "Now" is pinned through the clock dependency; every expected number is worked out by
-hand from the seeded instants (UTC) and the zones' offsets, noted beside them."""
+"""Stats from the index (docs/api.md, "Stats and status"): seeded runs with known times, several
+zones, DST days, both databases. "Now" is pinned through the clock dependency; every expected number
+is worked out by hand from the seeded instants (UTC) and the zones' offsets, noted beside them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from api.core.index.models import Job, Run
-from tests.conftest import Api
+from tests.helpers.api import Api
 
 BASE = "/api/scheduler"
 # A day without a DST change anywhere below (New York EDT -4, Kolkata +5:30, Kiritimati +14).

@@ -1,6 +1,7 @@
-"""Tenant isolation on every route (issue 18), generated from the app's OpenAPI so a new route is
-covered automatically: with owner A's ids, owner B gets 404 on every path and method that takes
-an id, and nothing of A's appears in anything B can list, count or view."""
+"""Tenant isolation on every route (docs/api.md, "Authentication and tenancy"), generated from the
+app's OpenAPI so a new route is covered automatically: with owner A's ids, owner B gets 404 on every
+path and method that takes an id, and nothing of A's appears in anything B can list, count or
+view."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from temporalio.worker import Worker
 
-from tests.conftest import Api, wait_finished
+from tests.helpers.api import Api, wait_finished
 
 PREFIX = "/api/scheduler"
 # The id each path parameter takes, by name; a run id is a chain run's under /chains.

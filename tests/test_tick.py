@@ -1,4 +1,5 @@
-"""The tick (SPEC §11): drift made on purpose is repaired and counted; one tick at a time."""
+"""The tick (docs/api.md, `GET /api/scheduler/status`): drift made on purpose is repaired and
+counted; one tick at a time."""
 
 from __future__ import annotations
 
@@ -30,9 +31,8 @@ from api.core.schedules import ensure_tick_schedule, parse_schedule, tick_schedu
 from api.core.settings import Settings
 from domain.contract.tick import ReconcileInput, TickInput
 from domain.schedules import next_fire_time
-from tests.conftest import Api
-from tests.test_cli import CLI, clean_env, free_ports
-from tests.test_jobs_api import JOBS, create
+from tests.helpers.api import JOBS, Api, create
+from tests.helpers.processes import CLI, clean_env, free_ports
 from worker import WORKFLOWS
 from workflows.tick import TickWorkflow
 
@@ -343,7 +343,7 @@ async def test_tick_workflow_replays_recorded_and_fresh_histories(
 async def test_a_run_the_worker_recorded_is_not_counted_as_repaired(
     api: Api, worker: Worker, temporal_client: Client, settings: Settings
 ) -> None:
-    """The race of issue 18: the tick read a ``running`` row, the worker recorded the run's end
+    """A race once seen: the tick read a ``running`` row, the worker recorded the run's end
     and the workflow closed, then the tick described it closed. Its write changes nothing, so
     it is no repair; a run whose end really is missing still is."""
     alice = await api.headers("alice")

@@ -1,4 +1,5 @@
-"""Time routes (SPEC §9, §11): /validate, /parse-nl with its LLM fallback, /calendar-data."""
+"""Time routes (docs/api.md, "Schedules and time"): /validate, /parse-nl with its LLM fallback,
+/calendar-data."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import pytest
 from api.core.settings import Settings
 from api.services.llm import LLM_THRESHOLD
 from domain.nl import parse_text
-from tests.conftest import Api
-from tests.servers import Reply, ScriptedServer, serve
-from tests.test_jobs_api import create
+from tests.helpers.api import Api, create
+from tests.helpers.servers import Reply, ScriptedServer, serve
 
 BASE = "/api/scheduler"
 

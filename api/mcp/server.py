@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.bodies import replaying
 from api.core.errors import NotFound
+from api.core.version import VERSION
 from api.deps import bearer_key, job_service, note_call, owner_of_key, run_service
 from api.errors import ErrorBody, error_body, error_response, invalid_body
 from api.mcp.edge import (
@@ -166,7 +167,7 @@ def build_server() -> Server[Any]:
     """The MCP server: the tools, listed with their schemas, and their calls."""
     return Server(
         "agent-scheduler",
-        version="0.1.0",
+        version=VERSION,
         title="agent-scheduler",
         instructions=INSTRUCTIONS,
         get_tool_input_schema=_INPUT_SCHEMAS.get,

@@ -6,16 +6,17 @@ Order of writes, so that a crash at any point is repairable by the tick:
   a failed commit puts the old schedule back.
 - delete: mark the row deleted, delete the schedule, then purge the row; a failed schedule
   delete unmarks it.
+
+A job's public view is built in ``api.services.job_view``, a backfill planned and started in
+``api.services.backfill``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -24,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Schedule,
     ScheduleAlreadyRunningError,
-    ScheduleBackfill,
     ScheduleHandle,
     ScheduleUpdate,
 )
@@ -33,20 +33,17 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
-from api.core.index import backfills as backfills_store
 from api.core.index import chains as chains_store
 from api.core.index import job_events
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
-from api.core.index.models import Backfill, Job
+from api.core.index.models import Job
 from api.core.schedules import (
-    OVERLAP,
     build_schedule,
     job_search_attributes,
     parse_schedule,
     run_memo,
     schedule_memo,
-    scheduled_run_id,
 )
 from api.core.settings import Settings
 from api.core.temporal import TemporalConnection, is_not_found, missing_ok
@@ -58,43 +55,20 @@ from api.schemas.jobs import (
     JobsPublic,
     JobUpdate,
 )
-from api.schemas.time import schedule_warnings
+from api.services import backfill as backfills
 from api.services.delivery import check_delivery
+from api.services.job_view import next_fire, public_job
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Budget
 from domain.contract.names import RUN_WORKFLOW
 from domain.contract.runs import JobRunInput, JobRunResult, JobSnapshot
 from domain.ids import new_id
-from domain.inputs import check_instant
-from domain.nl.describe import describe
-from domain.schedules import (
-    AtSchedule,
-    check_at_in_future,
-    check_jitter,
-    next_fire_time,
-    next_fire_times,
-)
+from domain.schedules import AtSchedule, check_at_in_future, check_jitter
 
 log = logging.getLogger(__name__)
 
-# Fires one backfill may run (Temporal buffers at most 1,000 starts).
-MAX_BACKFILL_FIRES = 1_000
-
 Agents = dict[str, EchoAgent | HttpAgent | OpenAIAgent | CommandAgent]
-
-# What JobPublic shows as stored; the others are computed by ``JobService.public``.
-_STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
-    "catchup_window_seconds",
-    "next_run_at",
-    "last_run_at",
-    "schedule_warnings",
-    "temporal_ui_url",
-    "schedule_description",
-}
-
-# How far ahead a job's ``schedule_warnings`` look: a year, so every DST change is in it.
-WARNINGS_AHEAD = timedelta(days=366)
 
 # Fields whose change means the Temporal schedule must be rebuilt.
 _SCHEDULE_FIELDS = {
@@ -164,7 +138,7 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        job.next_run_at = _next_fire(job.status, job.schedule, self.now)
+        job.next_run_at = next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
         self.session.add(job)
         if not body.enabled:
@@ -377,114 +351,14 @@ class JobService:
         self, job_id: str, body: BackfillRequest, *, now: datetime
     ) -> BackfillAccepted:
         """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
-        schedule backfill: each run carries its nominal time and the trigger ``backfill``."""
+        schedule backfill (``api.services.backfill``)."""
         job = await self.get(job_id)
-        schedule = parse_schedule(job.schedule)
-        if isinstance(schedule, AtSchedule):
-            raise Conflict(f"Job {job.id} is a one-off (at) job; it has no fires to backfill")
-        zone = ZoneInfo(job.timezone)
-        start, end = _aware(body.start, zone), _aware(body.end, zone)
-        for field, value in (("start", start), ("end", end)):
-            try:
-                check_instant(value)
-            except ValueError as exc:
-                raise Invalid.field(field, str(exc)) from None
-        if end <= start:
-            raise Invalid.field("end", "must be after start")
-        if end > now:
-            raise Invalid.field(
-                "end",
-                f"a backfill covers past fires only: end must not be after now "
-                f"({now.astimezone(zone).isoformat()}); the schedule runs the future ones",
-            )
-        fires = [
-            t
-            for t in next_fire_times(
-                schedule,
-                after=start.astimezone(UTC) - timedelta(microseconds=1),
-                count=MAX_BACKFILL_FIRES + 1,
-            )
-            # As instants: within one zone Python compares a repeated hour by wall time.
-            if t.timestamp() < end.timestamp()
-        ]
-        if len(fires) > MAX_BACKFILL_FIRES:
-            raise Invalid.field(
-                "end",
-                f"the range holds more than {MAX_BACKFILL_FIRES:,} fires of the schedule "
-                f"(the {MAX_BACKFILL_FIRES + 1:,}th is {fires[-1].isoformat()}); "
-                "backfill a shorter range",
-            )
-        ran = await backfills_store.recorded_run_ids(
-            self.session, run_ids=(scheduled_run_id(job.id, t) for t in fires)
-        )
-        todo = [t for t in fires if scheduled_run_id(job.id, t) not in ran]
-        backfill = Backfill(
-            id=new_id("bf"),
-            job_id=job.id,
-            owner=job.owner,
-            start=start,
-            end=end,
-            overlap=body.overlap,
-            fires=len(todo),
-            requested_at=now,
-        )
-        if todo:
-            await backfills_store.insert_backfill(self.session, backfill=backfill)
-            try:
-                await (await self._handle(job)).backfill(
-                    *(
-                        ScheduleBackfill(
-                            # Temporal's range excludes its start and includes its end.
-                            start_at=first - timedelta(seconds=1),
-                            end_at=last,
-                            overlap=OVERLAP[body.overlap],
-                        )
-                        for first, last in _runs_of(fires, todo)
-                    )
-                )
-            except BaseException:
-                await backfills_store.forget_backfill(self.session, backfill_id=backfill.id)
-                raise
-        return BackfillAccepted(
-            job_id=job.id,
-            backfill_id=backfill.id,
-            start=start.astimezone(zone),
-            end=end.astimezone(zone),
-            overlap=body.overlap,
-            fires=len(todo),
-            already_run=len(fires) - len(todo),
-            first_fire=todo[0] if todo else None,
-            last_fire=todo[-1] if todo else None,
-        )
+        return await backfills.backfill(self.session, self.temporal, job, body, now=now)
 
     def public(self, job: Job | sa.Row[Any]) -> JobPublic:
-        """The API view of a job (a model, or a row of the ``jobs`` table)."""
-        stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
-        zone = ZoneInfo(stored["timezone"])
-        data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
-        own_window = stored["catchup_window_seconds"]
-        data["catchup_window_seconds"] = (
-            own_window if own_window is not None else self.settings.catchup_window_seconds
-        )
-        now = self.now
-        data["next_run_at"] = next_run_at(stored, zone, now)
-        data["schedule_warnings"] = (
-            schedule_warnings(
-                parse_schedule(stored["schedule"]), start=now, end=now + WARNINGS_AHEAD
-            )
-            if stored["schedule"].get("type") == "cron"
-            else []
-        )
-        data["schedule_description"] = _described(stored["schedule"])
-        last_run_at = stored["last_run_at"]
-        data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
-        reopens = stored["budget_reopens_at"]
-        data["budget_reopens_at"] = reopens.astimezone(zone) if reopens else None
-        data["temporal_ui_url"] = (
-            f"{self.settings.temporal_ui_url.rstrip('/')}/namespaces/"
-            f"{self.settings.temporal_namespace}/schedules/{stored['id']}"
-        )
-        return JobPublic.model_validate(data)
+        """The API view of a job (a model, or a row of the ``jobs`` table), as of this call
+        (``api.services.job_view``)."""
+        return public_job(job, settings=self.settings, now=self.now)
 
     def _check_agent(self, agent_id: str) -> None:
         if agent_id not in self.agents:
@@ -535,7 +409,7 @@ class JobService:
     async def _save(self, job: Job, *, rebuild: bool) -> None:
         """Flush the row, update the schedule, commit; undo the schedule if the commit fails."""
         job.updated_at = self.now
-        job.next_run_at = _next_fire(job.status, job.schedule, self.now)
+        job.next_run_at = next_fire(job.status, job.schedule, self.now)
         await self.session.flush()
         if not rebuild:
             await self.session.commit()
@@ -590,29 +464,6 @@ async def _describe_or_none(handle: ScheduleHandle) -> Any:
     return None if described is None else described.schedule
 
 
-def _aware(value: datetime, zone: ZoneInfo) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=zone)
-
-
-def _runs_of(fires: list[datetime], todo: list[datetime]) -> list[tuple[datetime, datetime]]:
-    """The stretches of consecutive fires to run, as (first, last): fires that ran already
-    split them, so Temporal never starts one of those again."""
-    wanted = {t.timestamp() for t in todo}  # as instants: 01:30 EDT and 01:30 EST differ
-    stretches: list[tuple[datetime, datetime]] = []
-    first: datetime | None = None
-    last: datetime | None = None
-    for fire in fires:
-        if fire.timestamp() in wanted:
-            first = first or fire
-            last = fire
-        elif first is not None and last is not None:
-            stretches.append((first, last))
-            first = last = None
-    if first is not None and last is not None:
-        stretches.append((first, last))
-    return stretches
-
-
 def _check_jitter(schedule: Any, jitter_seconds: int, *, now: datetime) -> None:
     try:
         check_jitter(schedule, jitter_seconds, now=now)
@@ -633,31 +484,3 @@ def _budget(budget: Budget | None) -> dict[str, Any] | None:
 
 def _paused_by_user(job: Job) -> None:
     job.status, job.paused_reason, job.budget_reopens_at = "paused", "paused by user", None
-
-
-def _next_fire(status: str, schedule: dict[str, Any], now: datetime) -> datetime | None:
-    """A job's next fire computed from its schedule (None when paused or finished)."""
-    if status != "active":
-        return None
-    return next_fire_time(parse_schedule(schedule), after=now)
-
-
-def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> datetime | None:
-    """When Temporal fires the job next, in the job's zone (None if it will not).
-
-    The stored ``next_run_at`` is used while it is still ahead: no fire has happened since it
-    was computed, so it is still the next one (every edit and every tick re-computes it).
-    """
-    stored: datetime | None = job["next_run_at"]
-    if job["status"] == "active" and stored is not None and stored > now:
-        return stored.astimezone(zone)
-    return _next_fire(job["status"], job["schedule"], now)
-
-
-def _described(schedule: dict[str, Any]) -> str:
-    """The stored schedule in words; never fails a read (a stored form the parser no longer
-    takes is shown as its raw fields)."""
-    try:
-        return describe(parse_schedule(schedule))
-    except (ValueError, KeyError):
-        return ", ".join(f"{key} {value}" for key, value in schedule.items())

@@ -83,7 +83,7 @@ class JobRunResult(BaseModel):
     data: dict[str, Any] | None = None
     error: str | None = None
     usage: Usage | None = None
-    # What the run keeps differs from the agent's answer (activities/agents.py ``kept``).
+    # What the run keeps differs from the agent's answer (activities/agents/answers.py ``kept``).
     cut: list[str] = []
     answer_notes: list[str] = []
 

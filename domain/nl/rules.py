@@ -1,9 +1,10 @@
 """Rules of the natural-language parser: slots are taken out of the canonical token string.
 
 The lexicon turns the text into canonical tokens joined by spaces ("every 15 minute between 9
-and 5 on weekday"); each rule below is a precompiled regex over that string that fills a slot
-(interval, window, times, days, days of month, months, dates, relative one-offs) and blanks the
-words it used. Words left over lower the confidence.
+and 5 on weekday"); each rule of ``RULES`` is a precompiled regex over that string and an action
+that fills a slot (interval, window, times, days, days of month, months, dates, relative
+one-offs) or refuses the text, and the words it used are blanked. ``extract`` runs the rules in
+order, then fills the defaults the slots imply; words left over lower the confidence.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ _DOM = _c(
 )
 _MONTH_ITEM = rf"(?:{_MON} {_RANGE} {_MON}|{_MON})"
 _MONTHS_RE = _c(rf"(?:\b(?:in|during|every|of|on) )?\b({_MONTH_ITEM}(?:{_SEP} {_MONTH_ITEM})*)\b")
+_TONIGHT = _c("tonight")
 _SOFT = frozenset(
     "every on at and , - of in a an to time zone starting from once the or this top".split()
 )
@@ -125,12 +127,6 @@ class Slots:
     next_weekday: tuple[str, int] | None = None
     business_hours: bool = False  # Monday–Friday 9–17 unless days are named
     notes: list[str] = field(default_factory=list)  # readings the answer must point out
-
-    def take(self, pattern: re.Pattern[str], on_match: Callable[[re.Match[str]], None]) -> None:
-        """Call ``on_match`` for every match and blank the words it used."""
-        while (match := pattern.search(self.text)) is not None:
-            on_match(match)
-            self.text = f"{self.text[: match.start()]} ; {self.text[match.end() :]}"
 
 
 def ordinal(n: int) -> str:
@@ -202,234 +198,305 @@ def _amount(text: str) -> float:
     return float(text.lstrip("#"))
 
 
-def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one rule per line
-    s = slots
+# The rules. Each acts on a match (``Slots, Match``): it fills slots, or refuses the text.
 
-    def zone_phrase(_: re.Match[str]) -> None:
-        pass
+Action = Callable[[Slots, re.Match[str]], None]
 
-    s.take(_ZONE_PHRASE, zone_phrase)
-    s.text = _BUSINESS_DAYS.sub("weekday", s.text)
-    if _NEGATIVE.search(s.text):
-        raise NotASchedule("an interval or delay cannot be negative")
 
-    def part(match: re.Match[str]) -> None:
-        word = match[1]
-        s.pm_bias = s.pm_bias or word != "morning"
-        s.part_of_day = _PART_OF_DAY[word]
+def _refuse(message: str) -> Action:
+    def refuse(_: Slots, __: re.Match[str]) -> None:
+        raise NotASchedule(message)
 
-    s.take(_PART, part)
-    if "tonight" in s.text:
-        s.pm_bias = True
-        s.part_of_day = _PART_OF_DAY["night"]
+    return refuse
 
-    def oclock(match: re.Match[str]) -> None:
-        hour = int(match[1])
-        if hour > 24:
-            raise NotASchedule(f"'{hour} o'clock' is not a time of day")
-        marker = "~" if 1 <= hour <= 11 else "@"
-        s.text = s.text[: match.start()] + f"{marker}{hour % 24:02d}:00" + s.text[match.end() :]
 
-    while (m := _OCLOCK.search(s.text)) is not None:
-        oclock(m)
+def _used(_: Slots, __: re.Match[str]) -> None:
+    """Words that fill no slot here but are no leftovers (the lexicon read the zone)."""
 
-    def relative(match: re.Match[str]) -> None:
-        parts: list[tuple[float, str]] = []
-        for amount, unit, half in _REL_PART.findall(match[1]):
-            parts.append((_amount(amount) + (0.5 if half else 0), unit))
-        s.delta = (s.delta or []) + parts
 
-    s.take(_IN_REL, relative)
-    s.take(_REL_FROM_NOW, relative)
+def _part(s: Slots, match: re.Match[str]) -> None:
+    word = match[1]
+    s.pm_bias = s.pm_bias or word != "morning"
+    s.part_of_day = _PART_OF_DAY[word]
 
-    def day_after(_: re.Match[str]) -> None:
-        s.day_offset = 2
 
-    s.take(_DAY_AFTER, day_after)
+def _tonight(s: Slots, _: re.Match[str]) -> None:
+    s.pm_bias = True
+    s.part_of_day = _PART_OF_DAY["night"]
 
-    def tomorrow(match: re.Match[str]) -> None:
-        s.day_offset = 1 if match[1] == "tomorrow" else 0
 
-    s.take(_TOMORROW, tomorrow)
+def _relative(s: Slots, match: re.Match[str]) -> None:
+    parts: list[tuple[float, str]] = []
+    for amount, unit, half in _REL_PART.findall(match[1]):
+        parts.append((_amount(amount) + (0.5 if half else 0), unit))
+    s.delta = (s.delta or []) + parts
 
-    def next_day(match: re.Match[str]) -> None:
-        s.next_weekday = (match[1], DAYS.index(match[2]))
 
-    s.take(_NEXT_DAY, next_day)
+def _day_after(s: Slots, _: re.Match[str]) -> None:
+    s.day_offset = 2
 
-    def iso(match: re.Match[str]) -> None:
-        s.dates.append((int(match[1]), int(match[2]), int(match[3])))
 
-    s.take(_ISO_DATE, iso)
+def _tomorrow(s: Slots, match: re.Match[str]) -> None:
+    s.day_offset = 1 if match[1] == "tomorrow" else 0
 
-    def month_day(match: re.Match[str]) -> None:
-        year = int(match[3]) if match[3] else 0
-        s.dates.append((year, MONTHS.index(match[1]) + 1, int(match[2])))
 
-    s.take(_MONTH_DAY, month_day)
+def _next_day(s: Slots, match: re.Match[str]) -> None:
+    s.next_weekday = (match[1], DAYS.index(match[2]))
 
-    def day_month(match: re.Match[str]) -> None:
-        year = int(match[3]) if match[3] else 0
-        s.dates.append((year, MONTHS.index(match[2]) + 1, int(match[1])))
 
-    s.take(_DAY_MONTH, day_month)
+def _iso_date(s: Slots, match: re.Match[str]) -> None:
+    s.dates.append((int(match[1]), int(match[2]), int(match[3])))
 
-    if _LAST_DAY.search(s.text):
+
+def _month_day(s: Slots, match: re.Match[str]) -> None:
+    year = int(match[3]) if match[3] else 0
+    s.dates.append((year, MONTHS.index(match[1]) + 1, int(match[2])))
+
+
+def _day_month(s: Slots, match: re.Match[str]) -> None:
+    year = int(match[3]) if match[3] else 0
+    s.dates.append((year, MONTHS.index(match[2]) + 1, int(match[1])))
+
+
+def _every_other_day_name(s: Slots, match: re.Match[str]) -> None:
+    # Every second week on that day: an interval of 14 days with a phase (build.py).
+    s.interval = (2.0, "week")
+    s.dows = {DAYS.index(match[1])}
+    s.recurring_hint = True
+
+
+def _nth(s: Slots, match: re.Match[str]) -> None:
+    n = 2 if match[2] else int(match[1])
+    if not 1 <= n <= 5:
+        raise NotASchedule(f"there is no {ordinal(n)} {match[3]} in a month")
+    s.nth = (n, DAYS.index(match[3]))
+
+
+def _business_hours(s: Slots, _: re.Match[str]) -> None:
+    s.window = (9, 17)
+    s.business_hours = True
+
+
+def _window(s: Slots, match: re.Match[str]) -> None:
+    start_h, start_m, _ = _hour_value(match[1], s)
+    end_h, end_m, end_ambiguous = _hour_value(match[2], s)
+    if match[2] == "midnight":
+        end_h = 24
+    if end_ambiguous and end_h <= start_h and end_h + 12 > start_h:
+        end_h += 12
+    if start_m or end_m:
         raise NotASchedule(
+            "a time window must start and end on the hour (e.g. 'between 9am and 5pm')"
+        )
+    if end_h == start_h:
+        raise NotASchedule("the time window is empty: it starts and ends at the same hour")
+    s.window = (start_h, end_h)
+
+
+def _start(s: Slots, match: re.Match[str]) -> None:
+    hour, minute = _time(match[1], s)
+    s.start_hour = (hour, minute)
+
+
+def _interval(s: Slots, match: re.Match[str]) -> None:
+    amount_text, unit = match[1], match[2]
+    if amount_text == "other":
+        amount = 2.0
+    elif amount_text == "quarter":
+        amount = 0.25
+    elif amount_text is None:
+        amount = 1.0
+    else:
+        amount = _amount(amount_text)
+    s.interval = (amount, unit)
+    if match[3]:
+        s.interval_extra = int(match[3]) * UNIT_SECONDS[match[4]]
+    s.recurring_hint = True
+
+
+def _period(s: Slots, match: re.Match[str]) -> None:
+    if s.interval is None:
+        s.interval = (float(_PERIOD_WORDS[match[1]][0]), _PERIOD_WORDS[match[1]][1])
+    s.recurring_hint = True
+
+
+def _per(s: Slots, match: re.Match[str]) -> None:
+    if match[1] == "twice":
+        s.penalty += 0.15
+        unit = {"day": "hour", "hour": "minute"}.get(match[2])
+        if unit is None:
+            raise NotASchedule(f"'twice a {match[2]}' is too vague; name the days")
+        s.interval = (12.0 if unit == "hour" else 30.0, unit)
+    elif s.interval is None:
+        s.interval = (1.0, match[2])
+    s.recurring_hint = True
+
+
+def _no_interval_yet(s: Slots) -> bool:
+    return s.interval is None and s.delta is None
+
+
+def _bare_interval(s: Slots, match: re.Match[str]) -> None:
+    s.penalty += 0.15
+    s.interval = (_amount(match[1]), match[2])
+
+
+def _minute_past(s: Slots, match: re.Match[str]) -> None:
+    if match[1] is not None:
+        minute = int(match[1])
+    elif match[2] is not None:
+        minute = 15 if match[2] == "quarter" else 30
+    elif match[3] is not None:
+        minute = int(match[3])
+    else:
+        minute = 0
+    if minute > 59:
+        raise NotASchedule(f"minute {minute} past the hour does not exist (0–59)")
+    s.minute_offset = minute
+
+
+def _times(s: Slots, match: re.Match[str]) -> None:
+    for token in _ONE_TIME.findall(match[1]):
+        s.times.append(_time(token, s))
+
+
+def _except_days(s: Slots, match: re.Match[str]) -> None:
+    s.excluded_dows |= _day_set(match[1])
+
+
+def _days(s: Slots, match: re.Match[str]) -> None:
+    s.dows = (s.dows or set()) | _day_set(match[1])
+
+
+def _doms(s: Slots, match: re.Match[str]) -> None:
+    found: set[int] = set()
+    if match[1]:
+        found.add(int(match[1]))
+    else:
+        for item in re.findall(_DOM_ITEM, match[2]):
+            numbers = [int(n) for n in re.findall(r"\d+", item)]
+            found |= set(range(numbers[0], numbers[-1] + 1))
+    for day in found:
+        if not 1 <= day <= 31:
+            raise NotASchedule(f"there is no {ordinal(day)} day in a month")
+    s.doms = (s.doms or set()) | found
+
+
+def _months(s: Slots, match: re.Match[str]) -> None:
+    s.months = (s.months or set()) | _month_set(match[1])
+
+
+def _blank(_: re.Match[str]) -> str:
+    return " ; "
+
+
+def _weekday(_: re.Match[str]) -> str:
+    return "weekday"
+
+
+def _oclock(match: re.Match[str]) -> str:
+    """An "N oclock" as a time token (marked ambiguous when it could be am or pm)."""
+    hour = int(match[1])
+    if hour > 24:
+        raise NotASchedule(f"'{hour} o'clock' is not a time of day")
+    marker = "~" if 1 <= hour <= 11 else "@"
+    return f"{marker}{hour % 24:02d}:00"
+
+
+def _always(_: Slots) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``act`` on every match of ``pattern`` in the slots' text, each match then replaced by
+    what ``into`` makes of it (by default a blank: its words are used). ``when`` is asked once,
+    before the first match; a ``keep`` rule acts on the first match and leaves the text as is."""
+
+    pattern: re.Pattern[str]
+    act: Action = _used
+    into: Callable[[re.Match[str]], str] = _blank
+    when: Callable[[Slots], bool] = _always
+    keep: bool = False
+
+    def apply(self, slots: Slots) -> None:
+        """Run the rule over ``slots``."""
+        if not self.when(slots):
+            return
+        while (match := self.pattern.search(slots.text)) is not None:
+            self.act(slots, match)
+            if self.keep:
+                return
+            before, after = slots.text[: match.start()], slots.text[match.end() :]
+            slots.text = f"{before}{self.into(match)}{after}"
+
+
+# In order: a rule sees only the words the rules before it left.
+RULES: tuple[Rule, ...] = (
+    Rule(_ZONE_PHRASE),
+    Rule(_BUSINESS_DAYS, into=_weekday),
+    Rule(_NEGATIVE, _refuse("an interval or delay cannot be negative")),
+    Rule(_PART, _part),
+    Rule(_TONIGHT, _tonight, keep=True),  # "tonight" itself is a day, read below
+    Rule(_OCLOCK, into=_oclock),
+    Rule(_IN_REL, _relative),
+    Rule(_REL_FROM_NOW, _relative),
+    Rule(_DAY_AFTER, _day_after),
+    Rule(_TOMORROW, _tomorrow),
+    Rule(_NEXT_DAY, _next_day),
+    Rule(_ISO_DATE, _iso_date),
+    Rule(_MONTH_DAY, _month_day),
+    Rule(_DAY_MONTH, _day_month),
+    Rule(
+        _LAST_DAY,
+        _refuse(
             "'last day' schedules cannot be expressed: Temporal rejects cron's L; "
             "pick a day such as the 28th or the 1st"
-        )
+        ),
+    ),
+    Rule(_EVERY_OTHER_DAY_NAME, _every_other_day_name),
+    Rule(_NTH_WEEKDAY, _nth),
+    Rule(_BUSINESS_HOURS, _business_hours),
+    Rule(_WINDOW, _window),
+    Rule(_BARE_WINDOW, _window),
+    Rule(_START, _start),
+    Rule(_INTERVAL, _interval),
+    Rule(_PERIOD, _period),
+    Rule(_PER, _per),
+    Rule(_BARE_INTERVAL, _bare_interval, when=_no_interval_yet),
+    Rule(_MINUTE_PAST, _minute_past),
+    Rule(_TIMES_AT, _times),
+    Rule(_TIMES, _times),
+    Rule(_EXCEPT, _except_days),
+    Rule(_DAYS, _days),
+    Rule(_DOM, _doms),
+    Rule(_MONTHS_RE, _months),
+)
 
-    def every_other_day_name(match: re.Match[str]) -> None:
-        # Every second week on that day: an interval of 14 days with a phase (build.py).
-        s.interval = (2.0, "week")
-        s.dows = {DAYS.index(match[1])}
-        s.recurring_hint = True
 
-    s.take(_EVERY_OTHER_DAY_NAME, every_other_day_name)
+def extract(slots: Slots, lexed_tokens: list[str]) -> None:
+    """Fill ``slots`` from its text: every rule of ``RULES`` in order, then the defaults the
+    slots imply, then the words no rule used (``lexed_tokens``: the text's tokens as lexed)."""
+    for rule in RULES:
+        rule.apply(slots)
+    _fill_defaults(slots)
+    _judge_leftovers(slots)
+    _mark_recurring(slots, lexed_tokens)
 
-    def nth(match: re.Match[str]) -> None:
-        n = 2 if match[2] else int(match[1])
-        if not 1 <= n <= 5:
-            raise NotASchedule(f"there is no {ordinal(n)} {match[3]} in a month")
-        s.nth = (n, DAYS.index(match[3]))
 
-    s.take(_NTH_WEEKDAY, nth)
-
-    def business(_: re.Match[str]) -> None:
-        s.window = (9, 17)
-        s.business_hours = True
-
-    s.take(_BUSINESS_HOURS, business)
-
-    def window(match: re.Match[str]) -> None:
-        start_h, start_m, _ = _hour_value(match[1], s)
-        end_h, end_m, end_ambiguous = _hour_value(match[2], s)
-        if match[2] == "midnight":
-            end_h = 24
-        if end_ambiguous and end_h <= start_h and end_h + 12 > start_h:
-            end_h += 12
-        if start_m or end_m:
-            raise NotASchedule(
-                "a time window must start and end on the hour (e.g. 'between 9am and 5pm')"
-            )
-        if end_h == start_h:
-            raise NotASchedule("the time window is empty: it starts and ends at the same hour")
-        s.window = (start_h, end_h)
-
-    s.take(_WINDOW, window)
-    s.take(_BARE_WINDOW, window)
-
-    def start(match: re.Match[str]) -> None:
-        hour, minute = _time(match[1], s)
-        s.start_hour = (hour, minute)
-
-    s.take(_START, start)
-
-    def interval(match: re.Match[str]) -> None:
-        amount_text, unit = match[1], match[2]
-        if amount_text == "other":
-            amount = 2.0
-        elif amount_text == "quarter":
-            amount = 0.25
-        elif amount_text is None:
-            amount = 1.0
-        else:
-            amount = _amount(amount_text)
-        s.interval = (amount, unit)
-        if match[3]:
-            s.interval_extra = int(match[3]) * UNIT_SECONDS[match[4]]
-        s.recurring_hint = True
-
-    s.take(_INTERVAL, interval)
-
-    def period(match: re.Match[str]) -> None:
-        if s.interval is None:
-            s.interval = (float(_PERIOD_WORDS[match[1]][0]), _PERIOD_WORDS[match[1]][1])
-        s.recurring_hint = True
-
-    s.take(_PERIOD, period)
-
-    def per(match: re.Match[str]) -> None:
-        if match[1] == "twice":
-            s.penalty += 0.15
-            unit = {"day": "hour", "hour": "minute"}.get(match[2])
-            if unit is None:
-                raise NotASchedule(f"'twice a {match[2]}' is too vague; name the days")
-            s.interval = (12.0 if unit == "hour" else 30.0, unit)
-        elif s.interval is None:
-            s.interval = (1.0, match[2])
-        s.recurring_hint = True
-
-    s.take(_PER, per)
-
-    if s.interval is None and s.delta is None:
-
-        def bare_interval(match: re.Match[str]) -> None:
-            s.penalty += 0.15
-            s.interval = (_amount(match[1]), match[2])
-
-        s.take(_BARE_INTERVAL, bare_interval)
-
-    def minute_past(match: re.Match[str]) -> None:
-        if match[1] is not None:
-            minute = int(match[1])
-        elif match[2] is not None:
-            minute = 15 if match[2] == "quarter" else 30
-        elif match[3] is not None:
-            minute = int(match[3])
-        else:
-            minute = 0
-        if minute > 59:
-            raise NotASchedule(f"minute {minute} past the hour does not exist (0–59)")
-        s.minute_offset = minute
-
-    s.take(_MINUTE_PAST, minute_past)
-
-    def times(match: re.Match[str]) -> None:
-        for token in _ONE_TIME.findall(match[1]):
-            s.times.append(_time(token, s))
-
-    s.take(_TIMES_AT, times)
-    s.take(_TIMES, times)
-
-    def except_days(match: re.Match[str]) -> None:
-        s.excluded_dows |= _day_set(match[1])
-
-    s.take(_EXCEPT, except_days)
-
-    def days(match: re.Match[str]) -> None:
-        s.dows = (s.dows or set()) | _day_set(match[1])
-
-    s.take(_DAYS, days)
-
-    def doms(match: re.Match[str]) -> None:
-        found: set[int] = set()
-        if match[1]:
-            found.add(int(match[1]))
-        else:
-            for item in re.findall(_DOM_ITEM, match[2]):
-                numbers = [int(n) for n in re.findall(r"\d+", item)]
-                found |= set(range(numbers[0], numbers[-1] + 1))
-        for day in found:
-            if not 1 <= day <= 31:
-                raise NotASchedule(f"there is no {ordinal(day)} day in a month")
-        s.doms = (s.doms or set()) | found
-
-    s.take(_DOM, doms)
-
-    def months(match: re.Match[str]) -> None:
-        s.months = (s.months or set()) | _month_set(match[1])
-
-    s.take(_MONTHS_RE, months)
-
+def _fill_defaults(s: Slots) -> None:
+    """Business hours fall on weekdays unless days are named; a part of the day without a
+    time is its usual hour (a guess)."""
     if s.business_hours and s.dows is None and not s.excluded_dows:
         s.dows = {1, 2, 3, 4, 5}
-
     if s.part_of_day is not None and not s.times and s.window is None:
         s.times.append((s.part_of_day, 0))
         s.penalty += 0.2
 
+
+def _judge_leftovers(s: Slots) -> None:
+    """Refuse a text whose unused words say something the rules could not read; every other
+    unused word lowers the confidence."""
     leftover = [word for word in s.text.split() if word != ";" and word not in _SOFT]
     for word in leftover:
         if word == "yesterday":
@@ -440,6 +507,10 @@ def extract(slots: Slots, lexed_tokens: list[str]) -> None:  # noqa: C901 - one 
             raise NotASchedule(f"could not tell what '{word.lstrip('#')}' refers to")
     s.penalty += 0.1 * len(leftover)
     s.leftover = leftover
+
+
+def _mark_recurring(s: Slots, lexed_tokens: list[str]) -> None:
+    """Whether the text asks for a repeating schedule rather than one time."""
     if "every" in lexed_tokens or s.nth or (s.doms and not s.months and not s.dates):
         s.recurring_hint = True
     if s.dows and (len(s.dows) > 1 or s.excluded_dows):

@@ -1,4 +1,4 @@
-"""Fixtures of the fault cases: the counting agent and an index of the case's own."""
+"""Fixtures of the fault cases (the counting agent, an index of the case's own) and their tier."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import CountingAgent
-from tests.resources import fresh_postgres_database
+from tests.helpers.databases import fresh_postgres_database
+
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/faults/ is in the ``fault`` tier (before tests/conftest.py's)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.fault)
 
 
 @pytest.fixture

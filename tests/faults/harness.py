@@ -37,13 +37,11 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from api.cli.devserver import DevServer
 from api.core.index.db import sync_url
 from api.core.index.models import Run
-from api.devserver import DevServer
-from tests.resources import free_ports
+from tests.helpers.processes import CLI, clean_env, free_ports
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "agent-scheduler")
 BASE = "/api/scheduler"
 AGENT_ID = "probe"
 
@@ -200,8 +198,7 @@ class Fleet:
 
     def env(self) -> dict[str, str]:
         """The settings every process of the fleet shares."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SCHEDULER_")}
-        return base | {
+        return clean_env() | {
             "AGENT_SCHEDULER_DATA_DIR": str(self.root / "data"),
             "AGENT_SCHEDULER_DATABASE_URL": self.index_url,
             "AGENT_SCHEDULER_TEMPORAL_ADDRESS": self.temporal.address,

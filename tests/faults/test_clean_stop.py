@@ -1,5 +1,5 @@
 """``agent-scheduler dev`` stops within 10 s of SIGTERM or Ctrl-C (SIGINT) with no process left,
-also right after a restart with runs in flight (SPEC §2)."""
+also right after a restart with runs in flight (README, "Reliability")."""
 
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ import httpx
 from tests.faults.harness import (
     AGENT_ID,
     BASE,
-    CLI,
     CountingAgent,
     log,
     session_processes,
 )
-from tests.resources import dev_command, free_ports
+from tests.helpers.processes import CLI, dev_command, free_ports
 
 STOP_WITHIN = 10.0
 KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
@@ -160,7 +159,7 @@ def test_dev_stops_within_10_s_with_runs_in_flight_also_after_a_restart(
 
 WATCHDOG = """
 import asyncio, os, signal, time
-from api import supervisor
+from api.cli import supervisor
 
 async def main() -> None:
     stopper = supervisor.Stopper(hard_stop_after=1.0)

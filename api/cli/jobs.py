@@ -5,8 +5,8 @@ A plain HTTP client of the REST API (``--api-url``/``--key``, or ``AGENT_SCHEDUL
 scripts. Exit codes:
 
 - 0: done (a followed run ended ``completed`` or ``skipped``);
-- 1: refused: by the API (a 4xx: not found, invalid input, conflict, bad key), its SPEC §4
-  message shown; or by you, at a confirmation;
+- 1: refused: by the API (a 4xx: not found, invalid input, conflict, bad key), its error
+  message (docs/api.md, "Errors") shown; or by you, at a confirmation;
 - 2: usage: bad or missing options (no key, two schedules, …);
 - 3: the API is unreachable, timed out or failed (a 5xx);
 - 4: the run followed by ``trigger --wait`` ended ``failed``, ``timed_out`` or ``cancelled``;

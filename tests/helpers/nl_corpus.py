@@ -148,7 +148,8 @@ CASES: list[Case] = [
     ("every 15 minutes from 9am to 5pm on weekdays", "cron", "*/15 9-16 * * 1-5", UTC),
     ("every 10 minutes from 8am to 6pm mon-fri", "cron", "*/10 8-17 * * 1-5", UTC),
     ("every 30 minutes between 9am and 5pm", "cron", "*/30 9-16 * * *", UTC),
-    # Business hours are Monday–Friday 9–17 (issue 14: weekends are not business hours).
+    # Business hours are Monday–Friday 9–17, never weekends (docs/time.md, "Reading schedules
+    # from English").
     ("every 30m during business hours", "cron", "*/30 9-16 * * 1-5", UTC),
     ("every 15 minutes during business hours", "cron", "*/15 9-16 * * 1-5", UTC),
     ("every hour during business hours", "cron", "0 9-16 * * 1-5", UTC),
@@ -244,7 +245,7 @@ CASES: list[Case] = [
     ("today at 5pm", "at", "2026-11-25T17:00", UTC),
     ("tonight at 8", "at", "2026-11-25T20:00", UTC),
     ("the day after tomorrow at 10", "at", "2026-11-27T10:00", UTC),
-    # "next friday" on a Wednesday is the Friday of next week (issue 14), flagged in warnings.
+    # "next friday" on a Wednesday is the Friday of next week (docs/time.md), flagged in warnings.
     ("next friday at 10", "at", "2026-12-04T10:00", UTC),
     ("this friday at 10", "at", "2026-11-27T10:00", UTC),
     ("next thursday at 9am", "at", "2026-12-03T09:00", UTC),

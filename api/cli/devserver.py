@@ -37,7 +37,7 @@ from api.core.temporal import packaged_binary
 from domain import search_attributes
 
 # Schedule-initiated starts are limited to 30/s per namespace by default; a burst of jobs due
-# the same minute would queue for seconds (TEMPORAL_NOTES).
+# the same minute would queue for seconds (docs/temporal-production.md).
 SCHEDULER_START_RPS = 1000
 # Temporal runs every schedule as a workflow on its own per-namespace worker, which polls with
 # 2 workflow-task and 2 activity-task pollers by default: 300 schedules due the same minute

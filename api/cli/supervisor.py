@@ -2,7 +2,7 @@
 
 It runs the API (uvicorn) and the worker in one event loop, with the Temporal dev server for
 ``dev``, and stops them in order on SIGINT/SIGTERM, bounded in time: a stop never takes more than
-``HARD_STOP_AFTER`` seconds (issue 18).
+``HARD_STOP_AFTER`` seconds (README.md, "Reliability").
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_OWNER = "local"
 # Stopping is bounded: API and worker stop together, each within its timeout, then the dev
 # server within its grace, and whatever still hangs is killed when HARD_STOP_AFTER has passed
-# since the signal: a stop never takes more than 10 s (issue 18).
+# since the signal: a stop never takes more than 10 s (README.md, "Reliability").
 API_GRACE = 3  # uvicorn's wait for requests in flight (a stalled client must not hold it)
 API_STOP_TIMEOUT = 5.0
 WORKER_STOP_TIMEOUT = 5.0
@@ -256,7 +256,7 @@ def _print_banner(settings: Settings, key: str) -> None:
 
 async def run_dev(settings: Settings, temporal_port: int, ui_port: int) -> int:
     # Imported here, like the app and the worker: `keys` commands need none of Temporal.
-    from api.devserver import DevServer, DevServerError, port_is_free
+    from api.cli.devserver import DevServer, DevServerError, port_is_free
 
     stopper = Stopper()
     stopper.install()

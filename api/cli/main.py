@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.cli.jobs import jobs_app
+from api.cli.supervisor import run_dev, run_services, uvicorn_options, with_index_session
 from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
-from api.jobs_cli import jobs_app
-from api.supervisor import run_dev, run_services, uvicorn_options, with_index_session
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -151,7 +151,7 @@ def keys_create(
 
     row, plaintext = asyncio.run(with_index_session(settings, create))
     err_console.print(f"Created {row.id} for owner '{owner}'. It is shown only this once.")
-    print(plaintext, flush=True)
+    print(plaintext, flush=True)  # noqa: T201 - the key alone on stdout, for scripts
 
 
 def _utc_minute(moment: datetime) -> str:
