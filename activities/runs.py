@@ -253,14 +253,14 @@ class _GroupCommit:
     async def _commit(self, batch: list[tuple[RunFinish, asyncio.Future[_Written]]]) -> None:
         try:
             results = await self._write([finish for finish, _ in batch])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the activity that waits on it
             if len(batch) == 1:
                 _fail(batch[0][1], exc)
                 return
             for finish, future in batch:
                 try:
                     (result,) = await self._write([finish])
-                except Exception as single:
+                except Exception as single:  # noqa: BLE001 - as above, per run
                     _fail(future, single)
                 else:
                     _settle(future, result)

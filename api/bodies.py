@@ -71,7 +71,7 @@ class BodyGuard:
             # A session connects at its first query: a missing key is refused before any.
             async with state.read_sessions() as session:
                 await owner_of_key(session, bearer_key(headers.get("authorization")))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - answered as the route would (401, 503)
             failure = error_body(exc)
             return error_response(failure.status, failure.error, failure.message, headers=_CLOSE)
         declared = headers.get("content-length", "")

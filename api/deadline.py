@@ -19,7 +19,7 @@ REQUEST_DEADLINE_SECONDS = 30.0
 
 class RequestDeadline:
     """ASGI middleware: a request with no response started after ``seconds`` is cancelled
-    and answered 503 ``unavailable`` (SPEC §4)."""
+    and answered 503 ``unavailable`` (docs/api.md, "Errors")."""
 
     def __init__(self, app: ASGIApp, seconds: float = REQUEST_DEADLINE_SECONDS) -> None:
         self.app = app

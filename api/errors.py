@@ -1,4 +1,5 @@
-"""The one place errors are mapped to HTTP (SPEC §4), and the OpenAPI ``responses=`` tables.
+"""The one place errors are mapped to HTTP (docs/api.md, "Errors"), and the OpenAPI
+``responses=`` tables.
 
 The errors themselves live in :mod:`api.core.errors`.
 """
@@ -78,7 +79,7 @@ def error_response(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """The JSON error body of SPEC §4 (with ``headers``, e.g. a 405's ``Allow``)."""
+    """The JSON error body of docs/api.md, "Errors" (with ``headers``, e.g. a 405's ``Allow``)."""
     body = ErrorBody(error=code, message=message, status=status, details=details)
     extra = dict(headers or {})
     if status == 401:
@@ -125,7 +126,8 @@ def invalid_body(errors: Sequence[Any]) -> ErrorBody:
 
 
 def error_body(exc: BaseException) -> ErrorBody:
-    """The SPEC §4 body of an error: the one mapping, for HTTP responses and MCP tool errors.
+    """The error body (docs/api.md, "Errors"): the one mapping, for HTTP responses and MCP tool
+    errors.
 
     Temporal or the index unreachable is a 503; anything unexpected a 500 that says no more
     (and is logged).
@@ -183,7 +185,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Register the mapping of every error to the SPEC §4 body."""
+    """Register the mapping of every error to the error body of docs/api.md, "Errors"."""
 
     @app.exception_handler(ServiceError)
     @app.exception_handler(RPCError)

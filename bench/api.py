@@ -47,17 +47,17 @@ from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import create_app  # noqa: E402
-from api.core.index.activity import add_events  # noqa: E402
-from api.core.index.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from api.core.index.jobs import list_jobs  # noqa: E402
-from api.core.index.keys import create_key  # noqa: E402
-from api.core.index.models import jobs as jobs_table  # noqa: E402
-from api.core.index.models import runs as runs_table  # noqa: E402
-from api.core.schedules import parse_schedule  # noqa: E402
-from api.core.settings import Settings  # noqa: E402
-from api.services import insight  # noqa: E402
-from domain.schedules import next_fire_time  # noqa: E402
+from api.app import create_app
+from api.core.index.activity import add_events
+from api.core.index.db import make_engine, make_sessionmaker, migrate
+from api.core.index.jobs import list_jobs
+from api.core.index.keys import create_key
+from api.core.index.models import jobs as jobs_table
+from api.core.index.models import runs as runs_table
+from api.core.schedules import parse_schedule
+from api.core.settings import Settings
+from api.services import insight
+from domain.schedules import next_fire_time
 
 OWNER = "bench"
 ZONE = "America/New_York"

@@ -42,16 +42,16 @@ from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import create_app  # noqa: E402
-from api.cli.devserver import DYNAMIC_CONFIG, dynamic_config_args, sqlite_pragma_args  # noqa: E402
-from api.core.index.keys import create_key  # noqa: E402
-from api.core.index.models import runs as runs_table  # noqa: E402
-from api.core.settings import Settings  # noqa: E402
-from api.core.temporal import packaged_binary  # noqa: E402
-from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
-from domain import search_attributes  # noqa: E402
-from domain.contract.names import RUN_WORKFLOW  # noqa: E402
-from worker import running_worker  # noqa: E402
+from api.app import create_app
+from api.cli.devserver import DYNAMIC_CONFIG, dynamic_config_args, sqlite_pragma_args
+from api.core.index.keys import create_key
+from api.core.index.models import runs as runs_table
+from api.core.settings import Settings
+from api.core.temporal import packaged_binary
+from bench.bare_workflow import BareWorkflow, bare_echo
+from domain import search_attributes
+from domain.contract.names import RUN_WORKFLOW
+from worker import running_worker
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 EVERY_MINUTE = "* * * * *"

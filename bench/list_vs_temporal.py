@@ -33,9 +33,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.cli.devserver import DevServer  # noqa: E402
-from api.core.index.db import make_engine  # noqa: E402
-from api.core.index.models import jobs as jobs_table  # noqa: E402
+from api.cli.devserver import DevServer
+from api.core.index.db import make_engine
+from api.core.index.models import jobs as jobs_table
 from bench.api import (
     OWNER,
     add_driver_option,
@@ -45,10 +45,10 @@ from bench.api import (
     serving,
     timed,
     use_driver,
-)  # noqa: E402
-from domain.contract.names import RUN_WORKFLOW  # noqa: E402
-from domain.contract.runs import JobRunInput  # noqa: E402
-from domain.search_attributes import run_attributes  # noqa: E402
+)
+from domain.contract.names import RUN_WORKFLOW
+from domain.contract.runs import JobRunInput
+from domain.search_attributes import run_attributes
 
 PAUSED = f"AgentSchedulerOwner = '{OWNER}' AND TemporalSchedulePaused = true"
 PAGE = 50

@@ -43,12 +43,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.cli.devserver import DevServer, port_is_free  # noqa: E402
-from api.core.index.db import sync_url  # noqa: E402
-from bench.api import free_port  # noqa: E402
-from domain.contract.names import RUN_WORKFLOW  # noqa: E402
-from domain.contract.runs import JobRunInput  # noqa: E402
-from domain.search_attributes import run_attributes  # noqa: E402
+from api.cli.devserver import DevServer, port_is_free
+from api.core.index.db import sync_url
+from bench.api import free_port
+from domain.contract.names import RUN_WORKFLOW
+from domain.contract.runs import JobRunInput
+from domain.search_attributes import run_attributes
 
 CLI = str(Path(sys.executable).parent / "agent-scheduler")
 BASE = "/api/scheduler"

@@ -32,13 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dateutil.rrule import rrulestr  # type: ignore[import-untyped]  # noqa: E402
-from recurrent.event_parser import RecurringEvent  # type: ignore[import-untyped]  # noqa: E402
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
+from recurrent.event_parser import RecurringEvent  # type: ignore[import-untyped]
 
-from domain.nl import NotASchedule, parse_text  # noqa: E402
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule  # noqa: E402
-from domain.timezones import load_timezone  # noqa: E402
-from tests.helpers.nl_corpus import (  # noqa: E402
+from domain.nl import NotASchedule, parse_text
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule
+from domain.timezones import load_timezone
+from tests.helpers.nl_corpus import (
     CASES,
     NOW_LOCAL,
     REFUSALS,

@@ -28,15 +28,15 @@ from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import create_app  # noqa: E402
-from api.core.index.keys import create_key  # noqa: E402
-from api.core.index.models import Run  # noqa: E402
-from api.core.settings import Settings  # noqa: E402
-from api.core.temporal import packaged_binary  # noqa: E402
-from bench import bare_workflow as bare_workflow_module  # noqa: E402
-from bench.bare_workflow import BareWorkflow, bare_echo  # noqa: E402
-from domain import search_attributes  # noqa: E402
-from worker import running_worker  # noqa: E402
+from api.app import create_app
+from api.core.index.keys import create_key
+from api.core.index.models import Run
+from api.core.settings import Settings
+from api.core.temporal import packaged_binary
+from bench import bare_workflow as bare_workflow_module
+from bench.bare_workflow import BareWorkflow, bare_echo
+from domain import search_attributes
+from worker import running_worker
 
 
 async def bounded(concurrency: int, jobs: list, fn) -> None:  # type: ignore[no-untyped-def]

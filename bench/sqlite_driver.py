@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.core.index.db import make_engine  # noqa: E402
+from api.core.index.db import make_engine
 
 rows = sa.Table(
     "rows",

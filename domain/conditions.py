@@ -472,6 +472,6 @@ class Condition(BaseModel):
     expression: Annotated[Text, checked_by(parse_condition, ConditionSyntaxError)] = Field(
         min_length=1,
         max_length=2000,
-        description="e.g. `price_change_pct > 0.05 and not muted`; see README, Conditions.",
+        description="e.g. `price_change_pct > 0.05 and not muted`; see docs/api.md, 'Jobs'.",
     )
     stage: Stage = "after_run"

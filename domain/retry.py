@@ -1,4 +1,4 @@
-"""The user's retry policy for the agent call (SPEC §8) and the delays it prescribes."""
+"""The user's retry policy for the agent call (docs/api.md, "Jobs") and the delays it prescribes."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class RetryPolicy(BaseModel):
             delay = self.base_delay * attempt
         else:
             delay = self.base_delay
-        return delay if self.max_delay is None else min(delay, self.max_delay)
+        return float(delay if self.max_delay is None else min(delay, self.max_delay))
 
 
 def longest_run_seconds(policy: RetryPolicy, timeout_seconds: int) -> float:

@@ -271,7 +271,7 @@ def next_fire_time(
     return times[0] if times else None
 
 
-# Bounds of a job's own timing (README "Job timing").
+# Bounds of a job's own timing (docs/time.md).
 MAX_JITTER_SECONDS = 86_400
 MIN_CATCHUP_WINDOW_SECONDS = 10  # Temporal's minimum
 MAX_CATCHUP_WINDOW_SECONDS = 7 * 86_400

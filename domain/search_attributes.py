@@ -1,6 +1,6 @@
 """Custom search attributes the scheduler sets on schedules and runs.
 
-Registered on the namespace at start (``dev``) or by the operator (production, see README).
+Registered on the namespace at start (``dev``) or by the operator (production, docs/operations.md).
 """
 
 from __future__ import annotations

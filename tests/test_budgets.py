@@ -1,4 +1,4 @@
-"""Budgets (README, "Budgets and only-news delivery"): usage reported by agents, runs past a budget
+"""Budgets (docs/agents.md): usage reported by agents, runs past a budget
 skipped, the job paused and reopened by the tick when its window (a local day or month in the job's
 zone) rolls over."""
 

@@ -1,5 +1,5 @@
-"""The ``agent-scheduler`` command as a user runs it: real processes, real ports (README,
-"Deploying")."""
+"""The ``agent-scheduler`` command as a user runs it: real processes, real ports
+(docs/operations.md, "Deploying")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``docker-compose.temporal.yml``: valid Compose, and wired the way the deployment needs (SPEC §2).
+"""``docker-compose.temporal.yml``: valid Compose, and wired the way the deployment needs
+(docs/operations.md).
 
 No Docker engine is needed: the file is checked against the Compose specification's JSON schema
 (the copy vendored in the ``check-jsonschema`` package), by ``docker-compose config`` when that

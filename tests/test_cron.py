@@ -1,6 +1,8 @@
-"""The schedule evaluator on its own: Temporal's readings (SPEC §9) on exact instants, and parsing.
+"""The schedule evaluator on its own: Temporal's readings (docs/time.md) on exact instants, and
+parsing.
 
-Every DST reading below is one SPEC §9 lists as measured on Temporal Server, or follows from it;
+Every DST reading below is one docs/time.md lists as measured on Temporal Server, or follows from
+it;
 ``tests/test_schedule_evaluator.py`` checks the same behaviour against a live server.
 """
 
@@ -35,7 +37,7 @@ def cron_fires(expression: str, timezone: str, after: str, count: int) -> list[s
     return [time.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ") for time in times]
 
 
-# --- SPEC §9: spring forward, a wall time that does not exist ---------------------------------
+# --- docs/time.md: spring forward, a wall time that does not exist ------------------------------
 
 
 def test_new_york_0230_does_not_fire_on_the_spring_forward_day() -> None:
@@ -76,7 +78,7 @@ def test_spring_forward_hour_is_skipped_not_moved() -> None:
     ]
 
 
-# --- SPEC §9: fall back, a wall time that happens twice ---------------------------------------
+# --- docs/time.md: fall back, a wall time that happens twice ------------------------------------
 
 
 def test_new_york_0130_fires_twice_on_the_fall_back_day() -> None:
@@ -150,7 +152,7 @@ def test_fire_times_are_strictly_after_and_expressed_in_the_schedule_zone() -> N
     assert next_fire_time(schedule, after=utc("2026-11-25T13:59:59Z")) == utc("2026-11-25T14:00Z")
 
 
-# --- SPEC §9: both day fields ----------------------------------------------------------------
+# --- docs/time.md: both day fields -------------------------------------------------------------
 
 
 def test_both_day_fields_restricted_requires_both() -> None:

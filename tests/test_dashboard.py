@@ -1,4 +1,4 @@
-"""The dashboard (``/ui``) and the offline API docs in a real browser (README "Dashboard").
+"""The dashboard (``/ui``) and the offline API docs in a real browser (docs/dashboard.md).
 
 Debian's ``chromium`` is driven headless by Playwright (never a browser of Playwright's own) on
 the real app served by uvicorn, with a real worker and Temporal. Every test also checks that no

@@ -1,5 +1,5 @@
 """The request deadline (api/deadline.py): a request stuck behind something that stopped
-answering ends with a 503 in the SPEC §4 body; others pass untouched."""
+answering ends with a 503 in the error body of docs/api.md, "Errors"; others pass untouched."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The plain error hierarchy and the Temporal helpers import without FastAPI (issue 16)."""
+"""The plain error hierarchy and the Temporal helpers import without FastAPI."""
 
 from __future__ import annotations
 

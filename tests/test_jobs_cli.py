@@ -1,5 +1,5 @@
 """``agent-scheduler jobs …`` run as a user runs it, against a running ``agent-scheduler dev``
-(README, "`agent-scheduler jobs`")."""
+(docs/agents.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The index and Temporal do not drift when either fails part-way (README, "Reliability")."""
+"""The index and Temporal do not drift when either fails part-way (docs/decisions.md, "Index
+and Temporal")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Only news (README, "Budgets and only-news delivery"): ``delivery.only_if_changed`` and the
+"""Only news (docs/agents.md): ``delivery.only_if_changed`` and the
 silent marker, against a real HTTP server playing Slack."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Rendering for targets (SPEC §8): Markdown → Slack mrkdwn, message splitting, cutting."""
+"""Rendering for targets (docs/api.md, "Jobs"): Markdown → Slack mrkdwn, message splitting,
+cutting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The chain workflow: one run of a chain, each node a child job-run workflow (SPEC §10).
+"""The chain workflow: one run of a chain, each node a child job-run workflow (docs/api.md,
+"Chains").
 
 A node runs at most once, when every upstream node is resolved and at least one incoming edge
 is satisfied; otherwise it is skipped. Nodes that are ready together run in parallel. Child

@@ -1,7 +1,7 @@
 """The job-run workflow: every run of a job, whatever started it (schedule, trigger, chain).
 
-Order (SPEC §6): record the start → the job's budget (past it: the run is ``skipped`` and the
-job pauses) → a ``before_run`` condition (false: the run is ``skipped``)
+Order (docs/api.md, "Runs"): record the start → the job's budget (past it: the run is
+``skipped`` and the job pauses) → a ``before_run`` condition (false: the run is ``skipped``)
 → call the agent under the job's retry policy → an ``after_run`` condition → deliver → record the
 end. Retry delays are workflow timers, so a retry waiting for its delay survives any restart.
 The budget, condition and delivery steps sit behind ``workflow.patched`` and run only for jobs
@@ -114,8 +114,8 @@ class JobRunWorkflow:
                 condition, delivered = await self._after_run(job, run, result, gate)
             except asyncio.CancelledError:
                 # Cancelled during the after_run condition or the delivery (retries included):
-                # the run ends cancelled, as Temporal ends it (SPEC §6), keeping the agent's
-                # answer. Only the recorded end changes, not the commands: no patch needed.
+                # the run ends cancelled, as Temporal ends it (docs/api.md, "Runs"), keeping the
+                # agent's answer. Only the recorded end changes, not the commands: no patch needed.
                 cancelled = _not_delivered(job, "the run was cancelled before delivery")
                 ended = result.model_copy(update={"status": "cancelled", "error": "run cancelled"})
                 await self._finish(run, ended, gate.model_dump() if gate else None, cancelled)

@@ -1,4 +1,4 @@
-"""Delivery of a run's result, and the index work of a redelivery (SPEC §8).
+"""Delivery of a run's result, and the index work of a redelivery (docs/api.md, "Jobs").
 
 ``deliver`` is a regular activity with its own retry policy (set by the workflows): a failure
 of the channel is retried without ever calling the agent again. It is at-least-once, like any

@@ -262,7 +262,7 @@ class DevServer:
                     DescribeNamespaceRequest(namespace=self.namespace), timeout=timedelta(seconds=5)
                 )
                 return client
-            except Exception as error:  # not listening yet, or namespace not created yet
+            except Exception as error:  # noqa: BLE001 - not listening, or no namespace yet
                 last_error = error
             await asyncio.sleep(0.25)
         raise DevServerError(

@@ -151,7 +151,7 @@ def keys_create(
 
     row, plaintext = asyncio.run(with_index_session(settings, create))
     err_console.print(f"Created {row.id} for owner '{owner}'. It is shown only this once.")
-    print(plaintext, flush=True)  # noqa: T201 - the key alone on stdout, for scripts
+    print(plaintext, flush=True)
 
 
 def _utc_minute(moment: datetime) -> str:

@@ -2,7 +2,7 @@
 
 It runs the API (uvicorn) and the worker in one event loop, with the Temporal dev server for
 ``dev``, and stops them in order on SIGINT/SIGTERM, bounded in time: a stop never takes more than
-``HARD_STOP_AFTER`` seconds (README.md, "Reliability").
+``HARD_STOP_AFTER`` seconds (docs/operations.md, "Stopping").
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_OWNER = "local"
 # Stopping is bounded: API and worker stop together, each within its timeout, then the dev
 # server within its grace, and whatever still hangs is killed when HARD_STOP_AFTER has passed
-# since the signal: a stop never takes more than 10 s (README.md, "Reliability").
+# since the signal: a stop never takes more than 10 s (docs/operations.md, "Stopping").
 API_GRACE = 3  # uvicorn's wait for requests in flight (a stalled client must not hold it)
 API_STOP_TIMEOUT = 5.0
 WORKER_STOP_TIMEOUT = 5.0

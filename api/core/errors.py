@@ -1,6 +1,6 @@
 """The service's plain error hierarchy: no FastAPI, so the worker side can raise it too.
 
-Each error carries the HTTP status and code of SPEC §4; :mod:`api.errors` maps them to
+Each error carries the HTTP status and code of docs/api.md, "Errors"; :mod:`api.errors` maps them to
 responses.
 """
 

@@ -1,1 +1,1 @@
-"""The MCP server at ``/mcp``: the scheduler as tools for agents (issue 13)."""
+"""The MCP server at ``/mcp``: the scheduler as tools for agents (docs/agents.md, "MCP server")."""

@@ -1,4 +1,4 @@
-"""Agent routes (SPEC §7): what agents jobs may name."""
+"""Agent routes (docs/api.md, "Agents"): what agents jobs may name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chain routes (SPEC §10)."""
+"""Chain routes (docs/api.md, "Chains")."""
 
 from __future__ import annotations
 

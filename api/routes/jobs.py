@@ -1,4 +1,4 @@
-"""Job routes (SPEC §5)."""
+"""Job routes (docs/api.md, "Jobs")."""
 
 from __future__ import annotations
 

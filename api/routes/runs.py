@@ -1,4 +1,4 @@
-"""Run routes (SPEC §6)."""
+"""Run routes (docs/api.md, "Runs")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Smart scheduling routes (SPEC §11): activity in, heatmap and suggestions out."""
+"""Smart scheduling routes (docs/api.md, "Smart scheduling"): activity in, heatmap and
+suggestions out."""
 
 from __future__ import annotations
 

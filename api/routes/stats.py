@@ -1,4 +1,4 @@
-"""Stats routes (SPEC §11): the caller's aggregates and one job's."""
+"""Stats routes (docs/api.md, "Stats and status"): the caller's aggregates and one job's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Engine status route (SPEC §11)."""
+"""Engine status route (docs/api.md, "Stats and status")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Time routes (SPEC §9, §11): validate a schedule, read one from text, calendar data."""
+"""Time routes (docs/api.md, "Schedules and time"): validate a schedule, read one from text,
+calendar data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Models of the insight routes (SPEC §11): stats, engine status, activity, heatmap, suggestions."""
+"""Models of the insight routes (docs/api.md, "Stats and status", "Smart scheduling"): stats,
+engine status, activity, heatmap, suggestions."""
 
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ class TickSummary(BaseModel):
 
 
 class EngineStatus(BaseModel):
-    """Engine status (SPEC §11)."""
+    """Engine status (docs/api.md, "Stats and status")."""
 
     running: bool = Field(description="Temporal reachable and at least one worker polling.")
     tick_interval_seconds: int

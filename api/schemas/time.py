@@ -1,4 +1,5 @@
-"""Models of the time routes (SPEC §9, §11): validate, parse-nl, calendar-data."""
+"""Models of the time routes (docs/api.md, "Schedules and time"): validate, parse-nl,
+calendar-data."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ class ActivityRecorder:
                 # Another API replica may have recorded the same minutes: they count once.
                 await add_api_minutes(session, calls, kind=API_CALL_KIND)
                 await session.commit()
-        except Exception:  # noqa: BLE001 - activity must never break the API
+        except Exception:
             log.warning("could not record %d activity events", len(calls), exc_info=True)
             return
         for owner, minute in calls:

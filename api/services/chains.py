@@ -1,4 +1,4 @@
-"""Chains: the graph in the index; each chain run a Temporal workflow (SPEC §10)."""
+"""Chains: the graph in the index; each chain run a Temporal workflow (docs/api.md, "Chains")."""
 
 from __future__ import annotations
 

@@ -266,5 +266,5 @@ class Idempotency:
                 abandoned = self.now - timedelta(seconds=LEASE_SECONDS + 1)
                 await store.abandon_key(self.session, owner=self.owner, key=key, since=abandoned)
             await self.session.commit()
-        except Exception as error:  # the lease expires instead
+        except Exception as error:  # noqa: BLE001 - the lease expires instead
             log.warning("could not release %s '%s': %s", HEADER, key, error)

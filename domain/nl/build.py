@@ -157,9 +157,7 @@ def _weeks_on_a_day(slots: Slots, zone: str, total: int, now: dt.datetime) -> Ev
     return EverySchedule(type="every", interval=total, offset=offset, timezone=zone)
 
 
-def recurring(  # noqa: C901 - a table of cases
-    slots: Slots, zone: str, now: dt.datetime | None = None
-) -> AnySchedule:
+def recurring(slots: Slots, zone: str, now: dt.datetime | None = None) -> AnySchedule:
     calendar_set = bool(
         slots.times or slots.dows or slots.doms or slots.months or slots.nth or slots.excluded_dows
     )
@@ -267,7 +265,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     )
 
 
-def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:  # noqa: C901
+def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:
     tz = load_timezone(zone)
     local_now = now.astimezone(tz)
     if slots.interval is not None or slots.window is not None or slots.doms or slots.months:

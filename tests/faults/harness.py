@@ -80,7 +80,7 @@ class CountingAgent:
         agent = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 key = (str(body["run_id"]), int(body["attempt"]))
                 with agent.lock:
@@ -358,7 +358,7 @@ def doubled_runs(runs: list[dict[str, Any]], agent: CountingAgent) -> int:
         if r["id"] in executed and r["status"] != "running"
     )
     fires = Counter((r["job_id"], r["scheduled_at"]) for r in runs if r["trigger"] == "schedule")
-    return extra_attempts + sum(count - 1 for count in fires.values() if count > 1)
+    return int(extra_attempts) + sum(count - 1 for count in fires.values() if count > 1)
 
 
 @asynccontextmanager

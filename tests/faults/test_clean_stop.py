@@ -1,5 +1,5 @@
 """``agent-scheduler dev`` stops within 10 s of SIGTERM or Ctrl-C (SIGINT) with no process left,
-also right after a restart with runs in flight (README, "Reliability")."""
+also right after a restart with runs in flight (docs/operations.md, "Stopping")."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ async def test_index_down_with_runs_in_flight(
         async def all_recorded() -> bool:
             try:
                 return fleet.finished(run_ids) == run_ids
-            except Exception:  # the cluster is still starting
+            except Exception:  # noqa: BLE001 - the cluster is still starting
                 return False
 
         took = await until(all_recorded, "every run recorded after the index came back", 150)

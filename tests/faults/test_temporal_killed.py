@@ -1,5 +1,6 @@
 """The Temporal server SIGKILLed and restarted on its database file, with runs in flight and
-every-minute jobs: the API says 503 meanwhile (SPEC §4), nothing is lost or doubled after."""
+every-minute jobs: the API says 503 meanwhile (docs/api.md, "Errors"), nothing is lost or
+doubled after."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def check_unavailable(answer: httpx.Response) -> str | None:
     if answer.status_code == 503:
         body = answer.json()
         if body.get("error") != "unavailable" or body.get("status") != 503 or not body["message"]:
-            return f"503 without the §4 body: {answer.text}"
+            return f"503 without the error body: {answer.text}"
     elif answer.status_code not in (200, 201, 202):
         return f"{answer.request.method} {answer.request.url.path} → {answer.text}"
     return None

@@ -1,4 +1,5 @@
-"""A worker SIGKILLed with runs in flight; a new worker finishes every one of them (SPEC §6)."""
+"""A worker SIGKILLed with runs in flight; a new worker finishes every one of them
+(docs/api.md, "Runs")."""
 
 from __future__ import annotations
 

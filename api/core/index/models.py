@@ -343,7 +343,7 @@ sa.Index("ix_runs_job_duration_status", runs.c.job_id, runs.c.duration_seconds, 
 
 
 class Chain(SQLModel, table=True):
-    """A chain: jobs (nodes) and the edges between them (SPEC §10)."""
+    """A chain: jobs (nodes) and the edges between them (docs/api.md, "Chains")."""
 
     __tablename__ = "chains"
     __table_args__ = (sa.Index("ix_chains_owner_created", "owner", "created_at"),)

@@ -150,6 +150,7 @@ def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
     surrogate would fail the write on PostgreSQL or SQLite on every retry.
     """
     duration = (finish.completed_at - started_at).total_seconds() if started_at else None
+    texts: dict[str, Any]
     texts, _ = storable(
         {
             "attempt_errors": [e.model_dump(mode="json") for e in finish.attempt_errors],

@@ -89,7 +89,7 @@ class OneHopCursor:
 
         try:
             return await_(hop())
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the driver maps it, as aiosqlite's does
             self._adapt._handle_exception(error)
 
     def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> None:

@@ -15,7 +15,10 @@ from api.core.index.models import TickRecord, ticks
 
 async def last_tick_started_at(conn: AsyncConnection) -> datetime | None:
     """When the latest recorded tick started, or None before the first."""
-    return (await conn.execute(sa.select(sa.func.max(ticks.c.started_at)))).scalar_one()
+    started: datetime | None = (
+        await conn.execute(sa.select(sa.func.max(ticks.c.started_at)))
+    ).scalar_one()
+    return started
 
 
 async def record_tick(
