@@ -20,6 +20,7 @@ from activities.conditions import ConditionEvaluator
 from activities.delivery import DeliveryActivities
 from activities.runs import RunRecorder
 from activities.tick import TickActivities
+from api.core import logs
 from api.core.index.db import make_engine, migrate
 from api.core.schedules import ensure_tick_schedule_logged
 from api.core.settings import Settings, get_settings
@@ -96,5 +97,5 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(get_settings().log_format)
     asyncio.run(run_worker(get_settings()))

@@ -13,6 +13,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core import logs
 from api.core.errors import Unauthorized
 from api.core.index.keys import owner_of
 from api.services.activity import ActivityRecorder
@@ -93,6 +94,8 @@ async def _owner(
         key = credentials.credentials
     owner = await owner_of_key(session, key)
     note_call(request, owner)  # in memory; written in batches in the background
+    params = request.path_params
+    logs.bind(owner=owner, job_id=params.get("job_id"), run_id=params.get("run_id"))
     return owner
 
 

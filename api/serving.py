@@ -24,6 +24,7 @@ from uvicorn.config import LOGGING_CONFIG, Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from api.core.logs import uvicorn_formatters
 from api.core.settings import Settings
 from api.errors import error_response
 
@@ -262,5 +263,5 @@ def connection_options(settings: Settings) -> dict[str, Any]:
         "backlog": backlog,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
-        "log_config": log_config(),
+        "log_config": uvicorn_formatters(log_config(), settings.log_format),
     }

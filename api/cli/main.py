@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cli.jobs import jobs_app
 from api.cli.supervisor import run_dev, run_services, uvicorn_options, with_index_session
+from api.core import logs
 from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
@@ -53,12 +54,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Their INFO lines carry full request URLs: webhook and Slack URLs can hold secrets.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(get_settings().log_format)
 
 
 def _exit_process(code: int) -> None:

@@ -77,7 +77,7 @@ class Stopper:
 
     def _handle(self, sig: signal.Signals) -> None:
         if not self.event.is_set():
-            err_console.print(f"{sig.name} received: stopping (again to force)…")
+            log.warning("%s received: stopping (again to force)…", sig.name)
             self.event.set()
             # A thread, not the loop: it must fire even if something blocks the loop.
             watchdog = threading.Timer(self.hard_stop_after, self._hard_stop)
@@ -190,7 +190,7 @@ async def _supervise(
             log.error("the %s failed: %s", name, error, exc_info=error)
             code = 1
     if failed and not stopper.event.is_set() and code == 0:
-        err_console.print(f"[red]the {failed[0]} stopped unexpectedly[/]")
+        log.error("the %s stopped unexpectedly", failed[0])
         code = 1
     return code
 

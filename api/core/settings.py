@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,11 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the index; default SQLite file in the data dir."
     )
     host: str = Field("127.0.0.1", description="API bind address.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as readable text, or one JSON object a line with the ids of the "
+        "request or run (docs/operations.md, Logs).",
+    )
     port: int = Field(8787, description="API port.")
     public_url: str | None = Field(None, description="Base URL the API is reached at.")
     # Connection and body limits of the API (docs/operations.md, "Limits and timeouts").
