@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import h11
 from uvicorn.config import LOGGING_CONFIG, Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
@@ -38,6 +39,8 @@ FD_HEADROOM = 256
 BACKLOG = 2048
 # h11's default: request headers larger than this are a 400.
 MAX_HEADER_BYTES = 16 * 1024
+# How long a connection answered 400 keeps reading (and dropping) what its client still sends.
+LINGER_SECONDS = 2.0
 ACCEPT_ERROR = "socket.accept() out of system resource"
 ACCEPT_ERROR_LOG_INTERVAL = 60.0
 
@@ -126,6 +129,7 @@ class GuardedH11Protocol(H11Protocol):
         self.limits = limits
         self._idle = _IDLE.setdefault(server_state, {})
         self._header_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -142,6 +146,27 @@ class GuardedH11Protocol(H11Protocol):
             transport.close()
             return
         self._note_state()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's 400 for a request h11 cannot read, then a graceful close: a half-close
+        after the answer, and what the client still sends read and dropped for
+        ``LINGER_SECONDS``. uvicorn closes at once, and the client's unsent bytes then make the
+        kernel reset the connection, often before the client has read the 400."""
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=msg.encode("ascii")),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._idle.pop(self, None)

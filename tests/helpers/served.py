@@ -15,6 +15,7 @@ from api.app import create_app
 from api.core.index.db import make_engine, make_sessionmaker
 from api.core.index.keys import create_key
 from api.core.settings import Settings
+from api.serving import connection_options
 
 
 class _Server(uvicorn.Server):
@@ -31,7 +32,12 @@ def served(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app or create_app(settings), log_level="warning", lifespan="on", access_log=False
+        app or create_app(settings),
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        # The connection handling `agent-scheduler api` serves with (api/serving.py).
+        http=connection_options(settings)["http"],
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
