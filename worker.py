@@ -18,9 +18,10 @@ from activities.agents import AgentActivities
 from activities.chains import ChainRecorder
 from activities.conditions import ConditionEvaluator
 from activities.delivery import DeliveryActivities
+from activities.incidents import IncidentNotifier
 from activities.runs import RunRecorder
 from activities.tick import TickActivities
-from api.core import logs
+from api.core import logs, metrics
 from api.core.index.db import make_engine, migrate
 from api.core.schedules import ensure_tick_schedule_logged
 from api.core.settings import Settings, get_settings
@@ -54,11 +55,12 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
     engine = make_engine(url, sqlite_one_hop=settings.sqlite_one_hop)
     agents_text = settings.agents_file.read_text() if settings.agents_file else None
     agent_activities = AgentActivities(parse_agents(agents_text), settings)
-    recorder = RunRecorder(engine, client)
+    notifier = IncidentNotifier(engine, settings)
+    recorder = RunRecorder(engine, client, notifier=notifier)
     chain_recorder = ChainRecorder(engine)
     conditions = ConditionEvaluator(engine)
     delivery = DeliveryActivities(engine, settings)
-    tick = TickActivities(engine, client, settings, recorder=recorder)
+    tick = TickActivities(engine, client, settings, recorder=recorder, notifier=notifier)
     worker = Worker(
         client,
         task_queue=settings.task_queue,
@@ -78,11 +80,23 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
         # Cancellation reaches an activity with a heartbeat response: ask often.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
+    metrics.OPTIONS.job_labels = settings.metrics_job_labels
+    page = None
+    if settings.worker_metrics_port is not None:
+        page = metrics.serve(
+            metrics.WORKER,
+            settings.metrics_host,
+            settings.worker_metrics_port,
+            extra=metrics.worker_collectors(url),
+        )
+        log.info("worker metrics on %s", page.url)
     try:
         async with worker:
             await ensure_tick_schedule_logged(client, settings)
             yield worker
     finally:
+        if page is not None:
+            page.close()
         await agent_activities.aclose()
         await delivery.aclose()
         await engine.dispose()
@@ -90,6 +104,8 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the worker until ``stop`` is set (or the task is cancelled), then drain it."""
+    if settings.worker_metrics_port is not None:
+        metrics.temporal_runtime_metrics()  # before the client: it keeps its runtime
     client = await build_temporal_client(settings)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     async with running_worker(client, settings):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -19,8 +20,12 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.chains import continue_into_chains
+from activities.incidents import IncidentNotifier
+from activities.incidents import rules as incident_rules
+from api.core import metrics, tracing
 from api.core.index import backfills as index_backfills
 from api.core.index import chains as index_chains
+from api.core.index import incidents as index_incidents
 from api.core.index import job_events as index_job_events
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
@@ -47,9 +52,13 @@ MAX_BATCH = 200
 class RunRecorder:
     """Activities that record runs in the index; built once in the worker."""
 
-    def __init__(self, engine: AsyncEngine, temporal: Client) -> None:
+    def __init__(
+        self, engine: AsyncEngine, temporal: Client, *, notifier: IncidentNotifier | None = None
+    ) -> None:
         self._engine = engine
         self._temporal = temporal
+        # Sends the incident notifications a run end queued, once committed (else the tick).
+        self._notifier = notifier
         self._finishes = _GroupCommit(self._record_finishes)
 
     @activity.defn(name=RECORD_RUN_START)
@@ -70,8 +79,14 @@ class RunRecorder:
                 )
             ):
                 start = start.model_copy(update={"trigger": "backfill"})
-            await index_runs.upsert_started_run(conn, start=start)
-            return RunStarted(job=JobSnapshot.of(dict(job._mapping)), trigger=start.trigger)
+            trace_id = tracing.current_trace_id()
+            await index_runs.upsert_started_run(
+                conn, start=start.model_copy(update={"trace_id": trace_id}) if trace_id else start
+            )
+        if start.trigger == "schedule" and start.scheduled_at and start.started_at:
+            lag = (start.started_at - start.scheduled_at).total_seconds()
+            metrics.SCHEDULE_LAG.observe(max(lag, 0.0))
+        return RunStarted(job=JobSnapshot.of(dict(job._mapping)), trigger=start.trigger)
 
     @activity.defn(name=CHECK_RUN_BUDGET)
     async def check_budget(self, check: BudgetCheck) -> BudgetVerdict:
@@ -104,6 +119,9 @@ class RunRecorder:
                 reopens_at=over.reopens_at,
                 at=check.at,
             )
+            queued = paused and await self._budget_paused(conn, check.job_id, over.reason, check.at)
+        if queued:
+            self._kick()
         if paused:
             await self._pause_schedule(check.job_id, over.reason)
         log.info("run %s not started: %s", check.run_id, over.reason)
@@ -131,6 +149,18 @@ class RunRecorder:
         )
         return written.finished
 
+    async def _budget_paused(self, conn: Any, job_id: str, reason: str, at: Any) -> bool:
+        """Open the job's ``paused`` incident in the pausing transaction."""
+        job = await index_jobs.job_row(conn, job_id=job_id)
+        if job is None:
+            return False
+        alerts = await index_incidents.alerts_of(conn, job)
+        return await incident_rules.job_paused(conn, job=job, reason=reason, at=at, alerts=alerts)
+
+    def _kick(self) -> None:
+        if self._notifier is not None:
+            self._notifier.kick()
+
     async def _pause_schedule(self, job_id: str, reason: str) -> None:
         await missing_ok(self._temporal.get_schedule_handle(job_id).pause(note=reason))
 
@@ -149,6 +179,9 @@ class RunRecorder:
             }
             # run id -> its end and its start
             ended: dict[str, tuple[RunFinish, Any]] = {}
+            counted: list[tuple[RunFinish, Any]] = []  # (end, its row): counted once committed
+            # Each counted end with its job as it became: incidents open or resolve from these.
+            watched: list[tuple[RunFinish, str, dict[str, Any], str | None]] = []
             counters: dict[str, dict[str, Any]] = {}  # job id -> its columns as they become
             changed: dict[str, dict[str, Any]] = {}  # job id -> what to write
             written = []
@@ -160,12 +193,22 @@ class RunRecorder:
                 finished = RunFinished()
                 if row.run_status == "running" and finish.run_id not in ended:
                     ended[finish.run_id] = (finish, row.run_started_at)
+                    counted.append((finish, row))
                     finished = RunFinished(recorded=True)
                     if row.id is not None and row.deleted_at is None:
                         job = counters.setdefault(row.id, dict(row._mapping))
                         changes = _counted(job, finish.status, row.run_started_at, row.run_trigger)
                         job.update(changes)
                         changed.setdefault(row.id, {}).update(changes)
+                        paused_now = changes.get("status") == "paused"
+                        watched.append(
+                            (
+                                finish,
+                                row.run_trigger,
+                                dict(job),
+                                job["paused_reason"] if paused_now else None,
+                            )
+                        )
                         finished = RunFinished(
                             recorded=True,
                             job_status=job["status"],
@@ -187,7 +230,43 @@ class RunRecorder:
                         reason=changes["paused_reason"],
                     )
                     await self._pause_schedule(job_id, changes["paused_reason"])
+            queued = False
+            opened = await index_incidents.open_kinds(
+                conn, job_ids=(job["id"] for _, _, job, _ in watched)
+            )
+            for finish, trigger, job, paused_reason in watched:
+                queued |= await incident_rules.after_run_end(
+                    conn,
+                    job=SimpleNamespace(**job),
+                    open_kinds=opened.setdefault(job["id"], set()),
+                    run_id=finish.run_id,
+                    status=finish.status,
+                    trigger=trigger,
+                    failures=job["consecutive_failures"],
+                    error=finish.error,
+                    paused_reason=paused_reason,
+                    at=finish.completed_at,
+                )
+        if queued:
+            self._kick()
+        for finish, row in counted:
+            _count_run(finish, row)
         return written
+
+
+def _count_run(finish: RunFinish, row: Any) -> None:
+    """The metrics of one run's end (docs/operations.md, "Metrics")."""
+    started = row.run_started_at
+    if started is not None and started.tzinfo is None:  # SQLite gives naive UTC
+        started = started.replace(tzinfo=finish.completed_at.tzinfo)
+    metrics.run_ended(
+        job_id=finish.job_id,
+        status=finish.status,
+        trigger=row.run_trigger,
+        agent=finish.agent_id or row.agent_id or "none",
+        seconds=(finish.completed_at - started).total_seconds() if started else None,
+        usage=finish.usage.model_dump() if finish.usage else None,
+    )
 
 
 def _without_answer(finish: RunFinish, error: Exception) -> RunFinish:

@@ -19,10 +19,11 @@ from api.deadline import RequestDeadline
 from api.errors import add_exception_handlers
 from api.mcp.server import PATH as MCP_PATH
 from api.mcp.server import McpEndpoint
-from api.routes import agents, chains, health, jobs, runs, smart, stats, time
+from api.routes import agents, chains, health, incidents, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
 from api.routes import status as status_route
 from api.state import AppState, start_background
+from api.telemetry import instrument, metrics_page
 from api.ui import install as install_ui
 from domain.agents import parse_agents
 
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         background = await start_background(app, app.state.app)
         try:
-            async with mcp.running():
+            async with mcp.running(), metrics_page(settings):
                 yield
         finally:
             await background.aclose()
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served from the package by install_ui (FastAPI's own pages load a CDN).
         docs_url=None,
         redoc_url=None,
+        # With traces on (docs/operations.md, "Traces"): one span a request, none for each
+        # dependency and serialization step (they cost more than they tell).
+        telemetry={"operation_spans": False},
     )
     add_exception_handlers(app)
     # Inside the deadline, so the key check is bounded too; the body timeout is below it.
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout=settings.body_timeout_seconds,
     )
     app.add_middleware(RequestDeadline)
+    instrument(app)
     app.include_router(health.router)
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
@@ -85,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router, prefix=API_PREFIX)
     app.include_router(status_route.router, prefix=API_PREFIX)
     app.include_router(smart.router, prefix=API_PREFIX)
+    app.include_router(incidents.router, prefix=API_PREFIX)
     # Not an OpenAPI operation: the MCP transport answers it (docs/api.md, "MCP").
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))
     install_ui(app)

@@ -17,7 +17,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlmodel import col, func, select
@@ -63,6 +65,15 @@ async def bare(client: Client, runs: int, concurrency: int) -> float:
         return runs / (time.perf_counter() - started)
 
 
+@dataclass
+class Stack:
+    """Our stack while it runs: a runs/s measurement, and the API as a client reaches it."""
+
+    measure: Callable[[int], Awaitable[float]]
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+
+
 @asynccontextmanager
 async def ours(
     client: Client,
@@ -71,8 +82,9 @@ async def ours(
     concurrency: int,
     database_url: str | None,
     one_hop: bool,
-) -> AsyncIterator[Callable[[int], Awaitable[float]]]:
-    """Our stack (API in-process over ASGI, worker, index); yields a runs/s measurement."""
+    **more: Any,
+) -> AsyncIterator[Stack]:
+    """Our stack (API in-process over ASGI, worker, index) with settings ``more``."""
     settings = Settings(
         data_dir=data,
         database_url=database_url,
@@ -80,6 +92,7 @@ async def ours(
         task_queue=f"ours-{uuid.uuid4().hex}",
         # As `agent-scheduler dev` runs the SQLite index; --stock-sqlite measures without it.
         sqlite_one_hop=one_hop,
+        **more,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app), running_worker(client, settings):
@@ -127,7 +140,7 @@ async def ours(
                 assert done == total, f"only {done} of {total} runs recorded completed"
                 return runs / elapsed
 
-            yield measure
+            yield Stack(measure, http, headers)
 
 
 async def main() -> None:
@@ -163,12 +176,12 @@ async def main() -> None:
                 args.concurrency,
                 args.database_url,
                 not args.stock_sqlite,
-            ) as measure:
+            ) as stack:
                 await bare(env.client, 30, 10)  # warm-up, both sides
-                await measure(30)
+                await stack.measure(30)
                 for _ in range(args.rounds):
                     bases.append(await bare(env.client, args.runs, args.concurrency))
-                    our.append(await measure(args.runs))
+                    our.append(await stack.measure(args.runs))
     finally:
         await env.shutdown()
     base, mine = statistics.median(bases), statistics.median(our)

@@ -4,8 +4,13 @@ Temporal compiles a cron string into a structured calendar and finds fire times 
 matcher (``service/worker/scheduler/calendar.go``), which walks wall-clock fields in the schedule's
 zone and turns them into instants with Go's ``time.Date``. Its answers differ from classic cron
 around DST changes and when both day fields are restricted, so this module reimplements that
-matcher instead of using a cron library. Forms Temporal reads surprisingly (``#`` is a comment,
-a 6th field is a year) or rejects (``L``, ``W``, ``?``) are refused with a message naming the field.
+matcher instead of using a cron library. Forms Temporal reads surprisingly (a 6th field is a
+year) or rejects (``?``) are refused with a message naming the field.
+
+The day forms ``L``, ``LW``, ``nW`` (day of month) and ``dL``, ``d#n`` (day of week), which
+Temporal's cron strings lack, compile to an exact list of calendars in Temporal's own terms
+(months, years, days of the month, days of the week; ``calendars``), so a schedule built from
+them never fires on a day the expression does not name.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from enum import Enum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-__all__ = ["CronError", "CompiledCron", "parse_cron", "SHORTCUTS"]
+__all__ = ["CronError", "CompiledCron", "DayCalendar", "parse_cron", "SHORTCUTS", "value_runs"]
 
 # Temporal's calendar matcher gives up after this (local) year.
 MAX_YEAR = 2100
@@ -51,7 +56,11 @@ _MONTHS = (
 )
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _GO_ATOI = re.compile(r"[+-]?[0-9]+")
-_QUARTZ_TOKEN = re.compile(r"L|W|LW|[0-9]+[LW]|L-[0-9]+", re.IGNORECASE)
+_QUARTZ_TOKEN = re.compile(r"L|W|LW|[0-9]+[LW]|L-[0-9]+|[A-Z0-9]*#.*", re.IGNORECASE)
+# The day forms compiled to calendars: L, LW, nW in the day of month; dL, d#n in the day of week.
+_MONTH_DAY_FORM = re.compile(r"(L|LW|([0-9]+)W)", re.IGNORECASE)
+_WEEK_DAY_FORM = re.compile(r"([A-Z]+|[0-9]+)(L|#([0-9]+))", re.IGNORECASE)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
@@ -90,9 +99,15 @@ def _not_a_value(field: _Field, token: str) -> CronError:
     if token == "":
         return CronError(f"{field.name} field: a value is missing")
     if _QUARTZ_TOKEN.fullmatch(token):
+        forms = (
+            "L (last day), LW (last weekday) or nW (weekday nearest day n)"
+            if field is _DAY_OF_MONTH
+            else "dL (last weekday d of the month) or d#n (n-th weekday d)"
+            if field is _DAY_OF_WEEK
+            else "no day forms"
+        )
         return CronError(
-            f"{field.name} field: '{token}' is not supported: Temporal rejects L and W; "
-            "list the days instead"
+            f"{field.name} field: '{token}' is not supported: this field takes {forms}"
         )
     kind = {_Names.NONE: "a number", _Names.MONTH: "a month name or number"}.get(
         field.names, "a day name or number"
@@ -223,9 +238,70 @@ def go_date(
     return wall - _offset(wall - _offset(wall, tz), tz)
 
 
+_LEAP_YEARS = frozenset(
+    y for y in range(2000, MAX_YEAR + 1) if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+)
+_COMMON_YEARS = frozenset(range(2000, MAX_YEAR + 1)) - _LEAP_YEARS
+_ALL_DAYS_OF_MONTH = frozenset(range(1, 32))
+_ALL_DAYS_OF_WEEK = frozenset(range(7))
+_WEEKDAYS = frozenset(range(1, 6))
+# Months grouped by length: (months, years or None for all, days). February by year, so a
+# calendar naming "the last day" lists the leap years (2000-2096) and the others explicitly.
+_MONTH_LENGTHS: tuple[tuple[frozenset[int], frozenset[int] | None, int], ...] = (
+    (frozenset({1, 3, 5, 7, 8, 10, 12}), None, 31),
+    (frozenset({4, 6, 9, 11}), None, 30),
+    (frozenset({2}), _LEAP_YEARS, 29),
+    (frozenset({2}), _COMMON_YEARS, 28),
+)
+
+
+def value_runs(values: frozenset[int]) -> list[tuple[int, int]]:
+    """``values`` as sorted inclusive runs of consecutive numbers (Temporal's ranges)."""
+    runs: list[tuple[int, int]] = []
+    for value in sorted(values):
+        if runs and runs[-1][1] == value - 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
+@dataclass(frozen=True)
+class DayCalendar:
+    """The days one Temporal calendar matches: a day matches when every field does.
+
+    ``years`` None is every year. Sunday is 0 in ``days_of_week``.
+    """
+
+    months: frozenset[int]
+    days_of_month: frozenset[int]
+    days_of_week: frozenset[int]
+    years: frozenset[int] | None = None
+
+    _next_month: tuple[int, ...] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_next_month", _next_table(self.months, 13))
+
+    def names(self, day: date) -> bool:
+        """Whether the calendar matches the local date ``day``."""
+        return (
+            (self.years is None or day.year in self.years)
+            and day.month in self.months
+            and day.day in self.days_of_month
+            and (day.weekday() + 1) % 7 in self.days_of_week
+        )
+
+
 @dataclass(frozen=True)
 class CompiledCron:
-    """A parsed 5-field expression: the values each field matches (Sunday is 0)."""
+    """A parsed 5-field expression: the values each field matches (Sunday is 0).
+
+    ``days_of_month`` and ``days_of_week`` hold the plain values of the day fields (all of
+    them for ``*``); the day forms (``L``, ``W``, ``#``) are only in ``calendars``, the exact
+    list of Temporal calendars the expression is (one for a plain expression). ``day_forms``
+    says whether it has any: then it goes to Temporal as those calendars, not as a cron string.
+    """
 
     expression: str
     minutes: frozenset[int]
@@ -233,15 +309,22 @@ class CompiledCron:
     days_of_month: frozenset[int]
     months: frozenset[int]
     days_of_week: frozenset[int]
+    calendars: tuple[DayCalendar, ...] = ()
+    day_forms: bool = False
 
     _next_minute: tuple[int, ...] = dataclass_field(init=False, repr=False, compare=False)
     _next_hour: tuple[int, ...] = dataclass_field(init=False, repr=False, compare=False)
-    _next_month: tuple[int, ...] = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_next_minute", _next_table(self.minutes, 60))
         object.__setattr__(self, "_next_hour", _next_table(self.hours, 24))
-        object.__setattr__(self, "_next_month", _next_table(self.months, 13))
+        if not self.calendars:
+            plain = DayCalendar(self.months, self.days_of_month, self.days_of_week)
+            object.__setattr__(self, "calendars", (plain,))
+
+    def names_day(self, day: date) -> bool:
+        """Whether the expression names the local date ``day`` (any of its calendars)."""
+        return any(calendar.names(day) for calendar in self.calendars)
 
     def next_after(self, after: datetime, tz: ZoneInfo) -> datetime | None:
         """The first fire time strictly after ``after``, as Temporal computes it.
@@ -256,13 +339,24 @@ class CompiledCron:
         """
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError("after must be timezone-aware")
-        found = self._next(math.floor(after.timestamp()), tz)
-        return None if found is None else datetime.fromtimestamp(found, UTC)
+        instant = math.floor(after.timestamp())
+        # Temporal's spec: the earliest of its calendars' next times, each from ``after``.
+        found = [
+            t
+            for t in (self._next(instant, tz, calendar) for calendar in self.calendars)
+            if t is not None
+        ]
+        return datetime.fromtimestamp(min(found), UTC) if found else None
 
-    def _next(self, after: int, tz: ZoneInfo) -> int | None:
+    def _next(self, after: int, tz: ZoneInfo, calendar: DayCalendar) -> int | None:
         """Temporal's ``compiledCalendar.next`` over Unix seconds, field by field."""
-        next_minute, next_hour, next_month = self._next_minute, self._next_hour, self._next_month
-        days_of_month, days_of_week = self.days_of_month, self.days_of_week
+        next_minute, next_hour, next_month = (
+            self._next_minute,
+            self._next_hour,
+            calendar._next_month,
+        )
+        months, years = calendar.months, calendar.years
+        days_of_month, days_of_week = calendar.days_of_month, calendar.days_of_week
         any_weekday = len(days_of_week) == 7
 
         start = _local(after, tz)
@@ -290,7 +384,10 @@ class CompiledCron:
                 y, mo = y + 1, 1
             if y > MAX_YEAR:
                 return None
-            if mo not in self.months:
+            if years is not None and y not in years:
+                y, mo, d, h, m, s, dst_shift = y + 1, 1, 1, 0, 0, 0, 0
+                continue
+            if mo not in months:
                 mo, d, h, m, s, dst_shift = next_month[mo], 1, 0, 0, 0, 0
                 if mo > 12:
                     continue
@@ -332,11 +429,6 @@ def _check_whole_expression(expression: str) -> str:
     text = expression.strip(" \t\r\n")
     if not text:
         raise CronError(f"empty cron expression: expected 5 fields ({_FIELD_NAMES})")
-    if "#" in text:
-        raise CronError(
-            "'#' is not supported: Temporal reads it as a comment, so everything after it "
-            "would be ignored (e.g. '0 0 * * 5#3' would mean every Friday)"
-        )
     if text.startswith(("TZ=", "CRON_TZ=")):
         raise CronError(
             "a 'CRON_TZ=' or 'TZ=' prefix is not supported: set the schedule's timezone instead"
@@ -377,9 +469,45 @@ def parse_cron(expression: str) -> CompiledCron:
         elif len(fields) == 7:
             hint = "; Temporal would read 7 fields as seconds … year"
         raise CronError(f"expected 5 fields ({_FIELD_NAMES}), got {len(fields)}{hint}")
-    minutes, hours, days_of_month, months, days_of_week = (
-        _parse_field(field, text) for field, text in zip(_FIELDS, fields, strict=True)
+    for field, text in zip(_FIELDS[:4], fields, strict=False):
+        if "#" in text:
+            raise CronError(
+                f"{field.name} field: '#' is only read in the day-of-week field, as d#n "
+                "(the n-th weekday d of the month, e.g. 2#2 for the second Tuesday)"
+            )
+    month_day_forms, month_day_text = _split_forms(_DAY_OF_MONTH, fields[2], _MONTH_DAY_FORM)
+    week_day_forms, week_day_text = _split_forms(_DAY_OF_WEEK, fields[4], _WEEK_DAY_FORM)
+    if month_day_forms and week_day_forms:
+        raise CronError(
+            "day-of-week field: its L and # forms cannot be combined with the day-of-month "
+            "field's L and W forms; restrict one of the two fields only"
+        )
+    minutes, hours, months = (
+        _parse_field(f, fields[i]) for f, i in ((_MINUTE, 0), (_HOUR, 1), (_MONTH, 3))
     )
+    days_of_month = _parse_field(_DAY_OF_MONTH, month_day_text) if month_day_text else frozenset()
+    days_of_week = _parse_field(_DAY_OF_WEEK, week_day_text) if week_day_text else frozenset()
+    if not (month_day_forms or week_day_forms):
+        return CompiledCron(
+            expression=expression,
+            minutes=minutes,
+            hours=hours,
+            days_of_month=days_of_month,
+            months=months,
+            days_of_week=days_of_week,
+        )
+    calendars: list[DayCalendar] = []
+    if days_of_month and days_of_week:
+        calendars.append(DayCalendar(months, days_of_month, days_of_week))
+    # A field without day forms matches as a whole; one with them, by its values or its forms.
+    for form in month_day_forms:
+        calendars += _month_day_calendars(form, months, days_of_week or _ALL_DAYS_OF_WEEK)
+    for form in week_day_forms:
+        calendars += _week_day_calendars(form, months, days_of_month or _ALL_DAYS_OF_MONTH)
+    calendars = [c for c in calendars if c.months and c.days_of_month and c.days_of_week]
+    if not calendars:
+        # Nothing can match (e.g. "30W" in February only): a calendar that never fires.
+        calendars = [DayCalendar(frozenset({2}), frozenset({30}), _ALL_DAYS_OF_WEEK)]
     return CompiledCron(
         expression=expression,
         minutes=minutes,
@@ -387,4 +515,109 @@ def parse_cron(expression: str) -> CompiledCron:
         days_of_month=days_of_month,
         months=months,
         days_of_week=days_of_week,
+        calendars=_merged(calendars),
+        day_forms=True,
+    )
+
+
+def _split_forms(
+    field: _Field, text: str, form: re.Pattern[str]
+) -> tuple[list[re.Match[str]], str]:
+    """The day forms of a field's list and the rest of the list as plain text."""
+    forms: list[re.Match[str]] = []
+    plain: list[str] = []
+    for item in text.split(","):
+        match = form.fullmatch(item)
+        if match is None and _QUARTZ_TOKEN.fullmatch(item):
+            raise _not_a_value(field, item)
+        if match is None:
+            plain.append(item)
+        else:
+            forms.append(match)
+    if forms and "*" in plain:
+        raise CronError(f"{field.name} field: '*' already names every day; drop '{forms[0][0]}'")
+    return forms, ",".join(plain)
+
+
+def _month_day_calendars(
+    form: re.Match[str], months: frozenset[int], weekdays: frozenset[int]
+) -> list[DayCalendar]:
+    """``L``, ``LW`` or ``nW`` of the day-of-month field, for each month length."""
+    token = form[0].upper()
+    day = int(form[2]) if form[2] is not None else None
+    if day is not None and not 1 <= day <= 31:
+        raise CronError(
+            f"day-of-month field: '{form[0]}': {day} is out of range 1–31 "
+            "(nW is the weekday nearest day n)"
+        )
+    calendars: list[DayCalendar] = []
+    for lengths_months, years, length in _MONTH_LENGTHS:
+        these = months & lengths_months
+        if day is not None and day <= 27:
+            # Days 1-27 and their neighbours exist in every month: one rule for all of them.
+            these, years, length = months, None, 31
+        if not these:
+            continue
+        rules: list[tuple[int, frozenset[int]]]
+        if token == "L":
+            rules = [(length, _ALL_DAYS_OF_WEEK)]
+        elif token == "LW":
+            # The last day if a weekday, else the Friday before it (a Saturday or a Sunday).
+            rules = [
+                (length, _WEEKDAYS),
+                (length - 1, frozenset({5})),
+                (length - 2, frozenset({5})),
+            ]
+        else:
+            assert day is not None
+            if day > length:
+                continue  # a month without day n has no fire
+            saturday = (3, frozenset({1})) if day == 1 else (day - 1, frozenset({5}))
+            sunday = (day - 2, frozenset({5})) if day == length else (day + 1, frozenset({1}))
+            rules = [(day, _WEEKDAYS), saturday, sunday]
+        calendars += [
+            DayCalendar(these, frozenset({d}), weekdays & days, years) for d, days in rules
+        ]
+        if day is not None and day <= 27:
+            break
+    return calendars
+
+
+def _week_day_calendars(
+    form: re.Match[str], months: frozenset[int], days_of_month: frozenset[int]
+) -> list[DayCalendar]:
+    """``dL`` (the last weekday d of the month) or ``d#n`` (the n-th) of the day-of-week field."""
+    weekday = _parse_value(_DAY_OF_WEEK, form[1])
+    if not 0 <= weekday <= 7:
+        raise CronError(
+            f"day-of-week field: '{form[0]}': {weekday} is out of range 0–7 (0 and 7 are Sunday)"
+        )
+    weekday %= 7
+    days = frozenset({weekday})
+    if form[3] is not None:
+        nth = int(form[3])
+        if not 1 <= nth <= 5:
+            raise CronError(
+                f"day-of-week field: '{form[0]}': #{nth} is out of range #1–#5 "
+                "(a month has at most five of each weekday)"
+            )
+        week = frozenset(range(7 * nth - 6, min(7 * nth, 31) + 1))
+        return [DayCalendar(months, week & days_of_month, days)]
+    return [
+        DayCalendar(
+            months & these, frozenset(range(length - 6, length + 1)) & days_of_month, days, years
+        )
+        for these, years, length in _MONTH_LENGTHS
+    ]
+
+
+def _merged(calendars: list[DayCalendar]) -> tuple[DayCalendar, ...]:
+    """The calendars with those that differ only in months made one (same matches)."""
+    merged: dict[tuple[frozenset[int], frozenset[int], frozenset[int] | None], set[int]] = {}
+    for calendar in calendars:
+        key = (calendar.days_of_month, calendar.days_of_week, calendar.years)
+        merged.setdefault(key, set()).update(calendar.months)
+    return tuple(
+        DayCalendar(frozenset(months), days_of_month, days_of_week, years)
+        for (days_of_month, days_of_week, years), months in merged.items()
     )

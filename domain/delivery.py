@@ -8,7 +8,9 @@ Parsing here is pure; whether a target host is public is checked where I/O is al
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -16,9 +18,9 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from domain.inputs import JsonBool, Text, checked_by
+from domain.inputs import JsonBool, JsonNumber, Text, checked_by
 
 Provider = Literal["slack", "webhook", "email", "apprise"]
 Format = Literal["markdown", "text", "json"]
@@ -32,6 +34,10 @@ _LOCAL_SCHEMES = frozenset(
     {"dbus", "kde", "qt", "glib", "gnome", "macosx", "windows", "syslog", "blink1", "workflow"}
 )
 _OWN = {"slack", "webhook", "email"}
+# Semantic only-news: how many of the job's last delivered outputs an output is compared with,
+# and the similarity from which it is a repeat by default.
+SEMANTIC_COMPARED = 5
+DEFAULT_SIMILARITY_THRESHOLD = 0.92
 
 
 class ChannelError(ValueError):
@@ -104,6 +110,17 @@ def parse_channel(text: str) -> Channel:
     return channel
 
 
+def _only_if_changed(value: Any) -> Any:
+    """One clear error for anything but ``true``, ``false`` or ``"semantic"`` (a union alone
+    reports one error per member)."""
+    if value is True or value is False or value == "semantic":
+        return value
+    raise ValueError('must be true, false or "semantic"')
+
+
+OnlyIfChanged = Annotated[JsonBool | Literal["semantic"], BeforeValidator(_only_if_changed)]
+
+
 class Delivery(BaseModel):
     """Where a run's result goes."""
 
@@ -115,12 +132,28 @@ class Delivery(BaseModel):
         "`email:ops@example.com`, or a notification service scheme (`discord:ID/TOKEN`, "
         "`tgram:BOT/CHAT`, `ntfy:topic`…).",
     )
-    only_if_changed: JsonBool = Field(
+    only_if_changed: OnlyIfChanged = Field(
         False,
-        description="Deliver only when the output (trimmed, whitespace collapsed) differs from "
-        "the job's last delivered one.",
+        description="`true`: deliver only when the output (trimmed, whitespace collapsed) "
+        'differs from the job\'s last delivered one; `"semantic"`: nor when it is similar to '
+        f"one of its last {SEMANTIC_COMPARED}.",
+    )
+    similarity_threshold: JsonNumber = Field(
+        DEFAULT_SIMILARITY_THRESHOLD,
+        gt=0,
+        le=1,
+        description="The cosine similarity of a repeat (semantic).",
     )
     format: Format = "markdown"
+
+
+def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """The cosine similarity of two vectors (0.0 when either is zero or their sizes differ)."""
+    if len(a) != len(b):
+        return 0.0
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
 
 
 def normalized_output(text: str | None) -> str:
@@ -138,9 +171,12 @@ def delivery_status(
     messages: int | None = None,
     truncated: bool | None = None,
     outbox: bool = False,
+    comparison: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run's ``delivery`` field."""
     record: dict[str, Any] = {"channel": channel, "status": status, "error": error}
+    if comparison is not None:
+        record["comparison"] = comparison
     if reason is not None:
         record["reason"] = reason
     if messages is not None:

@@ -16,7 +16,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from domain.cron import go_date, parse_cron
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_times
+from domain.schedules import (
+    AtSchedule,
+    CronSchedule,
+    EverySchedule,
+    excluded_by,
+    next_fire_times,
+)
 from domain.timezones import load_timezone
 
 __all__ = ["DstWarning", "WarningKind", "at_warnings", "dst_warnings", "transition_days"]
@@ -81,29 +87,23 @@ def _local(instant: dt.datetime, zone: ZoneInfo) -> str:
     return f"{local.strftime('%H:%M')} ({offset[:3]}:{offset[3:]})"
 
 
-def _day_warnings(expression: str, zone: ZoneInfo, day: dt.date) -> list[DstWarning]:
-    compiled = parse_cron(expression)
+def _day_warnings(expressions: tuple[str, ...], zone: ZoneInfo, day: dt.date) -> list[DstWarning]:
     name, date = zone.key, day.isoformat()
     start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC) - dt.timedelta(hours=3)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    schedule = CronSchedule(type="cron", expression=expression, timezone=name)
+    schedule = CronSchedule(type="cron", expression=list(expressions), timezone=name)
     fires = [
         f.astimezone(dt.UTC)
         for f in next_fire_times(schedule, after=start, count=_FIRES_PER_DAY)
         if f < end + dt.timedelta(hours=3)
     ]
     fires = [f for f in fires if _wall(f, zone).date() == day]
-    weekday = (day.weekday() + 1) % 7  # Sunday = 0, as in cron
-    day_named = (
-        day.day in compiled.days_of_month
-        and day.month in compiled.months
-        and weekday in compiled.days_of_week
-    )
     named = {
         dt.datetime.combine(day, dt.time(hour, minute))
+        for compiled in map(parse_cron, expressions)
+        if compiled.names_day(day)
         for hour in compiled.hours
         for minute in compiled.minutes
-        if day_named
     }
     by_wall: dict[dt.datetime, list[dt.datetime]] = {}
     for fire in fires:
@@ -192,8 +192,8 @@ def _day_warnings(expression: str, zone: ZoneInfo, day: dt.date) -> list[DstWarn
 
 
 @lru_cache(maxsize=4096)
-def _cached_day(expression: str, zone: str, day: dt.date) -> tuple[DstWarning, ...]:
-    return tuple(_day_warnings(expression, load_timezone(zone), day))
+def _cached_day(expressions: tuple[str, ...], zone: str, day: dt.date) -> tuple[DstWarning, ...]:
+    return tuple(_day_warnings(expressions, load_timezone(zone), day))
 
 
 def dst_warnings(
@@ -214,7 +214,9 @@ def dst_warnings(
     days = transition_days(zone, start.astimezone(zone).date(), end.astimezone(zone).date())
     warnings = []
     for day in days:
-        for warning in _cached_day(schedule.expression, schedule.timezone, day):
+        if _day_excluded(schedule, day, zone):
+            continue  # nothing fires that day: no wall time to warn of
+        for warning in _cached_day(schedule.expressions, schedule.timezone, day):
             instants = (
                 warning.fires_at
                 or _occurrences(warning.at, zone)
@@ -223,6 +225,14 @@ def dst_warnings(
             if any(start < instant <= end for instant in instants):
                 warnings.append(warning)
     return warnings
+
+
+def _day_excluded(schedule: CronSchedule, day: dt.date, zone: ZoneInfo) -> bool:
+    """Whether the schedule's exclusions drop the whole local ``day`` (a date or a holiday)."""
+    if schedule.exclude is None:
+        return False
+    noon = dt.datetime.combine(day, dt.time(12), zone)
+    return (excluded_by(schedule, noon) or ("",))[0] in ("date", "holiday")
 
 
 def at_warnings(wall: dt.datetime, schedule: AtSchedule) -> list[DstWarning]:

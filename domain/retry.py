@@ -16,6 +16,16 @@ INFRA_DISPATCHES = 10
 AFTER_AGENT_SECONDS = 3600
 
 
+# Failures of the agent's provider that another agent may not share (docs/api.md, "Fallback
+# agents"): no answer in time, unreachable, or an HTTP 429 or 5xx (the only retryable status).
+TRANSIENT_KINDS = frozenset({"timeout", "connection", "http_status"})
+
+
+def is_transient(kind: str, retryable: bool) -> bool:
+    """Whether a failed attempt moves the next one to the job's next fallback agent."""
+    return retryable and kind in TRANSIENT_KINDS
+
+
 class RetryPolicy(BaseModel):
     """Attempts of the agent call and the delays between them."""
 

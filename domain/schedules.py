@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -21,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.calendars import check_holiday_calendar, holiday_dates, holiday_name
 from domain.cron import MAX_YEAR, CronError, parse_cron
 from domain.inputs import (
     NUL_FREE_PATTERN,
@@ -28,7 +32,6 @@ from domain.inputs import (
     Text,
     check_instant,
     check_no_nul,
-    checked_by,
 )
 from domain.timezones import TimezoneName, load_timezone
 
@@ -37,6 +40,7 @@ __all__ = [
     "CronSchedule",
     "EverySchedule",
     "Schedule",
+    "ScheduleExclusions",
     "check_at_in_future",
     "next_fire_time",
     "next_fire_times",
@@ -89,14 +93,139 @@ def parse_duration(value: int | str) -> int:
     return seconds
 
 
+# At most this many excluded dates, and as many skipped fires, per schedule.
+MAX_EXCLUDED = 1000
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        day = value
+    elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date") from None
+    else:
+        raise ValueError("must be a date as YYYY-MM-DD, e.g. 2026-12-25")
+    if not 2000 <= day.year <= MAX_YEAR:
+        raise ValueError(f"{day.isoformat()} is outside the years 2000–{MAX_YEAR}")
+    return day
+
+
+def _holiday_calendar(value: str | None) -> str | None:
+    return None if value is None else check_holiday_calendar(check_no_nul(value))
+
+
+class ScheduleExclusions(BaseModel):
+    """Fires a repeating schedule does not make (dates are local, in its zone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dates: Annotated[
+        list[Annotated[dt.date, BeforeValidator(_iso_date)]],
+        Field(
+            max_length=MAX_EXCLUDED,
+            exclude_if=lambda dates: not dates,
+            description="no fires on these local dates",
+        ),
+    ] = []
+    holidays: Annotated[
+        # The length bound on the text alone: on the union it would also be applied to null.
+        Annotated[Text, Field(max_length=40)] | None,
+        AfterValidator(_holiday_calendar),
+        Field(
+            exclude_if=lambda name: name is None,
+            description="no fires on these public holidays: US, GB-ENG, DE-BY…",
+        ),
+    ] = None
+    skipped: Annotated[
+        list[IsoDatetime],
+        Field(
+            max_length=MAX_EXCLUDED,
+            exclude_if=lambda skipped: not skipped,
+            description="fire times skipped on purpose",
+        ),
+    ] = []
+
+    @model_validator(mode="after")
+    def _sorted(self) -> ScheduleExclusions:
+        self.dates = sorted(set(self.dates))
+        return self
+
+    def is_empty(self) -> bool:
+        """Whether nothing is excluded."""
+        return not (self.dates or self.holidays or self.skipped)
+
+
+def _exclusions_in_zone(exclude: ScheduleExclusions | None, timezone: str) -> None:
+    """Skipped times as whole-second UTC instants (a naive one is a wall time in the zone)."""
+    if exclude is None:
+        return
+    tz = load_timezone(timezone)
+    instants: set[dt.datetime] = set()
+    for skipped in exclude.skipped:
+        aware = skipped if skipped.tzinfo is not None else skipped.replace(tzinfo=tz)
+        try:
+            check_instant(aware)
+        except ValueError as error:
+            raise ValueError(f"exclude.skipped: {error}") from None
+        instants.add(aware.astimezone(dt.UTC).replace(microsecond=0))
+    exclude.skipped = sorted(instants)
+
+
+# Cron expressions one schedule holds at most.
+MAX_EXPRESSIONS = 10
+
+
+def _check_expressions(value: Any) -> Any:
+    """One cron expression, or a list of 1–10; a list item's error names its position."""
+    if isinstance(value, str):
+        try:
+            parse_cron(check_no_nul(value))
+        except CronError as error:
+            raise ValueError(str(error)) from None
+        return value
+    if not isinstance(value, list):
+        raise ValueError("must be a cron expression, or a list of cron expressions")
+    if not 1 <= len(value) <= MAX_EXPRESSIONS:
+        raise ValueError(f"a list of 1 to {MAX_EXPRESSIONS} cron expressions, got {len(value)}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ValueError(f"expression {index}: must be a string")
+        try:
+            parse_cron(check_no_nul(item))
+        except CronError as error:
+            raise ValueError(f"expression {index} ('{item}'): {error}") from None
+    return value
+
+
 class CronSchedule(BaseModel):
-    """Fires at the wall-clock times a 5-field cron expression matches in ``timezone``."""
+    """Fires at the wall-clock times a 5-field cron expression (any of a list) matches in
+    ``timezone``."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["cron"]
-    expression: Annotated[Text, checked_by(parse_cron, CronError)]
+    expression: Annotated[
+        Text | list[Text],
+        BeforeValidator(_check_expressions),
+        Field(description="5-field cron, or a list of up to 10 (fires at any one's times)"),
+    ]
     timezone: TimezoneName = "UTC"
+    exclude: Annotated[
+        ScheduleExclusions | None, Field(exclude_if=lambda exclude: exclude is None)
+    ] = None
+
+    @model_validator(mode="after")
+    def _exclusions(self) -> CronSchedule:
+        _exclusions_in_zone(self.exclude, self.timezone)
+        return self
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """The expression, or each of the list, in order."""
+        return (self.expression,) if isinstance(self.expression, str) else tuple(self.expression)
 
 
 class EverySchedule(BaseModel):
@@ -142,6 +271,14 @@ class EverySchedule(BaseModel):
         Field(exclude_if=lambda offset: offset == 0),
     ] = 0
     timezone: TimezoneName = "UTC"
+    exclude: Annotated[
+        ScheduleExclusions | None, Field(exclude_if=lambda exclude: exclude is None)
+    ] = None
+
+    @model_validator(mode="after")
+    def _exclusions(self) -> EverySchedule:
+        _exclusions_in_zone(self.exclude, self.timezone)
+        return self
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -242,25 +379,92 @@ def next_fire_times(
         return times
     if isinstance(schedule, AtSchedule):
         return [schedule.datetime.astimezone(tz)] if schedule.datetime > after else []
+    resume_after = _exclusion(schedule)
     if isinstance(schedule, EverySchedule):
         # Temporal: ((after - phase) / interval + 1) * interval + phase, Unix seconds.
         interval, phase = schedule.interval, schedule.offset
         instant = ((math.floor(after.timestamp()) - phase) // interval + 1) * interval + phase
-        for _ in range(count):
+        while len(times) < count:
             when = dt.datetime.fromtimestamp(instant, dt.UTC)
             if when.year > MAX_YEAR:
                 break
-            times.append(when.astimezone(tz))
-            instant += interval
+            resume = resume_after(when) if resume_after else None
+            if resume is None:
+                times.append(when.astimezone(tz))
+                instant += interval
+            else:
+                instant = ((math.floor(resume.timestamp()) - phase) // interval + 1) * interval
+                instant += phase
         return times
-    compiled = parse_cron(schedule.expression)
+    compiled = [parse_cron(expression) for expression in schedule.expressions]
     current: dt.datetime | None = after
     while len(times) < count and current is not None:
-        current = compiled.next_after(current, tz)
+        # Temporal's spec: the earliest next time of any of its calendars, each from ``current``.
+        following = [t for c in compiled if (t := c.next_after(current, tz)) is not None]
+        current = min(following) if following else None
         if current is None or current.year > MAX_YEAR:
             break
-        times.append(current.astimezone(tz))
+        resume = resume_after(current) if resume_after else None
+        if resume is None:
+            times.append(current.astimezone(tz))
+        else:
+            current = resume
     return times
+
+
+def _exclusion(
+    schedule: CronSchedule | EverySchedule,
+) -> Callable[[dt.datetime], dt.datetime | None] | None:
+    """For a schedule with exclusions: a function giving, for an excluded fire, an instant
+    (not before it) to look for the next fire from, and None for a fire that is kept.
+
+    A fire is excluded as Temporal's exclude calendars match it: by its wall time in the
+    schedule's zone (a skipped wall time that happens twice skips both).
+    """
+    exclude = schedule.exclude
+    if exclude is None or exclude.is_empty():
+        return None
+    tz = load_timezone(schedule.timezone)
+    dates = frozenset(exclude.dates)
+    walls = frozenset(s.astimezone(tz).replace(tzinfo=None) for s in exclude.skipped)
+    calendar = exclude.holidays
+
+    def resume_after(fire: dt.datetime) -> dt.datetime | None:
+        local = fire.astimezone(tz)
+        day = local.date()
+        if day in dates or (calendar is not None and day in holiday_dates(calendar, day.year)):
+            # The rest of the local day is excluded too: on from two hours before its end
+            # (no zone moves its clock by more), or from the fire itself.
+            following = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+            return max(fire, following.astimezone(dt.UTC) - dt.timedelta(hours=2))
+        if local.replace(tzinfo=None) in walls:
+            return fire
+        return None
+
+    return resume_after
+
+
+def excluded_by(
+    schedule: CronSchedule | EverySchedule | AtSchedule, at: dt.datetime
+) -> tuple[str, str] | None:
+    """Why the schedule's exclusions drop a fire at ``at``: ``("skipped", "")``,
+    ``("date", "")`` or ``("holiday", <its name>)``; None when they do not."""
+    exclude = getattr(schedule, "exclude", None)
+    if exclude is None:
+        return None
+    tz = load_timezone(schedule.timezone)
+    local = at.astimezone(tz)
+    if local.replace(tzinfo=None) in {
+        s.astimezone(tz).replace(tzinfo=None) for s in exclude.skipped
+    }:
+        return ("skipped", "")
+    if local.date() in exclude.dates:
+        return ("date", "")
+    if exclude.holidays is not None:
+        name = holiday_name(exclude.holidays, local.date())
+        if name is not None:
+            return ("holiday", name)
+    return None
 
 
 def next_fire_time(
@@ -318,6 +522,9 @@ def is_fire_time(schedule: CronSchedule | EverySchedule | AtSchedule, at: dt.dat
     return fire is not None and fire.timestamp() == at.timestamp()
 
 
+# Excluded fires an ``every`` schedule's look back passes over at most.
+_MAX_EXCLUDED_STEPS = 100_000
+
 _LOOK_BACK = [dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)] + [
     dt.timedelta(days=days) for days in (32, 367, 4 * 366)
 ]
@@ -330,9 +537,14 @@ def previous_fire_time(
     if isinstance(schedule, AtSchedule):
         return schedule.datetime if schedule.datetime < before else None
     if isinstance(schedule, EverySchedule):
-        instant = math.ceil(before.timestamp()) - 1
-        last = instant // schedule.interval * schedule.interval
-        return dt.datetime.fromtimestamp(last, dt.UTC).astimezone(load_timezone(schedule.timezone))
+        interval, phase = schedule.interval, schedule.offset
+        last = (math.ceil(before.timestamp()) - 1 - phase) // interval * interval + phase
+        for _ in range(_MAX_EXCLUDED_STEPS):
+            when = dt.datetime.fromtimestamp(last, dt.UTC)
+            if when.year < 1970 or excluded_by(schedule, when) is None:
+                return when.astimezone(load_timezone(schedule.timezone))
+            last -= interval
+        return None
     before = before.astimezone(dt.UTC)
     for window in _LOOK_BACK:
         fires = next_fire_times(schedule, after=before - window, count=10_000)

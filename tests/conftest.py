@@ -29,6 +29,7 @@ from api.core.temporal import packaged_binary
 from domain import search_attributes
 from tests.helpers.api import Api
 from tests.helpers.databases import fresh_postgres_database
+from tests.helpers.servers import ScriptedServer, serve
 from worker import running_worker
 
 
@@ -114,6 +115,12 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Api(app, http)
+
+
+@pytest.fixture
+def agent_server() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on loopback playing agents (tests/helpers/servers.py)."""
+    yield from serve()
 
 
 @pytest.fixture

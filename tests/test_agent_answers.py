@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,18 +23,13 @@ from domain.contract.tick import ReconcileInput
 from domain.limits import MAX_DATA_DEPTH, MAX_OUTPUT_CHARS
 from domain.retry import RetryPolicy, longest_run_seconds
 from tests.helpers.api import JOBS, Api, create, eventually, trigger, wait_run
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer
 
 AGENTS_TOML = """
 [agents.web]
 kind = "http"
 url = "{url}/web"
 """
-
-
-@pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
 
 
 @pytest.fixture
@@ -159,6 +153,11 @@ async def test_an_error_quoting_a_nul_is_recorded(
     assert run["status"] == "failed"
     assert "refused\ufffdhere" in run["error"]
     assert "refused\ufffdhere" in run["attempt_errors"][0]["error"]
+    # The failing incident quotes the error, cleaned the same way (on PostgreSQL a NUL in it
+    # would have failed the run's end, and kept the run running, forever).
+    listed = await api.http.get("/api/scheduler/incidents", headers=alice)
+    (incident,) = listed.json()["incidents"]
+    assert incident["kind"] == "failing" and "refused\ufffdhere" in incident["reason"]
 
 
 async def test_the_tick_ends_a_run_still_running_past_its_longest(

@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from temporalio.worker import Worker
 
 from api.core.settings import Settings
 from tests.helpers.api import JOBS, Api, create, eventually, trigger, wait_run
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer
 
 AGENTS_TOML = """
 [agents.llm]
@@ -45,11 +44,6 @@ command = ["{python}", "-c", "import sys; sys.stderr.write('disk full'); sys.exi
 PIDFILE_SCRIPT = (
     "import os, time; open(os.environ['PIDFILE'], 'w').write(str(os.getpid())); time.sleep(120)"
 )
-
-
-@pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
 
 
 @pytest.fixture

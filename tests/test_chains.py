@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from domain.chains import (
 from domain.limits import MAX_OUTPUT_CHARS
 from tests.helpers.api import JOBS, Api, create, eventually, wait_finished
 from tests.helpers.processes import doomed_worker
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer
 from worker import WORKFLOWS, running_worker
 
 CHAINS = "/api/scheduler/chains"
@@ -155,11 +154,6 @@ def test_graph_checks_name_every_problem() -> None:
 
 
 # The API and chain runs on real Temporal.
-
-
-@pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
 
 
 @pytest.fixture

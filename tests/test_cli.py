@@ -9,9 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +17,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.api import JOBS
-from tests.helpers.processes import CLI, clean_env, dev_command, free_ports
+from tests.helpers.dev import KEY_LINE, Dev, running_dev, wait_for
+from tests.helpers.processes import CLI, clean_env, free_ports
 
 pytestmark = pytest.mark.server  # runs `agent-scheduler` processes (tests/README.md)
 
 BIN = Path(sys.executable).parent
-KEY_LINE = re.compile(r"API key:\s+(sk_\S+)")
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -60,25 +57,6 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@dataclass
-class Dev:
-    process: subprocess.Popen[bytes]
-    api: str
-    ui: str
-    temporal: str
-    key: str
-    stdout: Path
-    stderr: Path
-
-    def headers(self, key: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key or self.key}"}
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        """Stop it as a service manager (SIGTERM) or a terminal (SIGINT) would; the exit code."""
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=15)
-
-
 PRICE_ALERT = {
     "name": "Price alert",
     "goal": "Check BTC price and alert if >5% change",
@@ -88,50 +66,6 @@ PRICE_ALERT = {
     "condition": {"type": "expression", "expression": "price_change_pct > 0.05"},
     "retry": {"max_attempts": 3, "strategy": "exponential", "base_delay": 60},
 }
-
-
-def wait_for(
-    what: str, check: Callable[[], object], dev_process: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline:
-        assert dev_process.poll() is None, f"dev exited early:\n{log.read_text()[-3000:]}"
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not ready in time:\n{log.read_text()[-3000:]}")
-
-
-@contextmanager
-def running_dev(data_dir: Path, logs: Path) -> Iterator[Dev]:
-    """``agent-scheduler dev`` on free ports, ready (API healthy, key printed, UI answering)."""
-    ports = free_ports(3)
-    port, temporal_port, ui_port = ports
-    logs.mkdir(parents=True, exist_ok=True)
-    stdout, stderr = logs / "stdout", logs / "stderr"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            dev_command(CLI, data_dir, ports=ports),
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            env=clean_env(),
-        )
-    api, ui = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}"
-    try:
-        wait_for("API key", lambda: KEY_LINE.search(stdout.read_text()), process, stderr)
-        wait_for("API", lambda: httpx.get(f"{api}/healthz").status_code == 200, process, stderr)
-        wait_for("Temporal UI", lambda: httpx.get(ui).status_code == 200, process, stderr)
-        match = KEY_LINE.search(stdout.read_text())
-        assert match is not None
-        yield Dev(process, api, ui, f"127.0.0.1:{temporal_port}", match[1], stdout, stderr)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def temporal_schedule(dev: Dev, schedule_id: str) -> dict[str, Any]:

@@ -135,3 +135,25 @@ def test_setup_registers_the_search_attributes_the_scheduler_uses(
     script = " ".join(services["temporal-setup"]["command"])
     for key in search_attributes.ALL:
         assert f"--name {key.name} --type Keyword" in script
+
+
+def test_prometheus_scrapes_the_metrics_ports_the_api_and_worker_serve(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    config_dir = COMPOSE.parent / "deploy" / "prometheus"
+    assert f"./{config_dir.relative_to(COMPOSE.parent)}:/etc/prometheus:ro" in prometheus["volumes"]
+    config = yaml.safe_load((config_dir / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]
+    }
+    settings = Settings.model_validate(
+        {key.removeprefix("AGENT_SCHEDULER_").lower(): v for key, v in env(services["api"]).items()}
+    )
+    assert settings.metrics_host == "0.0.0.0"
+    assert targets == {
+        "agent-scheduler-api": f"api:{settings.metrics_port}",
+        "agent-scheduler-worker": f"worker:{settings.worker_metrics_port}",
+    }
+    assert (config_dir / config["rule_files"][0]).exists()

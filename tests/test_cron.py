@@ -8,13 +8,16 @@ it;
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
+from api.core.schedules import cron_calendars
 from domain.cron import CronError, parse_cron
 from domain.schedules import (
     AtSchedule,
@@ -293,6 +296,110 @@ def test_surrounding_whitespace_and_tabs_between_fields() -> None:
     assert cron_fires("  0\t9  * *\tMON ", "UTC", "2026-11-25T00:00Z", 1) == ["2026-11-30T09:00Z"]
 
 
+# --- Day forms: L, LW, nW, dL, d#n ---------------------------------------------------------
+
+
+def _length(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _last_weekday(day: date) -> bool:
+    last = day.replace(day=_length(day))
+    while last.weekday() >= 5:
+        last -= timedelta(days=1)
+    return day == last
+
+
+def _nearest_weekday(n: int) -> Callable[[date], bool]:
+    def names(day: date) -> bool:
+        if n > _length(day):
+            return False
+        target = day.replace(day=n)
+        if target.weekday() == 5:
+            target = target + timedelta(days=2) if n == 1 else target - timedelta(days=1)
+        elif target.weekday() == 6:
+            target = target - timedelta(days=2) if n == _length(day) else target + timedelta(days=1)
+        return day == target
+
+    return names
+
+
+def _cron_weekday(day: date) -> int:
+    return (day.weekday() + 1) % 7
+
+
+# (day fields, the days they name by their classic definition)
+DAY_FORM_ORACLES: list[tuple[str, Callable[[date], bool]]] = [
+    ("L *", lambda d: d.day == _length(d)),
+    ("LW *", _last_weekday),
+    *[(f"{n}W *", _nearest_weekday(n)) for n in (1, 2, 15, 27, 28, 29, 30, 31)],
+    *[
+        (f"* {w}L", lambda d, w=w: _cron_weekday(d) == w % 7 and d.day + 7 > _length(d))
+        for w in (0, 5, 7)
+    ],
+    *[
+        (f"* {w}#{n}", lambda d, w=w, n=n: _cron_weekday(d) == w and (d.day - 1) // 7 == n - 1)
+        for w in (2, 6)
+        for n in (1, 2, 5)
+    ],
+    ("* FRIL", lambda d: d.weekday() == 4 and d.day + 7 > _length(d)),
+    ("* tue#2,thu#4", lambda d: (d.weekday(), (d.day - 1) // 7) in ((1, 1), (3, 3))),
+    ("1,15,L *", lambda d: d.day in (1, 15, _length(d))),
+    ("L 1-5", lambda d: d.day == _length(d) and d.weekday() < 5),
+    ("10-20 5L", lambda d: False),
+    ("25-31 1L", lambda d: d.weekday() == 0 and d.day >= 25 and d.day + 7 > _length(d)),
+]
+
+
+@pytest.mark.parametrize(("days", "oracle"), DAY_FORM_ORACLES)
+def test_day_forms_name_exactly_their_days_to_2100(
+    days: str, oracle: Callable[[date], bool]
+) -> None:
+    day_of_month, day_of_week = days.split()
+    compiled = parse_cron(f"0 9 {day_of_month} * {day_of_week}")
+    assert compiled.day_forms
+    day, named, expected = date(2000, 1, 1), [], []
+    while day.year <= 2100:
+        if compiled.names_day(day):
+            named.append(day)
+        if oracle(day):
+            expected.append(day)
+        day += timedelta(days=1)
+    assert named == expected
+    # The evaluator fires on those days (checked over two years against the same list).
+    fires = cron_fires(f"0 9 {day_of_month} * {day_of_week}", "UTC", "2027-01-01T00:00Z", 100)
+    two_years = [d for d in expected if date(2027, 1, 1) <= d < date(2029, 1, 1)]
+    assert [f[:10] for f in fires if f < "2029"] == [d.isoformat() for d in two_years]
+
+
+def test_last_day_of_the_month_around_a_leap_february() -> None:
+    assert cron_fires("0 18 L * *", "UTC", "2027-12-15T00:00Z", 4) == [
+        "2027-12-31T18:00Z",
+        "2028-01-31T18:00Z",
+        "2028-02-29T18:00Z",
+        "2028-03-31T18:00Z",
+    ]
+    assert cron_fires("0 18 L 2 *", "UTC", "2099-01-01T00:00Z", 3) == [
+        "2099-02-28T18:00Z",
+        "2100-02-28T18:00Z",
+    ]
+
+
+def test_last_day_lists_the_leap_years_for_temporal() -> None:
+    specs = cron_calendars(parse_cron("0 18 L * *"))
+    by_last_day = {spec.day_of_month[0].start: spec for spec in specs}
+    assert sorted(by_last_day) == [28, 29, 30, 31]
+    leap = [r.start for r in by_last_day[29].year]
+    assert leap == list(range(2000, 2097, 4)) and all(
+        r.start == r.end for r in by_last_day[29].year
+    )
+    common = {y for r in by_last_day[28].year for y in range(r.start, r.end + 1)}
+    assert common == set(range(2000, 2101)) - set(leap)
+    assert [(r.start, r.end) for r in by_last_day[30].month] == [(4, 4), (6, 6), (9, 9), (11, 11)]
+    # A plain expression stays one calendar (and goes to Temporal as a cron string).
+    assert not parse_cron("0 9 1,15 * *").day_forms
+
+
 # --- Expressions that never fire, Temporal's horizon ------------------------------------------
 
 
@@ -322,11 +429,22 @@ def test_nothing_after_the_year_2100() -> None:
         ("* * * 13 *", "month field: 13 is out of range 1–12"),
         ("* * * * 8", "day-of-week field: 8 is out of range 0–7 (0 and 7 are Sunday)"),
         ("0-60 * * * *", "minute field: 60 is out of range 0–59"),
-        ("0 0 L * *", "day-of-month field: 'L' is not supported: Temporal rejects L and W"),
-        ("0 0 15W * *", "day-of-month field: '15W' is not supported"),
-        ("0 0 LW * *", "day-of-month field: 'LW' is not supported"),
-        ("0 0 * * 5L", "day-of-week field: '5L' is not supported"),
-        ("0 0 * * 5#3", "'#' is not supported: Temporal reads it as a comment"),
+        ("0 0 32W * *", "day-of-month field: '32W': 32 is out of range 1–31"),
+        ("0 0 0W * *", "day-of-month field: '0W': 0 is out of range 1–31"),
+        ("0 0 L-3 * *", "day-of-month field: 'L-3' is not supported: this field takes L"),
+        ("0 0 W * *", "day-of-month field: 'W' is not supported"),
+        ("0 0 5L * *", "day-of-month field: '5L' is not supported"),
+        ("0 0 * * L", "day-of-week field: 'L' is not supported: this field takes dL"),
+        ("0 0 * * 8#6", "day-of-week field: '8#6': 8 is out of range 0–7"),
+        ("0 0 * * 5#6", "day-of-week field: '5#6': #6 is out of range #1–#5"),
+        ("0 0 * * 5#0", "day-of-week field: '5#0': #0 is out of range #1–#5"),
+        ("0 0 * * 9L", "day-of-week field: '9L': 9 is out of range 0–7"),
+        ("0 0 * * 15W", "day-of-week field: '15W' is not supported"),
+        ("0 0 * * #3", "day-of-week field: '#3' is not supported"),
+        ("0 0 * * 5#3#2", "day-of-week field: '5#3#2' is not supported"),
+        ("0 0 5#3 * *", "day-of-month field: '#' is only read in the day-of-week field"),
+        ("0 0 L * 5L", "day-of-week field: its L and # forms cannot be combined"),
+        ("0 0 *,L * *", "day-of-month field: '*' already names every day"),
         ("0 0 ? * MON", "'?' is not supported"),
         ("0 0 * * * 2027", "got 6; Temporal would read a 6th field as a year"),
         ("0 0 0 * * * 2027", "got 7; Temporal would read 7 fields as seconds"),

@@ -23,12 +23,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 from playwright.async_api import Browser, Page, Request, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from temporalio.worker import Worker
 
 from api.core.index.db import make_engine, make_sessionmaker
+from api.core.index.incidents import open_incident
 from api.core.index.keys import create_key
 from api.core.index.models import jobs as jobs_table
 from api.core.index.models import runs as runs_table
@@ -284,6 +286,8 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
     assert href == run["temporal_ui_url"]
     assert href is not None and run["id"] in href and href.startswith("http://127.0.0.1:8233/")
     assert await page.get_attribute("#temporal-link", "rel") == "noopener noreferrer"
+    # Traces are off here: the run page says so where a trace id would be.
+    assert "Trace\nnone (traces are off)" in await page.inner_text("dl.facts")
     output = page.locator(".markdown.output")
     assert await output.locator("h3").inner_text() == "Weekly report"
     assert await output.locator("strong").inner_text() == "All green"
@@ -421,6 +425,47 @@ def local_place(at: datetime, week: date) -> tuple[int, int]:
     return (local.date() - week).days, local.hour
 
 
+async def test_open_incidents_on_the_jobs_page_and_the_run_page(
+    browser: Browser, dashboard: Dashboard, worker: Worker
+) -> None:
+    job = await dashboard.job(name="Flaky", schedule={"type": "every", "interval": 3600})
+    run = await dashboard.finished_run(job["id"])
+    engine = make_engine(dashboard.settings.resolved_database_url)
+    try:
+        async with engine.begin() as conn:
+            row = (
+                await conn.execute(sa.select(jobs_table).where(jobs_table.c.id == job["id"]))
+            ).one()
+            incident_id = await open_incident(
+                conn,
+                job=row,
+                kind="failing",
+                reason="3 runs in a row failed",
+                at=datetime.now(UTC),
+                alerts=None,
+            )
+    finally:
+        await engine.dispose()
+    tab = await open_tab(browser)
+    page = tab.page
+    await sign_in(tab, dashboard)
+    item = page.locator(f'#open-incidents li[data-incident-id="{incident_id}"]')
+    await item.wait_for()
+    assert "3 runs in a row failed" in await item.inner_text()
+    assert await page.inner_text("#open-incidents h2") == "1 open incident"
+    badge = page.locator(f'tr[data-job-id="{job["id"]}"] td.status .badge.incident')
+    assert await badge.inner_text() == "⚠ failing"
+    assert await page.inner_text('[data-stat="open-incidents"] .stat-value') == "1"
+    await item.locator('button[data-action="ack"]').click()
+    await item.locator('button:has-text("Acknowledged")').wait_for()
+    acked = (await dashboard.http.get(f"/api/scheduler/incidents/{incident_id}")).json()
+    assert acked["acked_by"] == "alice"
+    await page.goto(f"{dashboard.url}/ui#/runs/{job['id']}/{run['id']}")
+    await page.wait_for_selector("#job-incidents .badge.incident")
+    assert "failing" in await page.inner_text("#job-incidents")
+    assert tab.outside == []
+
+
 async def test_calendar_shows_planned_fires_and_runs_at_local_hours_across_dst_changes(
     browser: Browser, dashboard: Dashboard, worker: Worker
 ) -> None:
@@ -504,7 +549,7 @@ async def test_calendar_shows_planned_fires_and_runs_at_local_hours_across_dst_c
     assert await page.inner_text(".facts dd .badge") == "failed"
     assert await page.locator("table.attempts tbody tr").all_inner_texts() == [
         f"{n}\t{await page.locator('table.attempts tbody tr time').nth(n - 1).inner_text()}"
-        f"\thttp_status\tagent answered HTTP 50{n}"
+        f"\t—\thttp_status\tagent answered HTTP 50{n}"  # the rows name no agent_id
         for n in (1, 2)
     ]
     assert await page.inner_text("#section-error + pre") == "agent answered HTTP 502"

@@ -10,13 +10,10 @@ import hmac
 import json
 import logging
 import os
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +21,6 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment
@@ -37,6 +33,7 @@ from domain.contract.delivery import DeliverInput, DeliveryRun, redeliver_workfl
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
 from tests.helpers.api import JOBS, Api, create, eventually, job_body, trigger, wait_run
 from tests.helpers.histories import HISTORIES
+from tests.helpers.mail import Mailbox, smtp_server
 from tests.helpers.processes import doomed_worker
 from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS, running_worker
@@ -53,36 +50,6 @@ def slack() -> Iterator[ScriptedServer]:
 @pytest.fixture
 def agent() -> Iterator[ScriptedServer]:
     yield from serve()
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it receives, and how its session was secured."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        # Per message: the TLS version it came over (None: plain) and whether through STARTTLS.
-        self.tls: list[tuple[str | None, bool]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        tls = server.transport.get_extra_info("ssl_object")
-        self.tls.append((tls.version() if tls else None, session.ssl is not None))
-        return "250 OK"
-
-
-@contextmanager
-def smtp_server(**options: Any) -> Iterator[tuple[Mailbox, int]]:
-    """An aiosmtpd server on a free loopback port; ``options`` go to its ``Controller``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

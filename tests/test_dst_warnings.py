@@ -44,6 +44,17 @@ CASES: list[tuple[str, str, date, list[tuple[str, str, tuple[str, ...]]]]] = [
         date(2027, 10, 3),
         [("02:00", "skipped", ()), ("02:15", "skipped", ())],
     ),
+    # The day forms (calendars in Temporal): London's last Sunday of March, New York's second
+    # Sunday of March and first of November, Lord Howe's first Sunday of October.
+    (
+        "0,30 0,1 * 3 0L",
+        LONDON,
+        date(2027, 3, 28),
+        [("01:00", "skipped", ()), ("01:30", "skipped", ())],
+    ),
+    ("30 1,2 * 3 SUN#2", NY, date(2027, 3, 14), [("02:30", "skipped", ())]),
+    ("30 1 * 11 0#1", NY, date(2027, 11, 7), [("01:30", "fires_twice", ("05:30", "06:30"))]),
+    ("15 2 * 10 0#1", LORD_HOWE, date(2027, 10, 3), [("02:15", "shifted", ("15:45",))]),
     # Temporal's walk of a repeated half hour: real wall times after it do not fire either.
     (
         "*/15 1,2 4 4 *",
@@ -107,6 +118,25 @@ def test_the_messages_say_what_temporal_does() -> None:
         "01:30 happens twice in Europe/London on 2027-10-31; "
         "Temporal fires once, at the second (01:30 (+00:00)), not the first"
     )
+
+
+def test_a_list_of_expressions_warns_of_each_wall_time_once() -> None:
+    schedule = CronSchedule(
+        type="cron", expression=["30 2 * * *", "30 1,2 * 3 0#2", "0 12 * * *"], timezone=NY
+    )
+    start = datetime(2027, 3, 13, tzinfo=UTC)
+    warnings = dst_warnings(schedule, start=start, end=start + timedelta(days=2))
+    assert [(w.at.strftime("%H:%M"), w.kind) for w in warnings] == [("02:30", "skipped")]
+
+
+def test_no_warning_for_a_day_the_schedule_excludes() -> None:
+    start = datetime(2027, 3, 13, tzinfo=UTC)
+    for exclude in ({"dates": ["2027-03-14"]}, None):
+        schedule = CronSchedule.model_validate(
+            {"type": "cron", "expression": "30 2 * * *", "timezone": NY, "exclude": exclude}
+        )
+        warnings = dst_warnings(schedule, start=start, end=start + timedelta(days=3))
+        assert len(warnings) == (0 if exclude else 1)
 
 
 def test_no_warning_away_from_dst_or_for_zones_without_it() -> None:

@@ -61,6 +61,70 @@ async def test_create_cron_job_maps_onto_a_temporal_schedule(
     assert next_run.hour == 8 and next_run.weekday() < 5
 
 
+async def test_last_day_job_is_temporal_calendars(api: Api, temporal_client: Client) -> None:
+    alice = await api.headers("alice")
+    schedule = {"type": "cron", "expression": "0 18 L * *", "timezone": "Europe/London"}
+    job = await create(api, alice, schedule=schedule)
+
+    assert job["schedule"] == schedule
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    spec = description.schedule.spec
+    assert spec.cron_expressions == [] and len(spec.calendars) == 4
+    assert spec.time_zone_name == "Europe/London"
+    next_run = datetime.fromisoformat(job["next_run_at"])
+    assert next_run == description.info.next_action_times[0]
+    assert (next_run + timedelta(days=1)).day == 1 and next_run.hour == 18
+    assert "last day of the month" in job["schedule_description"]
+
+
+async def test_a_list_of_expressions_is_one_temporal_schedule(
+    api: Api, temporal_client: Client
+) -> None:
+    alice = await api.headers("alice")
+    expressions = ["0 9 * * 1-5", "0 11 * * 6,0", "0 18 L * *"]
+    job = await create(
+        api, alice, schedule={"type": "cron", "expression": expressions, "timezone": "UTC"}
+    )
+    assert job["schedule"]["expression"] == expressions
+    assert job["schedule_description"].startswith(
+        "At 09:00 AM, Monday through Friday; and at 11:00 AM, only on Saturday and Sunday; and "
+        "at 06:00 PM, on the last day of the month"
+    )
+    description = await temporal_client.get_schedule_handle(job["id"]).describe()
+    spec = description.schedule.spec
+    # Temporal answers cron strings as calendars too: two, and the four of L.
+    assert spec.cron_expressions == [] and len(spec.calendars) == 2 + 4
+    assert datetime.fromisoformat(job["next_run_at"]) == description.info.next_action_times[0]
+    # The calendar plans and explain reads the fires of every expression.
+    start = datetime.now(UTC).replace(microsecond=0)
+    calendar = await api.http.get(
+        "/api/scheduler/calendar-data",
+        params={"start": start.isoformat(), "end": (start + timedelta(days=40)).isoformat()},
+        headers=alice,
+    )
+    planned = [
+        datetime.fromisoformat(e["time"])
+        for e in calendar.json()["events"]
+        if e["job_id"] == job["id"]
+    ]
+    assert planned[:10] == description.info.next_action_times
+    assert {t.hour for t in planned} == {9, 11, 18}
+    weekend = next(t for t in planned if t.hour == 11)
+    explained = await api.http.get(
+        f"{JOBS}/{job['id']}/explain", params={"at": weekend.isoformat()}, headers=alice
+    )
+    assert explained.json()["due"] is True
+    refused = await api.http.post(
+        JOBS,
+        json=job_body(schedule={"type": "cron", "expression": ["0 9 * * *", "0 9 32W * *"]}),
+        headers=alice,
+    )
+    assert refused.status_code == 422
+    (detail,) = refused.json()["details"]
+    assert detail["field"] == "schedule.expression"
+    assert detail["message"].startswith("expression 1 ('0 9 32W * *'): day-of-month field")
+
+
 async def test_every_job_is_an_epoch_aligned_interval(api: Api, temporal_client: Client) -> None:
     alice = await api.headers("alice")
     job = await create(api, alice, schedule={"type": "every", "interval": "7h"})
@@ -409,6 +473,16 @@ async def test_another_owners_job_is_invisible_on_every_route(
             "minute",
         ),
         (
+            {"schedule": {"type": "cron", "expression": "0 9 32W * *"}},
+            "schedule.expression",
+            "day-of-month field: '32W'",
+        ),
+        (
+            {"schedule": {"type": "cron", "expression": "0 9 * * 8#6"}},
+            "schedule.expression",
+            "day-of-week field: '8#6'",
+        ),
+        (
             {
                 "schedule": {
                     "type": "cron",
@@ -455,7 +529,7 @@ async def test_bad_update_is_a_422_and_changes_nothing(api: Api, temporal_client
     alice = await api.headers("alice")
     job = await create(api, alice)
     for body in (
-        {"schedule": {"type": "cron", "expression": "0 0 * * 5#3"}},
+        {"schedule": {"type": "cron", "expression": "0 0 * * 5#6"}},
         {"agent_id": "ghost"},
         {"status": "paused"},
         {"timeout_seconds": 0},

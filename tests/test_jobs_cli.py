@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -114,8 +116,11 @@ def test_create_with_flags_then_list_show_pause_resume_delete(dev: Dev) -> None:
         "webhook:http://127.0.0.1:9/hook",
         "--max-attempts",
         "2",
+        "--fallback-agent",
+        "broken",
     )
     job_id = created["id"]
+    assert created["fallback_agent_ids"] == ["broken"]
     assert created["schedule"] == {
         "type": "cron",
         "expression": "0 8 * * 1-5",
@@ -127,11 +132,12 @@ def test_create_with_flags_then_list_show_pause_resume_delete(dev: Dev) -> None:
     listed = dev.jobs("list")
     assert listed.returncode == 0
     assert job_id in listed.stdout and "digest" in listed.stdout
-    assert "cron 0 8 * * 1-5 (Europe/Paris)" in listed.stdout
+    assert "At 08:00 AM, Monday through Friday" in listed.stdout  # schedule_description
     assert job_id in [job["id"] for job in dev.json("list")["jobs"]]
 
     shown = dev.jobs("show", job_id)
     assert shown.returncode == 0 and "Summarize" in shown.stdout and "active" in shown.stdout
+    assert "fallback agents" in shown.stdout and "broken" in shown.stdout
     assert dev.json("show", job_id)["name"] == "digest"
 
     paused = dev.jobs("pause", job_id)
@@ -166,6 +172,29 @@ def test_create_from_words_shows_the_schedule_and_asks(dev: Dev) -> None:
         "expression": "0 9 * * 1-5",
         "timezone": "America/Los_Angeles",
     }
+
+
+def test_the_confirmation_shows_the_parsed_schedules_own_fires_and_warnings(dev: Dev) -> None:
+    """The words "every other friday at 5pm" in Berlin are an interval with an offset: the
+    preview lists Fridays at 17:00 (the offset kept) and parse-nl's DST note, as create's
+    confirmation does."""
+    shown = dev.json("preview", "every other friday at 5pm", "--timezone", "Europe/Berlin")
+    assert shown["schedule"]["type"] == "every" and shown["schedule"]["offset"] > 0
+    fires = [datetime.fromisoformat(t) for t in shown["next_runs"]]
+    assert len(fires) == 3
+    berlin = ZoneInfo("Europe/Berlin")
+    assert all(f.astimezone(berlin).weekday() == 4 for f in fires)
+    assert all(f.astimezone(berlin).hour == 17 for f in fires if f.month in (11, 12, 1, 2))
+    assert [b - a for a, b in zip(fires, fires[1:], strict=False)] == [timedelta(days=14)] * 2
+    assert any("does not follow DST" in w for w in shown["warnings"])
+
+    words = ["--name", "fortnightly", "--goal", "g", "--agent", "echo"]
+    words += ["--schedule", "every other friday at 5pm", "--timezone", "Europe/Berlin"]
+    declined = dev.jobs("create", *words, stdin="n\n")
+    assert declined.returncode == 1
+    for moment in shown["next_runs"]:
+        assert f"next: {moment}" in declined.stderr
+    assert "note: " in declined.stderr and "does not follow DST" in declined.stderr
 
 
 def test_trigger_wait_follows_the_run_and_runs_lists_it(dev: Dev) -> None:

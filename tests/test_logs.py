@@ -4,14 +4,10 @@ for; the default stays readable text."""
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import io
 import json
 import logging
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +18,8 @@ from temporalio.worker import Worker
 from api.core import logs
 from api.core.settings import Settings
 from tests.helpers.api import Api, create, trigger, wait_run
-from tests.helpers.processes import CLI, clean_env, free_ports
-from tests.helpers.served import minted_key
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.api_process import api_process
+from tests.helpers.servers import Reply, ScriptedServer
 
 
 def lines(text: str) -> list[dict[str, Any]]:
@@ -69,11 +64,6 @@ def test_text_stays_the_default() -> None:
 
 
 @pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
-
-
-@pytest.fixture
 def settings(settings: Settings, agent_server: ScriptedServer, tmp_path: Path) -> Settings:
     path = tmp_path / "agents.toml"
     path.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent_server.url}/web"\n')
@@ -104,39 +94,13 @@ async def test_the_worker_logs_a_failed_agent_call_with_its_run_id(
 def test_the_api_process_logs_json_lines_with_the_callers_ids(tmp_path: Path) -> None:
     """`agent-scheduler api` with the JSON format: every line it writes parses, and the access
     line of an authenticated request names its owner and job."""
-    (port,) = free_ports(1)
-    index = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'index.db'}")
-    env = clean_env() | {
-        "AGENT_SCHEDULER_DATA_DIR": str(tmp_path),
-        "AGENT_SCHEDULER_DATABASE_URL": index.resolved_database_url,
-        "AGENT_SCHEDULER_PORT": str(port),
-        "AGENT_SCHEDULER_TEMPORAL_ADDRESS": "127.0.0.1:1",  # these requests need only the index
-        "AGENT_SCHEDULER_TICK_INTERVAL_SECONDS": "0",
-        "AGENT_SCHEDULER_LOG_FORMAT": "json",
-    }
-    log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([CLI, "api"], stdout=out, stderr=out, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        key = asyncio.run(minted_key(index, "alice"))
+    with api_process(tmp_path, log_format="json") as api:
         answer = httpx.get(
-            f"{url}/api/scheduler/jobs/job_missing", headers={"Authorization": f"Bearer {key}"}
+            f"{api.url}/api/scheduler/jobs/job_missing",
+            headers={"Authorization": f"Bearer {api.key}"},
         )
         assert answer.status_code == 404
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-    written = lines(log.read_text())
+    written = lines(api.log_text())
     assert {"time", "level", "logger", "message"} <= set(written[0])
     (access,) = [line for line in written if "/api/scheduler/jobs/job_missing" in line["message"]]
     assert access["logger"] == "uvicorn.access" and "404" in access["message"]

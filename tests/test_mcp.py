@@ -8,17 +8,22 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
+import sqlalchemy as sa
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.core.index import incidents as index_incidents
+from api.core.index.db import make_engine
+from api.core.index.models import jobs
 from api.core.settings import Settings
 from api.deadline import RequestDeadline
 from tests.helpers.served import minted_key, served
@@ -35,9 +40,12 @@ TOOLS = {
     "trigger_job",
     "list_runs",
     "get_run",
+    "list_incidents",
+    "ack_incident",
     "parse_schedule",
     "validate_schedule",
 }
+DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAILY = {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Paris"}
 HOURLY_NO_ZONE = {"type": "cron", "expression": "0 * * * *"}
 
@@ -99,7 +107,9 @@ async def test_initialize_lists_every_tool_with_its_schema(
     assert tools["delete_job"].annotations is not None
     assert tools["delete_job"].annotations.destructive_hint is True
     # The zone list (9 kB of pattern) is not in what an LLM reads; names are still checked.
-    assert len(json.dumps(create.input_schema)) < 8000
+    # (About 11.6 kB with alerts, deadlines, fallback agents, semantic only-news, schedule
+    # exclusions and lists of cron expressions.)
+    assert len(json.dumps(create.input_schema)) < 12_000
 
 
 async def test_create_trigger_and_follow_a_run_to_completed(
@@ -169,6 +179,32 @@ async def test_another_owners_job_is_invisible(base_url: str, settings: Settings
         assert ok(await client.call_tool("get_job", {"job_id": job_id}))["name"] == "btc"
 
 
+async def test_list_and_acknowledge_incidents(base_url: str, settings: Settings) -> None:
+    alice, bob = await minted_key(settings, "alice"), await minted_key(settings, "bob")
+    async with connected(base_url, alice) as client:
+        job_id = ok(await client.call_tool("create_job", job()))["id"]
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        async with engine.begin() as conn:
+            row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one()
+            incident_id = await index_incidents.open_incident(
+                conn, job=row, kind="failing", reason="on purpose", at=DAY, alerts=None
+            )
+    finally:
+        await engine.dispose()
+    async with connected(base_url, bob) as client:
+        assert ok(await client.call_tool("list_incidents", {}))["count"] == 0
+        body = failure(await client.call_tool("ack_incident", {"incident_id": incident_id}))
+        assert body["status"] == 404
+    async with connected(base_url, alice) as client:
+        page = ok(await client.call_tool("list_incidents", {"status": "open", "kind": "failing"}))
+        assert [incident["id"] for incident in page["incidents"]] == [incident_id]
+        acked = ok(await client.call_tool("ack_incident", {"incident_id": incident_id}))
+        assert acked["acked_by"] == "alice" and acked["status"] == "open"
+        shown = ok(await client.call_tool("get_job", {"job_id": job_id}))
+        assert [incident["id"] for incident in shown["open_incidents"]] == [incident_id]
+
+
 async def test_bad_input_is_a_tool_error_naming_the_field(
     base_url: str, settings: Settings
 ) -> None:
@@ -187,6 +223,13 @@ async def test_bad_input_is_a_tool_error_naming_the_field(
         unknown = failure(await client.call_tool("create_job", job(agent_id="nobody")))
         assert unknown["details"] == [
             {"field": "agent_id", "message": "unknown agent 'nobody' (configured: echo)"}
+        ]
+        fallback = failure(await client.call_tool("create_job", job(fallback_agent_ids=["echo"])))
+        assert fallback["details"] == [
+            {
+                "field": "fallback_agent_ids.0",
+                "message": "'echo' is the job's agent_id, not a fallback",
+            }
         ]
         extra = failure(await client.call_tool("create_job", job(colour="red")))
         assert extra["details"] == [{"field": "colour", "message": "unknown field"}]
@@ -232,9 +275,26 @@ async def test_parse_and_validate_schedule(base_url: str, settings: Settings) ->
         )
         assert valid["valid"] is True and len(valid["next_runs"]) == 2
         invalid = ok(
-            await client.call_tool("validate_schedule", {"type": "cron", "value": "0 0 L * *"})
+            await client.call_tool("validate_schedule", {"type": "cron", "value": "0 0 32W * *"})
         )
-        assert invalid["valid"] is False and invalid["error"]
+        assert invalid["valid"] is False and "32W" in invalid["error"]
+        # A whole schedule: the offset, exclusions and several expressions count.
+        whole = ok(
+            await client.call_tool(
+                "validate_schedule",
+                {
+                    "schedule": {
+                        "type": "cron",
+                        "expression": ["0 18 L * *", "0 9 * * 2#2"],
+                        "timezone": "UTC",
+                        "exclude": {"holidays": "US"},
+                    },
+                    "count": 4,
+                },
+            )
+        )
+        assert whole["valid"] is True and len(whole["next_runs"]) == 4
+        assert whole["description"].endswith("except on US holidays")
 
 
 async def test_the_modern_protocol_without_a_handshake_works_too(
@@ -375,7 +435,9 @@ class TestMediaType:
         response = await _post(base_url, key, message, content_type=content_type)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json"
-        assert response.json()["id"] == "x-1" and len(response.json()["result"]["tools"]) == 12
+        assert response.json()["id"] == "x-1" and len(response.json()["result"]["tools"]) == len(
+            TOOLS
+        )
 
     @pytest.mark.parametrize("content_type", ["application/jsonx", "application/xml", ""])
     async def test_another_media_type_is_a_415_in_the_error_body(

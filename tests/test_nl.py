@@ -172,6 +172,52 @@ def test_describe_any_schedule() -> None:
     assert describe(at) == "Once, at 02:00 PM on Friday, March 5, 2027, Asia/Tokyo time"
 
 
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 9 1,15,L * *", "At 09:00 AM, on day 1, day 15 and the last day of the month"),
+        ("0 9 * * 1#1,1#3", "At 09:00 AM, on the first Monday and the third Monday of the month"),
+        ("0 17 LW * *", "At 05:00 PM, on the last weekday of the month"),
+        (
+            "0 9 15W 2 *",
+            "At 09:00 AM, on the weekday nearest day 15 of the month, only in February",
+        ),
+        (
+            "0 9 25-31 * 1L",
+            "At 09:00 AM, on the last Monday of the month, if that day is day 25–31 of the month",
+        ),
+        (
+            "0 9 L * 1-5",
+            "At 09:00 AM, on the last day of the month, if that day is a Monday through Friday",
+        ),
+    ],
+)
+def test_describe_day_forms(expression: str, words: str) -> None:
+    assert describe(CronSchedule(type="cron", expression=expression)) == f"{words}, UTC"
+
+
+def test_describe_says_everything_a_schedule_holds() -> None:
+    fortnightly = EverySchedule(type="every", interval="2w", offset="1d16h", timezone="UTC")
+    assert describe(fortnightly) == "Every 2 weeks, on Friday at 04:00 PM UTC"
+    assert describe(EverySchedule(type="every", interval="1d", offset="7h30m")) == (
+        "Every day, at 07:30 AM UTC"
+    )
+    assert describe(EverySchedule(type="every", interval=3600, offset=900)) == (
+        "Every hour, at 15 minutes past the hour"
+    )
+    several = CronSchedule(
+        type="cron",
+        expression=["0 9 * * 1-5", "0 18 L * *", "0 9 * * 2#2"],
+        timezone="UTC",
+        exclude={"holidays": "GB-ENG", "dates": ["2027-01-04", "2027-01-05"]},
+    )
+    assert describe(several) == (
+        "At 09:00 AM, Monday through Friday; and at 06:00 PM, on the last day of the month; "
+        "and at 09:00 AM, on the second Tuesday of the month, UTC, except on GB-ENG holidays "
+        "and 2 listed dates"
+    )
+
+
 def test_every_result_is_valid_and_serialisable() -> None:
     for case in CASES:
         parsed = parse_text(case[0], timezone=default_zone(case), now=now_for(case))

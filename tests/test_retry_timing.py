@@ -4,7 +4,7 @@ fields")."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from api.core.index.models import Job, Run
 from api.core.settings import Settings
 from api.core.temporal import packaged_binary
 from domain.contract.runs import JobRunInput
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer
 from worker import running_worker
 from workflows.job_run import JobRunWorkflow
 
@@ -35,11 +35,6 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
-
-
-@pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from domain.limits import MAX_OUTPUT_CHARS
 from tests.helpers.api import JOBS, Api, create, trigger, wait_run
 from tests.helpers.histories import HISTORIES
 from tests.helpers.processes import doomed_worker
-from tests.helpers.servers import Reply, ScriptedServer, serve
+from tests.helpers.servers import Reply, ScriptedServer
 from worker import WORKFLOWS, running_worker
 
 AGENTS_TOML = """
@@ -45,11 +44,6 @@ run = json.load(sys.stdin)
 data = {"attempt": run["attempt"], "key": run["idempotency_key"], "dispatch": run["dispatch"]}
 print(json.dumps({"output": run["goal"].upper(), "data": data}))
 """
-
-
-@pytest.fixture
-def agent_server() -> Iterator[ScriptedServer]:
-    yield from serve()
 
 
 @pytest.fixture

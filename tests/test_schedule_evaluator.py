@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client, ScheduleIntervalSpec, ScheduleSpec
 
-from domain.schedules import EverySchedule, next_fire_times
-from tests.helpers.evaluator import COUNT, compare_cron, compare_with_temporal
+from domain.schedules import CronSchedule, EverySchedule, next_fire_times
+from tests.helpers.evaluator import COUNT, compare_cron, compare_with_temporal, compare_years
 
 
 def _z(text: str) -> datetime:
@@ -320,3 +320,54 @@ async def test_random_cron_expressions_match_temporal(temporal_client: Client) -
     # Hypothesis drives a synchronous test; it runs in a thread while this loop talks to Temporal.
     await asyncio.to_thread(property_holds)
     assert len(compared) >= 40
+
+
+# The day forms L, LW, nW, dL and d#n go to Temporal as calendars (domain/cron.py). Each is
+# compared on every fire of ten years, at wall times a DST change skips or repeats (01:00 to
+# 02:30): the last Sunday is London's DST day, the first Sunday Lord Howe's and New York's in
+# November, the second Sunday New York's in March.
+DAY_FORM_ZONES = ["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe"]
+DAY_FORMS = [
+    "0,30 1,2 L * *",
+    "0,30 1,2 LW * *",
+    "0,30 1,2 1W,15W * *",
+    "0,30 1,2 28W,31W * *",
+    "0,30 1,2 29W,30W * *",
+    "0,30 1,2 * * 0L",
+    "0,30 1,2 * * 0#1,0#2",
+    "0,30 1,2 * * 5#5,FRI#3",
+    "0,30 1,2 1,15,L 2-4,10,11 *",
+    "0,30 1,2 L * MON-FRI",
+    "0,30 1,2 24-31 * 0L",
+    "0 12 L 2 *",
+]
+
+
+@pytest.mark.parametrize("timezone", DAY_FORM_ZONES)
+@pytest.mark.parametrize("expression", DAY_FORMS)
+async def test_day_forms_match_temporal_for_ten_years(
+    temporal_client: Client, expression: str, timezone: str
+) -> None:
+    schedule = CronSchedule(type="cron", expression=expression, timezone=timezone)
+    times = await compare_years(temporal_client, schedule, datetime(2027, 1, 1, tzinfo=UTC))
+    assert times
+
+
+# A list of expressions is one Temporal schedule with several specs (cron strings and the day
+# forms' calendars together): it fires at the times of any of them, each once.
+EXPRESSION_LISTS = [
+    ["0 9 * * 1-5", "0 11 * * 6,0"],
+    ["30 1 * * 0L", "0,30 1,2 15W * *", "30 2 1 * *"],
+    ["0 1-3 * 3,10,11 0", "30 1 * * 0#1", "0 2 L * *"],
+]
+
+
+@pytest.mark.parametrize("timezone", DAY_FORM_ZONES)
+@pytest.mark.parametrize("expressions", EXPRESSION_LISTS)
+async def test_expression_lists_match_temporal_for_ten_years(
+    temporal_client: Client, expressions: list[str], timezone: str
+) -> None:
+    schedule = CronSchedule(type="cron", expression=expressions, timezone=timezone)
+    years = 10 if len(expressions) > 2 else 2  # under Temporal's 1,000 listed times
+    times = await compare_years(temporal_client, schedule, datetime(2027, 1, 1, tzinfo=UTC), years)
+    assert len(times) == len(set(times)) > 0

@@ -48,6 +48,9 @@ SEMANTIC_422 = {
     f"POST {PREFIX}/parse-nl": "the text reads as a schedule",
     f"GET {PREFIX}/calendar-data": "end after start, at most 92 days, years 2000-2100",
     f"POST {PREFIX}/smart/activity": "no event in the future; years 2000-2100",
+    f"PUT {PREFIX}/settings/alerts": "the channel's provider configured, its target allowed",
+    f"POST {PREFIX}/jobs/{{job_id}}/skip": "a fire of the job's schedule, in the future",
+    f"DELETE {PREFIX}/jobs/{{job_id}}/skip/{{at}}": "years 2000-2100",
 }
 
 

@@ -159,6 +159,7 @@ async def test_stats_count_jobs_runs_today_and_outcomes_per_zone(api: Api) -> No
         "jobs_by_status": {"active": 3, "completed": 1, "paused": 1},
         "timezone": "UTC",
         "days": 7,
+        "open_incidents": 0,
     }
     today = {
         # Midnight 04:00Z: the run at it and the one before now; 03:59:59 was yesterday.
@@ -189,6 +190,7 @@ async def test_stats_count_jobs_runs_today_and_outcomes_per_zone(api: Api) -> No
         "jobs_by_status": {"paused": 1},
         "timezone": "UTC",
         "days": 7,
+        "open_incidents": 0,
     }
 
     nobody = await get_stats(api, await api.headers("carol"))

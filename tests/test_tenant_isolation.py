@@ -9,16 +9,22 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from temporalio.worker import Worker
 
+from api.core.index.incidents import open_incident
+from api.core.index.models import jobs
 from tests.helpers.api import Api, wait_finished
 
 PREFIX = "/api/scheduler"
 # The id each path parameter takes, by name; a run id is a chain run's under /chains.
-COVERED_PARAMETERS = {"job_id", "run_id", "chain_id"}
+COVERED_PARAMETERS = {"job_id", "run_id", "chain_id", "incident_id", "at"}
+# A valid value of each path parameter that is no id.
+NOT_IDS = {"at": "2030-01-07T08:00:00Z"}
 # A valid body for each operation that takes one and an id (else a 422 would come first).
 BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/scheduler/jobs/{job_id}": {"name": "taken"},
+    "POST /api/scheduler/jobs/{job_id}/skip": {"at": "2030-01-07T08:00:00Z"},
     "POST /api/scheduler/jobs/{job_id}/backfill": {
         "start": "2026-03-01T00:00:00Z",
         "end": "2026-03-02T00:00:00Z",
@@ -70,7 +76,16 @@ async def _owner_a(api: Api, headers: dict[str, str]) -> dict[str, str]:
     )
     assert activity.status_code == 201, activity.text
     secret = (await api.http.get(f"{PREFIX}/delivery/webhook-secret", headers=headers)).json()
+    # An incident of A's job, opened as the run recorder would.
+    async with api.state.sessions() as session:
+        row = (await session.execute(sa.select(jobs).where(jobs.c.id == job_id))).one()
+        incident_id = await open_incident(
+            session, job=row, kind="failing", reason="on purpose", at=at, alerts=None
+        )
+        await session.commit()
+    assert incident_id is not None
     return {
+        "incident_id": incident_id,
         "job_id": job_id,
         "run_id": run_id,
         "chain_id": chain_id,
@@ -95,6 +110,8 @@ def _url(path: str, ids: dict[str, str]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         assert name in COVERED_PARAMETERS, f"{path}: path parameter {name!r} is not covered"
+        if name in NOT_IDS:
+            return NOT_IDS[name]
         if name == "run_id" and "/chains/" in path:
             return ids["chain_run_id"]
         return ids[name]
@@ -160,7 +177,16 @@ async def test_another_owners_ids_are_404_everywhere_and_nothing_of_theirs_shows
             assert response.json()["events"] == [], response.text
         assert response.status_code == 200, (path, response.text)
         views += 1
-        for key in ("job_id", "run_id", "chain_id", "chain_run_id", "secret", "job_name", "goal"):
+        for key in (
+            "job_id",
+            "run_id",
+            "chain_id",
+            "chain_run_id",
+            "incident_id",
+            "secret",
+            "job_name",
+            "goal",
+        ):
             assert a[key] not in response.text, (path, key)
         assert a["chain_name"] not in response.text, path
         if path == f"{PREFIX}/stats":
@@ -183,6 +209,7 @@ async def test_another_owners_ids_are_404_everywhere_and_nothing_of_theirs_shows
         (f"{PREFIX}/chains", None, a["chain_name"]),
         (f"{PREFIX}/calendar-data", window, a["job_name"]),
         (f"{PREFIX}/delivery/webhook-secret", None, a["secret"]),
+        (f"{PREFIX}/incidents", None, a["incident_id"]),
     ):
         own = await api.http.get(path, params=params, headers=alice)
         assert marker in own.text, (path, own.text[:300])

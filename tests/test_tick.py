@@ -25,6 +25,7 @@ from temporalio.worker import Replayer, Worker
 
 from activities.runs import RunRecorder
 from activities.tick import TickActivities
+from api.core import metrics
 from api.core.index.db import make_engine
 from api.core.index.models import Job, Run, TickRecord
 from api.core.schedules import ensure_tick_schedule, parse_schedule, tick_schedule_id
@@ -117,6 +118,13 @@ async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
 
     # The tick runs on its own schedule and finds nothing to repair yet.
     ready = datetime.now(UTC)
+    # The stale next_run_at is refreshed too, but that is upkeep, counted apart (below).
+    expected = {
+        "orphan_schedules_deleted": 1,
+        "runs_recorded": 2,
+        "schedules_recreated": 1,
+        "schedules_resynced": 1,
+    }
     first = await wait_for(lambda: _ticked(api, alice, after=ready))
     assert first["running"] is True and first["workers"]
     assert first["tick_interval_seconds"] == INTERVAL and first["repairs_last_24h"] == {}
@@ -125,6 +133,12 @@ async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
         first["last_tick_at"]
     )
 
+    def repairs_counted() -> dict[str, float]:
+        """The worker's agent_scheduler_tick_repairs_total (docs/operations.md, "Metrics")."""
+        name = "agent_scheduler_tick_repairs_total"
+        return {k: metrics.WORKER.get_sample_value(name, {"kind": k}) or 0 for k in expected}
+
+    counted_before = repairs_counted()
     # Break the agreement, each in its own way.
     await temporal_client.get_schedule_handle(lost_schedule["id"]).delete()
     await temporal_client.get_schedule_handle(paused["id"]).pause(note="behind the API")
@@ -146,20 +160,14 @@ async def test_each_kind_of_drift_is_repaired_by_the_next_tick_and_counted(
         await session.commit()
     broken_at = datetime.now(UTC)
 
-    # The stale next_run_at is refreshed too, but that is upkeep, counted apart (below).
-    expected = {
-        "orphan_schedules_deleted": 1,
-        "runs_recorded": 2,
-        "schedules_recreated": 1,
-        "schedules_resynced": 1,
-    }
-
     async def repaired() -> dict[str, Any] | None:
         body = await status(api, alice)
         return body if body["repairs_last_24h"] == dict(sorted(expected.items())) else None
 
     after = await wait_for(repaired)
     assert datetime.fromisoformat(after["last_tick_at"]) > broken_at
+    counted = repairs_counted()
+    assert {k: counted[k] - counted_before[k] for k in expected} == expected
     assert after["jobs_checked_last_tick"] == 3
 
     description = await temporal_client.get_schedule_handle(lost_schedule["id"]).describe()

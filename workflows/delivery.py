@@ -49,7 +49,13 @@ async def deliver(request: DeliverInput) -> dict[str, Any]:
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         return delivery_status(request.channel, "failed", at=workflow.now(), error=message)
     if done.skipped:
-        return delivery_status(request.channel, "skipped", at=workflow.now(), reason=done.skipped)
+        return delivery_status(
+            request.channel,
+            "skipped",
+            at=workflow.now(),
+            reason=done.skipped,
+            comparison=done.comparison,
+        )
     return delivery_status(
         request.channel,
         "delivered",
@@ -57,4 +63,5 @@ async def deliver(request: DeliverInput) -> dict[str, Any]:
         messages=done.messages,
         truncated=done.truncated,
         outbox=done.outbox,
+        comparison=done.comparison,
     )

@@ -5,14 +5,15 @@ Order (docs/api.md, "Runs"): record the start → the job's budget (past it: the
 → call the agent under the job's retry policy → an ``after_run`` condition → deliver → record the
 end. Retry delays are workflow timers, so a retry waiting for its delay survives any restart.
 The budget, condition and delivery steps sit behind ``workflow.patched`` and run only for jobs
-that have one, so histories recorded before them replay unchanged.
+that have one, so histories recorded before them replay unchanged; so does the move to a
+fallback agent after a transient provider error (docs/api.md, "Fallback agents").
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy as TemporalRetryPolicy
@@ -42,8 +43,8 @@ with workflow.unsafe.imports_passed_through():
         RunFinish,
         RunStart,
     )
-    from domain.delivery import delivery_status
-    from domain.retry import INFRA_DISPATCHES, RetryPolicy
+    from domain.delivery import DEFAULT_SIMILARITY_THRESHOLD, Delivery, delivery_status
+    from domain.retry import INFRA_DISPATCHES, RetryPolicy, is_transient
     from domain.search_attributes import SCHEDULED_START
     from workflows.delivery import deliver
 
@@ -60,6 +61,7 @@ INFRA_RETRY = TemporalRetryPolicy(
 INDEX_WRITE_TIMEOUT = timedelta(seconds=30)
 CONDITIONS_PATCH = "conditions-and-delivery"
 BUDGET_PATCH = "budget-check"
+FALLBACK_PATCH = "fallback-agents"
 
 
 @workflow.defn(name=RUN_WORKFLOW)
@@ -71,6 +73,8 @@ class JobRunWorkflow:
         self._errors: list[AttemptError] = []
         self._dispatches: list[AttemptDispatches] = []
         self._trigger: str | None = None
+        # The agent of the latest attempt (the job's, or a fallback agent).
+        self._agent_id: str | None = None
 
     @workflow.run
     async def run(self, run: JobRunInput) -> JobRunResult:
@@ -173,7 +177,10 @@ class JobRunWorkflow:
                 delivery_id=f"{info.workflow_id}/delivery",
                 channel=job.delivery.channel,
                 format=job.delivery.format,
-                only_if_changed=bool(getattr(job.delivery, "only_if_changed", False)),
+                only_if_changed=_only_if_changed(job.delivery),
+                similarity_threshold=getattr(
+                    job.delivery, "similarity_threshold", DEFAULT_SIMILARITY_THRESHOLD
+                ),
                 run=DeliveryRun(
                     run_id=info.workflow_id,
                     job_id=job.job_id,
@@ -214,15 +221,19 @@ class JobRunWorkflow:
     async def _call_agent(self, job: JobSnapshot, run: JobRunInput) -> JobRunResult:
         policy = job.retry or RetryPolicy()
         scheduled_at = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+        agents = [job.agent_id, *(job.fallback_agent_ids or [])]
+        moves = 0  # transient failures so far: the next attempt's agent, round the list
         for attempt in range(1, policy.max_attempts + 1):
             self._attempts = attempt
+            agent_id = agents[moves % len(agents)]
+            self._agent_id = agent_id
             try:
                 answer = await workflow.execute_activity_method(
                     AgentActivities.call_agent,
                     AgentCallInput(
                         run_id=workflow.info().workflow_id,
                         job_id=job.job_id,
-                        agent_id=job.agent_id,
+                        agent_id=agent_id,
                         goal=job.goal,
                         attempt=attempt,
                         scheduled_at=scheduled_at,
@@ -249,10 +260,22 @@ class JobRunWorkflow:
                 self._dispatched(attempt, _dispatches_of(err))
                 kind, message, retryable = _describe_failure(err)
                 self._errors.append(
-                    AttemptError(attempt=attempt, at=workflow.now(), kind=kind, error=message)
+                    AttemptError(
+                        attempt=attempt,
+                        at=workflow.now(),
+                        kind=kind,
+                        error=message,
+                        agent_id=agent_id,
+                    )
                 )
                 if not retryable or attempt == policy.max_attempts:
                     break
+                if (
+                    len(agents) > 1
+                    and is_transient(kind, retryable)
+                    and workflow.patched(FALLBACK_PATCH)
+                ):
+                    moves += 1
                 await workflow.sleep(timedelta(seconds=policy.delay_after(attempt)))
         last = self._errors[-1]
         return JobRunResult(
@@ -291,6 +314,7 @@ class JobRunWorkflow:
                 skip_reason=skip_reason,
                 cut=result.cut,
                 answer_notes=result.answer_notes,
+                agent_id=self._agent_id,
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )
@@ -301,6 +325,12 @@ def _stage(job: JobSnapshot) -> str | None:
     if not job.condition:
         return None
     return job.condition.stage or "after_run"
+
+
+def _only_if_changed(delivery: Delivery | None) -> bool | Literal["semantic"]:
+    """The delivery's ``only_if_changed``: ``"semantic"`` as is, anything else as a bool."""
+    value = getattr(delivery, "only_if_changed", False)
+    return "semantic" if value == "semantic" else bool(value)
 
 
 def _not_delivered(job: JobSnapshot, reason: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 import httpx
@@ -30,6 +31,7 @@ from activities.agents.command import Command
 from activities.agents.echo import Echo
 from activities.agents.http import Http
 from activities.agents.openai import OpenAI
+from api.core import metrics, tracing
 from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.contract.agents import AgentCallInput, AgentCallResult
@@ -57,6 +59,7 @@ class AgentActivities:
         settings: Settings,
     ) -> None:
         self._client = httpx.AsyncClient()
+        tracing.instrument_client(self._client)
         self._agents: dict[str, Agent] = {
             agent_id: self._agent(config, settings) for agent_id, config in agents.items()
         }
@@ -80,6 +83,8 @@ class AgentActivities:
         """
         call = call.model_copy(update={"dispatch": activity.info().attempt})
         agent = self._agents.get(call.agent_id)
+        began = time.monotonic()
+        outcome = "error"
         try:
             if agent is None:
                 raise AgentFailure(
@@ -91,6 +96,7 @@ class AgentActivities:
             try:
                 async with asyncio.timeout(call.timeout_seconds):
                     answer = kept(await agent.call(call))
+                    outcome = "ok"
                     return answer.model_copy(update={"dispatch": call.dispatch})
             except TimeoutError as exc:
                 raise AgentFailure(
@@ -101,6 +107,7 @@ class AgentActivities:
             finally:
                 heartbeat.cancel()
         except AgentFailure as failure:
+            outcome = failure.kind
             log.warning(
                 "agent call of run %s failed on attempt %d (dispatch %d): %s",
                 call.run_id,
@@ -115,6 +122,13 @@ class AgentActivities:
                 non_retryable=True,
                 category=ApplicationErrorCategory.BENIGN,
             ) from failure
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            if agent is not None:
+                metrics.AGENT_CALLS.labels(call.agent_id, outcome).inc()
+                metrics.AGENT_CALL_SECONDS.labels(call.agent_id).observe(time.monotonic() - began)
 
     async def aclose(self) -> None:
         """Close the shared HTTP connection pool."""

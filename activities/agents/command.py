@@ -9,6 +9,7 @@ import os
 import signal
 
 from activities.agents.answers import AgentFailure, parse_answer, snippet
+from api.core.tracing import traceparent_environment
 from domain.agents import CommandAgent
 from domain.contract.agents import AgentCallInput, AgentCallResult
 
@@ -33,7 +34,7 @@ class Command:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self._config.cwd,
-                env={**os.environ, **self._config.env},
+                env={**os.environ, **traceparent_environment(), **self._config.env},
                 start_new_session=True,
             )
         except OSError as exc:

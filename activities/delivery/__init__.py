@@ -25,8 +25,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import email, notify, outbox, slack, webhook
+from activities.delivery.embeddings import NewsCheck
 from activities.delivery.errors import refused
 from activities.delivery.progress import Progress
+from api.core import metrics
 from api.core.index import deliveries as index_deliveries
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
@@ -41,7 +43,7 @@ from domain.contract.delivery import (
     RedeliveryPlan,
 )
 from domain.contract.names import DELIVER_RUN, PLAN_REDELIVERY, RECORD_DELIVERY
-from domain.delivery import ChannelError, normalized_output, parse_channel
+from domain.delivery import ChannelError, parse_channel
 
 log = logging.getLogger(__name__)
 # Well within the workflows' heartbeat timeout (workflows/delivery.py).
@@ -57,6 +59,7 @@ class DeliveryActivities:
         self._http = httpx.AsyncClient(
             timeout=settings.delivery_timeout_seconds, follow_redirects=False
         )
+        self._news = NewsCheck(engine, settings, self._http)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -68,10 +71,17 @@ class DeliveryActivities:
 
         Each failed attempt is logged as one line (what, which run, which attempt, why).
         """
+        provider = _provider(self._settings, job.channel)
         try:
-            return await self._deliver(job)
+            result = await self._deliver(job)
         except ApplicationError as exc:
             info = activity.info()
+            last = exc.non_retryable or bool(
+                info.retry_policy
+                and info.retry_policy.maximum_attempts
+                and info.attempt >= info.retry_policy.maximum_attempts
+            )
+            metrics.DELIVERIES.labels(provider, "failed" if last else "retrying").inc()
             log.warning(
                 "delivery %s of run %s (%s) failed on attempt %d%s: %s",
                 job.delivery_id,
@@ -82,15 +92,18 @@ class DeliveryActivities:
                 exc.message,
             )
             raise
+        metrics.DELIVERIES.labels(provider, "skipped" if result.skipped else "sent").inc()
+        return result
 
     async def _deliver(self, job: DeliverInput) -> DeliverResult:
         try:
             channel = parse_channel(job.channel)
         except ChannelError as exc:
             raise refused(f"invalid channel: {exc}") from None
-        if (why := await self._nothing_new(job)) is not None:
+        why, comparison = await self._nothing_new(job)
+        if why is not None:
             log.info("delivery %s of run %s skipped: %s", job.delivery_id, job.run.run_id, why)
-            return DeliverResult(messages=0, skipped=why)
+            return DeliverResult(messages=0, skipped=why, comparison=comparison)
         progress = await self._progress(job)
         if progress.done is not None:
             log.info(
@@ -98,9 +111,10 @@ class DeliveryActivities:
                 job.delivery_id,
                 job.run.run_id,
             )
+            done = progress.done.model_copy(update={"comparison": comparison})
             if outbox.applies(self._settings, channel):  # the record does not say where it went
-                return progress.done.model_copy(update={"outbox": True})
-            return progress.done
+                return done.model_copy(update={"outbox": True})
+            return done
         heartbeat = asyncio.create_task(_heartbeat(progress))
         try:
             if outbox.applies(self._settings, channel):
@@ -124,23 +138,20 @@ class DeliveryActivities:
             await self._remember(job, progress)
         finally:
             heartbeat.cancel()
-        return result
+        return result.model_copy(update={"comparison": comparison})
 
-    async def _nothing_new(self, job: DeliverInput) -> str | None:
+    async def _nothing_new(self, job: DeliverInput) -> tuple[str | None, dict[str, Any] | None]:
         """Why the run is not worth sending, or None: the agent answered the silent marker, or
-        (only news) its output is the job's last delivered one, compared normalized."""
+        (only news) its output repeats the job's last delivered one, compared normalized, or
+        (``"semantic"``) one of its last delivered ones, by embeddings (``NewsCheck``); and how
+        it was compared (the run's ``delivery.comparison``). A run that did not complete is
+        never held back."""
         marker = self._settings.silent_marker.strip()
         if marker and (job.run.output or "").strip() == marker:
-            return f"the agent answered {marker}: nothing to deliver"
-        if not job.only_if_changed:
-            return None
-        async with self._engine.connect() as conn:
-            last = await index_runs.last_delivered_output(
-                conn, job_id=job.run.job_id, run_id=job.run.run_id
-            )
-        if last is not None and normalized_output(last[1]) == normalized_output(job.run.output):
-            return f"only_if_changed: the output is the same as run {last[0]}'s, last delivered"
-        return None
+            return f"the agent answered {marker}: nothing to deliver", None
+        if not job.only_if_changed or job.run.status != "completed":
+            return None, None
+        return await self._news.repeat(job)
 
     async def _progress(self, job: DeliverInput) -> Progress:
         """What earlier attempts sent: the index's record, or the heartbeat's if further."""
@@ -219,3 +230,12 @@ async def _heartbeat(progress: Progress) -> None:
         while True:
             activity.heartbeat(progress.details())
             await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def _provider(settings: Settings, text: str) -> str:
+    """The ``provider`` label of a delivery: a channel kind, never its target."""
+    try:
+        channel = parse_channel(text)
+    except ChannelError:
+        return "invalid"
+    return "outbox" if outbox.applies(settings, channel) else channel.provider

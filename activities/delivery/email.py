@@ -60,9 +60,15 @@ def _send(settings: Settings, message: EmailMessage) -> None:
 
 async def send(settings: Settings, channel: Channel, job: DeliverInput) -> DeliverResult:
     """Send the run by e-mail."""
+    message, truncated = build_message(settings, channel, job)
+    await send_message(settings, channel, message)
+    return DeliverResult(messages=1, truncated=truncated)
+
+
+async def send_message(settings: Settings, channel: Channel, message: EmailMessage) -> None:
+    """Send one message over SMTP; raises a retryable or a final ``ApplicationError``."""
     if not settings.smtp_host:
         raise refused("e-mail delivery is not configured (AGENT_SCHEDULER_SMTP_HOST)")
-    message, truncated = build_message(settings, channel, job)
     try:
         await asyncio.to_thread(_send, settings, message)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -85,4 +91,3 @@ async def send(settings: Settings, channel: Channel, job: DeliverInput) -> Deliv
         raise failed(f"SMTP server deferred the message ({exc.smtp_code})") from None
     except (smtplib.SMTPException, OSError) as exc:
         raise failed(f"SMTP failed: {type(exc).__name__}: {exc}") from None
-    return DeliverResult(messages=1, truncated=truncated)

@@ -14,7 +14,14 @@ Drift it repairs (each counted under its key in ``repairs``):
 - ``stuck_runs_ended``: a run still running in Temporal past the longest its job's timeout and
   retries allow (``domain.retry.longest_run_seconds``): its workflow is terminated and the run
   recorded ``timed_out`` with the reason, so its job's next fires are not skipped behind it
-  (``runs``).
+  (``runs``);
+- ``holiday_calendars_extended``: a schedule whose holiday exclusions end fewer than three
+  years ahead is rebuilt with those of the years to come, checked on a day's first tick
+  (``calendars``).
+
+Then the incidents only a clock can see (missed fires, deadlines, long runs, resumed jobs,
+reminders) open, resolve and remind, and queued incident notifications are sent
+(``incidents``; docs/alerts.md).
 
 A stored ``next_run_at`` that is no longer the next fire is refreshed too; that is upkeep (every
 fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``
@@ -35,9 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.incidents import IncidentNotifier
 from activities.runs import RunRecorder
-from activities.tick import budgets, next_runs, runs, schedules
+from activities.tick import budgets, calendars, incidents, next_runs, runs, schedules
 from activities.tick.scope import TickScope, log
+from api.core import metrics
 from api.core.index import deliveries as index_deliveries
 from api.core.index import idempotency as index_idempotency
 from api.core.index import jobs as index_jobs
@@ -64,12 +73,14 @@ class TickActivities:
         *,
         recorder: RunRecorder,
         clock: Callable[[], datetime] | None = None,
+        notifier: IncidentNotifier | None = None,
     ) -> None:
         self._engine = engine
         self._client = client
         self._settings = settings
         self._recorder = recorder
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._notifier = notifier or IncidentNotifier(engine, settings, clock=self._clock)
 
     @activity.defn(name=RECONCILE)
     async def reconcile(self, tick: ReconcileInput) -> TickResult:
@@ -88,10 +99,13 @@ class TickActivities:
             orphan_schedules_deleted=await schedules.delete_orphans(scope, live, listed),
             deleted_jobs_purged=await schedules.purge_deleted(scope, deleted),
         )
+        if calendars.holidays_due(last_tick, started):
+            repairs["holiday_calendars_extended"] = await calendars.extend_holidays(scope, live)
         reopened = await budgets.reopen_budget_paused(scope, live)
         refreshed = await next_runs.refresh_next_runs(scope, live)
         runs_checked, run_repairs = await runs.repair_runs(scope, live, last_tick)
         repairs.update(run_repairs)
+        await incidents.watch(scope, live, last_tick, self._notifier)
         repairs = +repairs  # drop the kinds that found nothing
         result = TickResult(
             jobs_checked=len(live),
@@ -112,6 +126,8 @@ class TickActivities:
             await index_ticks.forget_ticks_before(conn, before=started - TICKS_KEPT)
             await index_deliveries.forget_deliveries_before(conn, before=started - DELIVERIES_KEPT)
             await index_idempotency.forget_keys_before(conn, before=started - IDEMPOTENCY_KEYS_KEPT)
+        for kind, count in result.repairs.items():
+            metrics.TICK_REPAIRS.labels(kind).inc(count)
         if result.repairs:
             log.info("tick repaired %s", result.repairs)
         if refreshed:

@@ -112,7 +112,10 @@ class Api:
         _fail(REFUSED if response.status_code < 500 else UNREACHABLE, message, lines)
 
 
-def _schedule_text(schedule: dict[str, Any]) -> str:
+def _schedule_text(schedule: dict[str, Any], description: str | None = None) -> str:
+    """A job's schedule in words when the API gave them, else its fields."""
+    if description:
+        return description
     kind = schedule.get("type")
     zone = schedule.get("timezone", "UTC")
     if kind == "cron":
@@ -142,8 +145,9 @@ def _show_job(job: dict[str, Any]) -> None:
         ("name", job["name"]),
         ("status", status),
         ("agent", job["agent_id"]),
+        ("fallback agents", ", ".join(job.get("fallback_agent_ids") or []) or "—"),
         ("goal", job["goal"]),
-        ("schedule", _schedule_text(job["schedule"])),
+        ("schedule", _schedule_text(job["schedule"], job.get("schedule_description"))),
         ("next run", _when(job.get("next_run_at"))),
         ("last run", _when(job.get("last_run_at"))),
         ("runs", str(job["run_count"])),
@@ -183,7 +187,7 @@ def list_jobs(
             job["name"],
             job["status"],
             job["agent_id"],
-            _schedule_text(job["schedule"]),
+            _schedule_text(job["schedule"], job.get("schedule_description")),
             _when(job.get("next_run_at")),
             str(job["run_count"]),
         )
@@ -203,32 +207,71 @@ def show(
         _show_job(job)
 
 
-def _confirm_schedule(api: Api, text: str, timezone: str, yes: bool) -> dict[str, Any]:
-    """The schedule parse-nl reads from ``text``, shown with its next runs and confirmed."""
-    parsed = api.call("POST", "/parse-nl", json={"text": text, "timezone": timezone})
-    schedule: dict[str, Any] = parsed["schedule"]
-    field = {"cron": "expression", "every": "interval", "at": "datetime"}[schedule["type"]]
-    preview = api.call(
-        "GET",
-        "/validate",
-        params={
-            "type": schedule["type"],
-            "value": str(schedule[field]),
-            "timezone": schedule.get("timezone", "UTC"),
-            "count": 3,
-        },
+def _preview(api: Api, text: str, timezone: str) -> dict[str, Any]:
+    """What parse-nl reads from ``text``, with the next runs and DST warnings of that whole
+    schedule (``POST /validate``: its offset, exclusions and expressions included)."""
+    parsed: dict[str, Any] = api.call(
+        "POST", "/parse-nl", json={"text": text, "timezone": timezone}
     )
-    err.print(f"Schedule: {parsed['human_readable']}", markup=False)
+    checked = api.call("POST", "/validate", json={"schedule": parsed["schedule"], "count": 3})
+    return {
+        **parsed,
+        "next_runs": checked.get("next_runs") or [],
+        "dst_warnings": checked.get("warnings") or [],
+    }
+
+
+def _show_preview(preview: dict[str, Any]) -> None:
+    schedule = preview["schedule"]
+    err.print(f"Schedule: {preview['human_readable']}", markup=False)
     err.print(
-        f"  as {_schedule_text(schedule)}; read by {parsed['parse_method']}, "
-        f"confidence {parsed['confidence']:.2f}",
+        f"  as {_schedule_fields(schedule)}; read by {preview['parse_method']}, "
+        f"confidence {preview['confidence']:.2f}",
         markup=False,
     )
-    for moment in preview.get("next_runs") or []:
+    for moment in preview["next_runs"]:
         err.print(f"  next: {moment}", markup=False)
+    for warning in preview.get("warnings") or []:
+        err.print(f"  note: {warning}", markup=False)
+    for warning in preview["dst_warnings"]:
+        err.print(f"  DST: {warning['message']}", markup=False)
+
+
+def _schedule_fields(schedule: dict[str, Any]) -> str:
+    text = _schedule_text(schedule)
+    if schedule.get("type") == "every" and schedule.get("offset"):
+        text += f" offset {schedule['offset']}s"
+    if schedule.get("exclude"):
+        text += f" except {json.dumps(schedule['exclude'])}"
+    return text
+
+
+def _confirm_schedule(api: Api, text: str, timezone: str, yes: bool) -> dict[str, Any]:
+    """The schedule parse-nl reads from ``text``, shown with its next runs and confirmed."""
+    preview = _preview(api, text, timezone)
+    _show_preview(preview)
     if not yes and not typer.confirm("Create the job with this schedule?", err=True):
         _fail(REFUSED, "not created")
+    schedule: dict[str, Any] = preview["schedule"]
     return schedule
+
+
+@jobs_app.command("preview")
+def preview(
+    text: Annotated[str, typer.Argument(help='A schedule in words, e.g. "every friday at 5pm".')],
+    timezone: Annotated[
+        str, typer.Option(help="The IANA zone assumed when the text names none.")
+    ] = "UTC",
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show what `create --schedule TEXT` would confirm: the schedule, next runs, warnings."""
+    shown = _preview(Api(api_url, key, as_json), text, timezone)
+    if as_json:
+        _write_json(shown)
+    else:
+        _show_preview(shown)
 
 
 @jobs_app.command("create")
@@ -236,6 +279,13 @@ def create(
     name: Annotated[str, typer.Option(help="The job's name.")],
     goal: Annotated[str, typer.Option(help="What the agent is asked to do.")],
     agent: Annotated[str, typer.Option(help="A configured agent's id (`echo` always is).")],
+    fallback_agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An agent that takes the next attempt after a 429, 5xx or timeout; repeat "
+            "the option for several, in order."
+        ),
+    ] = None,
     schedule: Annotated[
         str | None,
         typer.Option(help='In words, e.g. "every weekday at 9am Pacific" (shown to confirm).'),
@@ -302,6 +352,8 @@ def create(
         "schedule": body_schedule,
         "enabled": not paused,
     }
+    if fallback_agent:
+        body["fallback_agent_ids"] = fallback_agent
     if delivery:
         body["delivery"] = {"channel": delivery, "format": delivery_format}
     if condition:

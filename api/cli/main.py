@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cli.jobs import jobs_app
 from api.cli.supervisor import run_dev, run_services, uvicorn_options, with_index_session
-from api.core import logs
+from api.core import logs, metrics
 from api.core.index.keys import create_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
@@ -119,9 +123,32 @@ def api(
     if workers == 1:
         _exit_process(asyncio.run(run_services(get_settings(), api=True, worker=False)))
     settings = get_settings()
-    # Each process builds the app from the environment's settings and migrates the index at
-    # start; the migrations serialize across processes (api/core/index/db.py).
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))
+    with metrics_of_processes(settings):
+        # Each process builds the app from the environment's settings and migrates the index
+        # at start; the migrations serialize across processes (api/core/index/db.py).
+        uvicorn.run(
+            "api.app:create_app", factory=True, workers=workers, **uvicorn_options(settings)
+        )
+
+
+@contextlib.contextmanager
+def metrics_of_processes(settings: Settings) -> Iterator[None]:
+    """With a metrics port, the API processes count into files of a fresh directory and this
+    process serves their sum (docs/operations.md, "Metrics")."""
+    if settings.metrics_port is None:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="agent-scheduler-metrics-")
+    os.environ[metrics.MULTIPROCESS_DIR_VARIABLE] = directory  # the processes inherit it
+    page = metrics.serve_api_processes(
+        directory, settings.metrics_host, settings.metrics_port, settings.resolved_database_url
+    )
+    log.info("API metrics of every process on %s", page.url)
+    try:
+        yield
+    finally:
+        page.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @app.command()

@@ -22,6 +22,7 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core import metrics, tracing
 from api.core.index.db import make_engine, make_sessionmaker, migrate
 from api.core.index.keys import create_key, owner_of
 from api.core.settings import Settings
@@ -38,6 +39,10 @@ API_STOP_TIMEOUT = 5.0
 WORKER_STOP_TIMEOUT = 5.0
 DEV_TEMPORAL_GRACE = 3.0
 HARD_STOP_AFTER = 9.0
+# Where `dev` serves the metrics pages when these ports are free (9464: OpenTelemetry's
+# Prometheus exporter's own default).
+DEV_METRICS_PORT = 9464
+DEV_WORKER_METRICS_PORT = 9465
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -154,6 +159,9 @@ async def _supervise(
         return not stopper.event.is_set() and not any(t.done() for t in tasks.values())
 
     stopper.on_force.append(force)
+    if worker and settings.worker_metrics_port is not None:
+        # Before any client connects (the API's too, in `dev`): a client keeps its runtime.
+        metrics.temporal_runtime_metrics()
     try:
         if api:
             from api.app import create_app
@@ -192,6 +200,7 @@ async def _supervise(
     if failed and not stopper.event.is_set() and code == 0:
         log.error("the %s stopped unexpectedly", failed[0])
         code = 1
+    await asyncio.to_thread(tracing.shutdown)  # the spans still buffered are exported
     return code
 
 
@@ -244,6 +253,7 @@ def _print_banner(settings: Settings, key: str) -> None:
         ("API docs", f"{base}/docs"),
         ("Dashboard", f"{base}/ui"),
         ("Temporal UI", settings.temporal_ui_url),
+        *_metrics_lines(settings),
         ("API key", key),
         ("Data dir", str(settings.data_dir)),
     ]
@@ -252,6 +262,36 @@ def _print_banner(settings: Settings, key: str) -> None:
         # soft_wrap keeps long values (the key) on one line for copy-paste and scripts.
         console.print(f"  {label + ':':<13} [bold]{value}[/]", soft_wrap=True)
     console.print("  Press Ctrl-C to stop.\n")
+
+
+def _with_dev_metrics_ports(settings: Settings, is_free: Callable[[str, int], bool]) -> Settings:
+    """``dev`` serves both metrics pages: on the ports set, else on 9464 (API) and 9465
+    (worker) where free, else on free ports; the banner prints where."""
+    ports = {}
+    for name, default in (
+        ("metrics_port", DEV_METRICS_PORT),
+        ("worker_metrics_port", DEV_WORKER_METRICS_PORT),
+    ):
+        given = getattr(settings, name)
+        if given:
+            ports[name] = given
+        elif given is None and is_free(settings.metrics_host, default):
+            ports[name] = default
+        else:
+            ports[name] = metrics.free_loopback_port()
+    return settings.model_copy(update=ports)
+
+
+def _metrics_lines(settings: Settings) -> list[tuple[str, str]]:
+    host = _display_host(settings.metrics_host)
+    return [
+        (label, f"http://{host}:{port}/metrics")
+        for label, port in (
+            ("API metrics", settings.metrics_port),
+            ("Worker metrics", settings.worker_metrics_port),
+        )
+        if port
+    ]
 
 
 async def run_dev(settings: Settings, temporal_port: int, ui_port: int) -> int:
@@ -263,6 +303,7 @@ async def run_dev(settings: Settings, temporal_port: int, ui_port: int) -> int:
     if not port_is_free(settings.host, settings.port):
         err_console.print(f"[red]port {settings.host}:{settings.port} is in use; pick --port[/]")
         return 1
+    settings = _with_dev_metrics_ports(settings, port_is_free)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = await _dev_key(settings)
     temporal = DevServer(

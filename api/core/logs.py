@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from temporalio import activity
 
+from api.core.tracing import current_trace_id
 from domain.contract.names import RUN_WORKFLOW
 
 LogFormat = Literal["text", "json"]
@@ -46,6 +47,12 @@ def _temporal_ids(record: logging.LogRecord) -> dict[str, str]:
     return {"run_id" if workflow_type == RUN_WORKFLOW else "workflow_id": str(workflow_id)}
 
 
+def _trace() -> dict[str, str]:
+    """The trace the line was logged in, where traces are on (docs/operations.md, "Traces")."""
+    trace_id = current_trace_id()
+    return {"trace_id": trace_id} if trace_id else {}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: ``time`` (UTC), ``level``, ``logger``, ``message``, the known
     ids, and ``exception`` with its traceback."""
@@ -57,7 +64,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line |= _temporal_ids(record) | (_context.get() or {})
+        line |= _temporal_ids(record) | _trace() | (_context.get() or {})
         line |= {name: str(v) for name in FIELDS if (v := getattr(record, name, None))}
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -7,7 +7,7 @@ schedule at start), so neither imports the other.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -31,11 +31,14 @@ from temporalio.service import RPCError
 from api.core.index.models import Job
 from api.core.settings import Settings
 from domain import search_attributes
+from domain.calendars import HOLIDAY_YEARS_AHEAD, holiday_dates
 from domain.contract.names import RUN_WORKFLOW, TICK_WORKFLOW
 from domain.contract.runs import JobRunInput
 from domain.contract.tick import TickInput
+from domain.cron import MAX_YEAR, CompiledCron, parse_cron, value_runs
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule
 from domain.schedules import Schedule as JobSchedule
+from domain.timezones import load_timezone
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +73,27 @@ def job_search_attributes(job: Job, trigger: str) -> TypedSearchAttributes:
     return search_attributes.run_attributes(job.id, job.owner, trigger)
 
 
-def _spec(
-    schedule: CronSchedule | EverySchedule | AtSchedule, *, jitter_seconds: int
+def schedule_spec(
+    schedule: CronSchedule | EverySchedule | AtSchedule,
+    *,
+    jitter_seconds: int,
+    now: datetime | None = None,
 ) -> ScheduleSpec:
+    """The Temporal spec of a schedule: cron strings, or calendars for the day forms; its
+    exclusions as exclude calendars (holidays of ``holiday_years(now)``); the jitter."""
     jitter = timedelta(seconds=jitter_seconds) if jitter_seconds else None
     if isinstance(schedule, CronSchedule):
+        compiled = [parse_cron(expression) for expression in schedule.expressions]
         return ScheduleSpec(
-            cron_expressions=[schedule.expression],
+            # L, W and # are not Temporal cron: those go as the same days in its own calendars.
+            cron_expressions=[c.expression for c in compiled if not c.day_forms],
+            calendars=[spec for c in compiled if c.day_forms for spec in cron_calendars(c)],
+            skip=exclude_calendars(schedule, now=now or datetime.now(UTC)),
             time_zone_name=schedule.timezone,
             jitter=jitter,
         )
     if isinstance(schedule, EverySchedule):
+        skip = exclude_calendars(schedule, now=now or datetime.now(UTC))
         return ScheduleSpec(
             intervals=[
                 ScheduleIntervalSpec(
@@ -88,6 +101,9 @@ def _spec(
                     offset=timedelta(seconds=schedule.offset),
                 )
             ],
+            skip=skip,
+            # Exclusions are local dates: matched in the schedule's zone (intervals ignore it).
+            time_zone_name=schedule.timezone if skip else None,
             jitter=jitter,
         )
     at = schedule.datetime.astimezone(UTC)
@@ -107,17 +123,115 @@ def _spec(
     )
 
 
+def _ranges(values: frozenset[int]) -> list[ScheduleRange]:
+    return [ScheduleRange(start, end) for start, end in value_runs(values)]
+
+
+def cron_calendars(compiled: CompiledCron) -> list[ScheduleCalendarSpec]:
+    """A cron expression as the Temporal calendars that fire exactly when it does."""
+    return [
+        ScheduleCalendarSpec(
+            second=[ScheduleRange(0)],
+            minute=_ranges(compiled.minutes),
+            hour=_ranges(compiled.hours),
+            day_of_month=_ranges(calendar.days_of_month),
+            month=_ranges(calendar.months),
+            year=_ranges(calendar.years) if calendar.years is not None else [],
+            day_of_week=_ranges(calendar.days_of_week),
+            comment=compiled.expression,
+        )
+        for calendar in compiled.calendars
+    ]
+
+
+HOLIDAYS_COMMENT = "holidays "
+_WHOLE_DAY = {
+    "second": [ScheduleRange(0, 59)],
+    "minute": [ScheduleRange(0, 59)],
+    "hour": [ScheduleRange(0, 23)],
+}
+
+
+def holiday_years(now: datetime) -> range:
+    """The years whose holidays a schedule built at ``now`` excludes in Temporal."""
+    return range(max(now.year - 1, 2000), min(now.year + HOLIDAY_YEARS_AHEAD, MAX_YEAR) + 1)
+
+
+def exclude_calendars(
+    schedule: CronSchedule | EverySchedule, *, now: datetime
+) -> list[ScheduleCalendarSpec]:
+    """A schedule's exclusions as Temporal exclude calendars (matched in the spec's zone):
+    whole local days for dates and holidays (those of ``holiday_years(now)``), the wall time
+    of each skipped fire."""
+    exclude = schedule.exclude
+    if exclude is None or exclude.is_empty():
+        return []
+    calendars = _day_calendars(set(exclude.dates), "dates")
+    if exclude.holidays is not None:
+        days = {d for year in holiday_years(now) for d in holiday_dates(exclude.holidays, year)}
+        calendars += _day_calendars(days, HOLIDAYS_COMMENT + exclude.holidays)
+    zone = load_timezone(schedule.timezone)
+    for skipped in exclude.skipped:
+        wall = skipped.astimezone(zone)
+        calendars.append(
+            ScheduleCalendarSpec(
+                second=[ScheduleRange(wall.second)],
+                minute=[ScheduleRange(wall.minute)],
+                hour=[ScheduleRange(wall.hour)],
+                day_of_month=[ScheduleRange(wall.day)],
+                month=[ScheduleRange(wall.month)],
+                year=[ScheduleRange(wall.year)],
+                comment="skipped",
+            )
+        )
+    return calendars
+
+
+def _day_calendars(days: set[date], comment: str) -> list[ScheduleCalendarSpec]:
+    """Whole days, one calendar per month that has some."""
+    by_month: dict[tuple[int, int], set[int]] = {}
+    for day in days:
+        by_month.setdefault((day.year, day.month), set()).add(day.day)
+    return [
+        ScheduleCalendarSpec(
+            **_WHOLE_DAY,
+            day_of_month=_ranges(frozenset(month_days)),
+            month=[ScheduleRange(month)],
+            year=[ScheduleRange(year)],
+            comment=comment,
+        )
+        for (year, month), month_days in sorted(by_month.items())
+    ]
+
+
+def holidays_covered_until(spec: ScheduleSpec) -> int | None:
+    """The last year whose holidays a described schedule's exclude calendars hold."""
+    years = [
+        r.end
+        for calendar in spec.skip
+        if (calendar.comment or "").startswith(HOLIDAYS_COMMENT)
+        for r in calendar.year
+    ]
+    return max(years) if years else None
+
+
 def catchup_window_of(job: Job, default_seconds: int) -> int:
     """A job's catch-up window in seconds: its own, else the deployment's (Temporal min 10)."""
     own = job.catchup_window_seconds
     return max(own if own is not None else default_seconds, 10)
 
 
-def build_schedule(job: Job, *, task_queue: str, default_catchup_window_seconds: int) -> Schedule:
+def build_schedule(
+    job: Job,
+    *,
+    task_queue: str,
+    default_catchup_window_seconds: int,
+    now: datetime | None = None,
+) -> Schedule:
     """The Temporal Schedule of a job, in the state the job is in.
 
     The catch-up window is the job's own, or ``default_catchup_window_seconds`` (the setting);
-    the job's jitter is the spec's.
+    the job's jitter is the spec's; holiday exclusions cover ``holiday_years(now)``.
     """
     schedule = parse_schedule(job.schedule)
     one_off = isinstance(schedule, AtSchedule)
@@ -131,7 +245,7 @@ def build_schedule(job: Job, *, task_queue: str, default_catchup_window_seconds:
             memo=run_memo(job),
             static_summary=f"{job.name} ({job.agent_id})"[:200],
         ),
-        spec=_spec(schedule, jitter_seconds=job.jitter_seconds or 0),
+        spec=schedule_spec(schedule, jitter_seconds=job.jitter_seconds or 0, now=now),
         policy=SchedulePolicy(
             overlap=OVERLAP[job.overlap],
             catchup_window=timedelta(

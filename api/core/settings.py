@@ -57,6 +57,20 @@ class Settings(BaseSettings):
         description="How long a REST request's body may take to arrive (408 past it; below "
         "the 30 s request deadline).",
     )
+    # Prometheus metrics (docs/operations.md, "Metrics"): off unless a port is set (0 picks a
+    # free one); `dev` turns both on.
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the API's /metrics page; unset: no page."
+    )
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the worker's /metrics page; unset: no page."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics pages bind to.")
+    metrics_job_labels: bool = Field(
+        False,
+        description="Also count runs per job (agent_scheduler_job_runs_total{job_id,status}): "
+        "one series per job and status.",
+    )
 
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace.")
@@ -114,6 +128,21 @@ class Settings(BaseSettings):
         "[SILENT]",
         description="An agent output that is exactly this (trimmed) is never delivered; empty: "
         "no marker.",
+    )
+    # Semantic only-news (docs/api.md, "Only news"; docs/operations.md, "Embeddings").
+    embeddings_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible embeddings API (`POST {url}/embeddings`); "
+        'unset: `only_if_changed: "semantic"` is refused.',
+    )
+    embeddings_model: str = Field(
+        "text-embedding-3-small", description="The `model` sent to the embeddings API."
+    )
+    embeddings_api_key: str | None = Field(
+        None, description="Bearer token of the embeddings API; unset: no Authorization header."
+    )
+    embeddings_timeout_seconds: float = Field(
+        10, gt=0, description="Timeout of one embeddings request; past it, the exact comparison."
     )
     llm_base_url: str | None = None
     llm_model: str | None = None

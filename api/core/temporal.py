@@ -15,6 +15,7 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
+from api.core import tracing
 from api.core.errors import Unavailable
 from api.core.settings import Settings
 
@@ -138,7 +139,9 @@ async def build_temporal_client(
         tls=tls,
         api_key=settings.temporal_api_key,
         retry_config=retry_config,
-        interceptors=interceptors or [],
+        # The tracing interceptor (when traces are on) is a worker interceptor too: a worker
+        # built on this client traces workflows and activities (docs/operations.md, "Traces").
+        interceptors=[*(interceptors or []), *tracing.temporal_interceptors()],
     )
 
 

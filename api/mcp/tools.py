@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.core.settings import Settings
 from api.deps import MAX_OFFSET
+from api.schemas.incidents import IncidentPublic, IncidentsPublic, IncidentStatus
 from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobStatus, JobUpdate, TriggerAccepted
 from api.schemas.runs import RunPublic, RunsPublic, RunStatus
 from api.schemas.time import ParsedSchedule, ParseRequest, Validation
 from api.services import time as time_service
+from api.services.incidents import IncidentService
 from api.services.jobs import JobService
 from api.services.runs import RunService
+from domain.alerts import IncidentKind
 from domain.inputs import JsonBool, JsonInt, Text
 from domain.schedules import next_fire_times
 from domain.timezones import TimezoneName, load_timezone
@@ -65,6 +68,22 @@ class ListRunsArgs(JobRef):
     offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description="How many to skip.")
 
 
+class ListIncidentsArgs(_Args):
+    """A page of your incidents."""
+
+    status: IncidentStatus | None = Field(None, description="`open` or `resolved`.")
+    job_id: Text | None = Field(None, max_length=40, description="Only this job's.")
+    kind: IncidentKind | None = Field(None, description="`failing`, `missed`, `late` or `paused`.")
+    limit: JsonInt = Field(20, ge=1, le=200, description="Page size (at most 200).")
+    offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description="How many to skip.")
+
+
+class IncidentRef(_Args):
+    """Which incident."""
+
+    incident_id: Text = Field(description="An incident id (`inc_…`), as list_incidents answers.")
+
+
 class RunRef(JobRef):
     """Which run of which job."""
 
@@ -89,12 +108,18 @@ class ParseScheduleArgs(ParseRequest):
 
 
 class ValidateScheduleArgs(_Args):
-    """A schedule to check, as the fields of create_job's `schedule`."""
+    """A schedule to check: a whole `schedule` object, or its `type` and value."""
 
-    type: time_service.ScheduleType = Field(
-        description="`cron`, `every` or `at` (the `type` of a schedule)."
+    schedule: dict[str, Any] | None = Field(
+        None,
+        description="A whole schedule, as create_job's `schedule` (with an `every` offset, "
+        "`exclude`, a list of cron expressions); give this or `type` and `value`.",
     )
-    value: Text = Field(
+    type: time_service.ScheduleType | None = Field(
+        None, description="`cron`, `every` or `at` (the `type` of a schedule)."
+    )
+    value: Text | None = Field(
+        None,
         min_length=1,
         max_length=200,
         description="The cron `expression` (5 fields, e.g. `0 9 * * 1-5`), the `every` interval "
@@ -102,6 +127,12 @@ class ValidateScheduleArgs(_Args):
     )
     timezone: Text = Field("UTC", description="An IANA time zone name, e.g. `America/New_York`.")
     count: JsonInt = Field(3, ge=1, le=100, description="How many next fire times to answer.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ValidateScheduleArgs:
+        if (self.schedule is None) == (self.type is None or self.value is None):
+            raise ValueError("give either `schedule`, or `type` and `value`")
+        return self
 
 
 class SchedulePreview(ParsedSchedule):
@@ -193,6 +224,29 @@ async def _get_run(call: Call, args: RunRef, _: Mapping[str, Any]) -> RunPublic:
     return call.runs.public(await call.runs.get(args.job_id, args.run_id))
 
 
+def _incidents(call: Call) -> IncidentService:
+    jobs = call.jobs
+    return IncidentService(
+        session=jobs.session, settings=call.settings, owner=jobs.owner, now=call.now
+    )
+
+
+async def _list_incidents(
+    call: Call, args: ListIncidentsArgs, _: Mapping[str, Any]
+) -> IncidentsPublic:
+    return await _incidents(call).list_page(
+        status=args.status,
+        job_id=args.job_id,
+        kind=args.kind,
+        limit=args.limit,
+        offset=args.offset,
+    )
+
+
+async def _ack_incident(call: Call, args: IncidentRef, _: Mapping[str, Any]) -> IncidentPublic:
+    return await _incidents(call).ack(args.incident_id, by=call.jobs.owner)
+
+
 def confirmation(parsed: ParsedSchedule, next_runs: list[datetime]) -> str:
     """The sentence that shows a user what a schedule read from their words means."""
     when = ", ".join(t.isoformat() for t in next_runs) or "never (the time has passed)"
@@ -214,16 +268,23 @@ async def _parse(call: Call, args: ParseScheduleArgs, _: Mapping[str, Any]) -> S
 
 
 async def _validate(call: Call, args: ValidateScheduleArgs, _: Mapping[str, Any]) -> Validation:
+    if args.schedule is not None:
+        return time_service.validate_schedule(args.schedule, args.count, now=call.now)
+    assert args.type is not None and args.value is not None
     return time_service.validate(args.type, args.value, args.timezone, args.count, now=call.now)
 
 
 SCHEDULES = (
     "A `schedule` is one of: "
     '`{"type": "cron", "expression": "0 9 * * 1-5", "timezone": "America/Los_Angeles"}` '
-    "(5-field cron, wall time in the zone; no L, W, # or ?), "
+    "(5-field cron, wall time in the zone; `L`, `LW`, `15W`, `5L`, `2#2` for the last day, "
+    "the last weekday, the weekday nearest the 15th, the last Friday, the second Tuesday; a "
+    "list of expressions fires at the times of any), "
     '`{"type": "every", "interval": "30m"}` (seconds or a duration such as `2h`), '
     '`{"type": "at", "datetime": "2027-01-15T09:00:00", "timezone": "Europe/Paris"}` '
-    "(once, in the future). When the user describes the time in words, call parse_schedule "
+    "(once, in the future). `cron` and `every` take `exclude`: "
+    '`{"holidays": "US", "dates": ["2027-12-24"]}`. '
+    "When the user describes the time in words, call parse_schedule "
     "first and pass its `schedule` on as is."
 )
 
@@ -238,7 +299,11 @@ TOOLS: dict[str, ToolSpec] = {
                 "and (optionally) deliver each result to `delivery.channel` (`slack:#chan`, "
                 "`webhook:https://…`, `email:addr`), only when `condition` holds, retrying "
                 f"like `retry`. {SCHEDULES} `agent_id` must name a configured agent (`echo` "
-                "always exists: it answers the goal). `enabled: false` creates it paused. "
+                "always exists: it answers the goal); `fallback_agent_ids` (configured agents, "
+                "in order) take over an attempt after a 429, 5xx, timeout or unreachable agent. "
+                "`delivery.only_if_changed`: `true` skips a repeat of the last delivered output, "
+                '`"semantic"` also a near-duplicate of one of the last 5 (by embeddings). '
+                "`enabled: false` creates it paused. "
                 "Answers the job; its `next_run_at` is when it runs first."
             ),
             args=JobCreate,
@@ -357,6 +422,33 @@ TOOLS: dict[str, ToolSpec] = {
             output=RunPublic,
             run=_get_run,
             read_only=True,
+        ),
+        ToolSpec(
+            name="list_incidents",
+            title="List incidents",
+            description=(
+                "What went wrong with your jobs, newest first: `failing` (runs failed after "
+                "every retry), `missed` (a fire did not start), `late` (a deadline passed, or a "
+                "run ran too long), `paused` (a job paused itself). Filter by `status` "
+                "(`open`, `resolved`), `job_id`, `kind`. Each has its reason and the "
+                "notifications sent."
+            ),
+            args=ListIncidentsArgs,
+            output=IncidentsPublic,
+            run=_list_incidents,
+            read_only=True,
+        ),
+        ToolSpec(
+            name="ack_incident",
+            title="Acknowledge an incident",
+            description=(
+                "Acknowledge an open incident: its reminders stop (it still resolves, with its "
+                "recovery notice). Records who acknowledged it and when."
+            ),
+            args=IncidentRef,
+            output=IncidentPublic,
+            run=_ack_incident,
+            idempotent=True,
         ),
         ToolSpec(
             name="parse_schedule",

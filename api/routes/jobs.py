@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from api.deps import IdempotencyDep, JobId, JobServiceDep, Limit, NowDep, Offset, RunServiceDep
@@ -18,6 +18,7 @@ from api.schemas.jobs import (
     JobPublic,
     JobsPublic,
     JobUpdate,
+    SkipRequest,
     TriggerAccepted,
 )
 from api.services.explain import explain
@@ -117,6 +118,24 @@ async def backfill_job(
 ) -> BackfillAccepted:
     """Run the schedule's past fires in `[start, end)` that have not run (at most 1,000)."""
     return await jobs.backfill(job_id, body, now=now)
+
+
+@router.post("/{job_id}/skip", response_model=JobPublic)
+async def skip_fire(job_id: JobId, body: SkipRequest, jobs: JobServiceDep) -> JobPublic:
+    """Skip one future fire of the job's schedule (listed in `schedule.exclude.skipped`)."""
+    return jobs.public(await jobs.skip(job_id, body.at))
+
+
+@router.delete("/{job_id}/skip/{at}", response_model=JobPublic)
+async def unskip_fire(
+    job_id: JobId,
+    at: Annotated[
+        IsoDatetime, Path(description="A skipped fire time; without an offset, in the job's zone.")
+    ],
+    jobs: JobServiceDep,
+) -> JobPublic:
+    """Undo a skip: the fire at `at` runs again."""
+    return jobs.public(await jobs.unskip(job_id, at))
 
 
 @router.get("/{job_id}/explain", response_model=Explanation)

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query
 from api.deps import NowDep, OwnerDep, SessionDep, StateDep, Zone
 from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
-from api.schemas.time import CalendarData, ParsedSchedule, ParseRequest, Validation
+from api.schemas.time import (
+    CalendarData,
+    ParsedSchedule,
+    ParseRequest,
+    ValidateRequest,
+    Validation,
+)
 from api.services import time as time_service
 from api.services.insight import zone_of
 from domain.inputs import IsoDatetime, Text
@@ -43,6 +49,14 @@ async def validate(
     """
     return time_service.validate(
         type_, value, timezone, count, now=now, jitter_seconds=jitter_seconds
+    )
+
+
+@router.post("/validate", response_model=Validation)
+async def validate_schedule(body: ValidateRequest, _: OwnerDep, now: NowDep) -> Validation:
+    """The GET form's answer for a whole schedule object (offset, exclusions, expressions)."""
+    return time_service.validate_schedule(
+        body.schedule, body.count, now=now, jitter_seconds=body.jitter_seconds
     )
 
 

@@ -27,6 +27,7 @@ class Stats(BaseModel):
     jobs_by_status: dict[str, int]
     timezone: str
     days: int
+    open_incidents: int = Field(0, description="The owner's open incidents (`GET /incidents`).")
 
 
 class LastRun(BaseModel):

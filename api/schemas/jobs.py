@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
 
 from api.schemas.runs import RunPublic
 from api.schemas.time import ScheduleWarning
+from domain.alerts import AlertSettings, Deadline, IncidentKind
 from domain.budgets import Budget
 from domain.conditions import Condition
 from domain.delivery import Delivery
@@ -37,6 +38,7 @@ from domain.schedules import (
 
 Overlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
 JobStatus = Literal["active", "paused", "completed", "failed"]
+MAX_FALLBACK_AGENTS = 5
 
 _CATCHUP_DOC = (
     "How late a fire missed during an outage may still run, in seconds; null: the "
@@ -54,11 +56,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_FALLBACK_DOC = "Agents for the next attempt after a 429, 5xx or timeout, in order."
+FallbackAgentIds = list[Annotated[Text, Field(min_length=1, max_length=200)]]
+
+
+_ALERTS_DOC = "Incident alerts; omitted: the owner's default; null: none."
+_GRACE_DOC = "Seconds after its time (plus jitter) a fire not started is `missed`; null: 300."
+
+
 class _JobFields(_Strict):
     delivery: Delivery | None = None
     condition: Condition | None = None
     retry: RetryPolicy | None = None
     budget: Budget | None = None
+    alerts: AlertSettings | None = Field(None, description=_ALERTS_DOC)
+    grace_seconds: JsonInt | None = Field(None, ge=0, le=86_400, description=_GRACE_DOC)
+    deadline: Deadline | None = Field(None, description="`late` unless a run completed by then.")
+    max_run_seconds: JsonInt | None = Field(
+        None, ge=1, le=7 * 86_400, description="A run going longer is `late`."
+    )
 
 
 class JobCreate(_JobFields):
@@ -81,6 +97,9 @@ class JobCreate(_JobFields):
     name: Text = Field(min_length=1, max_length=200)
     goal: Text = Field(min_length=1, max_length=20_000)
     agent_id: Text = Field(min_length=1, max_length=200, examples=["echo"])
+    fallback_agent_ids: FallbackAgentIds = Field(
+        default_factory=list, max_length=MAX_FALLBACK_AGENTS, description=_FALLBACK_DOC
+    )
     schedule: Schedule
     timeout_seconds: JsonInt = Field(1800, ge=1, le=7 * 86_400, description="Per attempt.")
     overlap: Overlap = "skip"
@@ -113,6 +132,9 @@ class JobUpdate(_JobFields):
     name: Text = _omittable(min_length=1, max_length=200)
     goal: Text = _omittable(min_length=1, max_length=20_000)
     agent_id: Text = _omittable(min_length=1, max_length=200)
+    fallback_agent_ids: FallbackAgentIds | None = Field(
+        None, max_length=MAX_FALLBACK_AGENTS, description=_FALLBACK_DOC + " Null or []: none."
+    )
     schedule: Schedule = _omittable()
     timeout_seconds: JsonInt = _omittable(ge=1, le=7 * 86_400)
     overlap: Overlap = _omittable()
@@ -147,6 +169,14 @@ class JobUpdate(_JobFields):
         return _schedule_adapter.validate_python({**sent, "timezone": zone})
 
 
+class IncidentBrief(BaseModel):
+    """An open incident as a job shows it (the whole incident: ``GET /incidents/{id}``)."""
+
+    id: str
+    kind: IncidentKind
+    opened_at: datetime
+
+
 class JobPublic(BaseModel):
     """A job as the API shows it."""
 
@@ -154,6 +184,7 @@ class JobPublic(BaseModel):
     name: str
     goal: str
     agent_id: str
+    fallback_agent_ids: list[str] = Field(description=_FALLBACK_DOC)
     schedule: dict[str, Any]
     schedule_description: str = Field(
         description="The schedule in words, e.g. 'At 09:00 AM, Monday through Friday, UTC'."
@@ -187,6 +218,20 @@ class JobPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     temporal_ui_url: str
+    alerts: AlertSettings | None = Field(
+        None, description="The job's own alert settings; null when it uses the owner's or none."
+    )
+    alerts_from: Literal["job", "owner", "off"] = Field(
+        "owner",
+        description="`job`: its own `alerts`; `owner`: the owner's default "
+        "(`GET /settings/alerts`); `off`: created or updated with `alerts: null`.",
+    )
+    grace_seconds: int = Field(300, description="In effect: the job's own, or 300.")
+    deadline: Deadline | None = None
+    max_run_seconds: int | None = None
+    open_incidents: list[IncidentBrief] = Field(
+        default_factory=list, description="The job's open incidents, oldest first."
+    )
 
 
 class JobsPublic(BaseModel):
@@ -204,6 +249,14 @@ class TriggerAccepted(BaseModel):
 
 
 BackfillOverlap = Literal["skip", "buffer_one", "buffer_all", "allow_all", "cancel_other"]
+
+
+class SkipRequest(_Strict):
+    """Body of ``POST /jobs/{id}/skip``: one future fire the schedule does not make."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"at": "2027-01-04T09:00:00"}]})
+
+    at: IsoDatetime = Field(description="The fire time to skip; naive: in the job's zone.")
 
 
 class BackfillRequest(_Strict):
@@ -251,6 +304,7 @@ class ExplainReason(BaseModel):
 
     code: Literal[
         "not_a_fire",
+        "skipped_on_purpose",
         "dst_gap",
         "dst_repeat",
         "created_after",
@@ -285,3 +339,8 @@ class Explanation(BaseModel):
     run: RunPublic | None = Field(description="The run of the fire at ``at``, if it has one.")
     verdict: Literal["not_due", "ran", "running", "did_not_run", "will_run", "will_not_run"]
     reasons: list[ExplainReason]
+    incident: IncidentBrief | None = Field(
+        None,
+        description="The incident this fire belongs to: a missed or late one about it, or a "
+        "failing or paused one open when its run ended.",
+    )

@@ -24,6 +24,9 @@ class AttemptErrorPublic(BaseModel):
     at: datetime
     kind: str
     error: str
+    agent_id: str | None = Field(
+        None, description="The agent this attempt called; null in runs recorded before it was kept."
+    )
 
 
 class AttemptDispatchesPublic(BaseModel):
@@ -52,6 +55,12 @@ class RunPublic(BaseModel):
     chain_id: str | None
     trigger: Literal["schedule", "manual", "chain", "backfill"]
     status: RunStatus
+    agent_id: str | None = Field(
+        None,
+        description="The agent of the run's last attempt: the one that answered a completed "
+        "run (the job's `agent_id` or one of its `fallback_agent_ids`); null while running "
+        "and when no agent was called.",
+    )
     scheduled_at: datetime | None
     started_at: datetime | None
     completed_at: datetime | None
@@ -78,6 +87,10 @@ class RunPublic(BaseModel):
     answer_notes: list[str] = Field(
         description="What agent-scheduler changed in the agent's answer to keep it: "
         "characters no index can store replaced, the output cut, the data dropped; [] if none."
+    )
+    trace_id: str | None = Field(
+        description="The OpenTelemetry trace of this run (32 hex digits); null when traces are "
+        "off (docs/operations.md, Traces)."
     )
     temporal: TemporalRef
     temporal_ui_url: str

@@ -4,14 +4,14 @@ calendar-data."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.dst import DstWarning, dst_warnings
-from domain.inputs import Text
-from domain.schedules import AtSchedule, CronSchedule, EverySchedule, Schedule
+from domain.inputs import JsonInt, Text
+from domain.schedules import MAX_JITTER_SECONDS, AtSchedule, CronSchedule, EverySchedule, Schedule
 from domain.timezones import TimezoneName, load_timezone
 
 
@@ -67,6 +67,44 @@ class Validation(BaseModel):
     )
     error: str | None = None
     jitter_seconds: int = Field(0, description="The jitter asked for (0: none).")
+    description: str | None = Field(
+        None,
+        description="The schedule in words, as a job's schedule_description says it "
+        "(null when invalid).",
+    )
+
+
+class ValidateRequest(BaseModel):
+    """Body of ``POST /validate``: a whole schedule, as a job's ``schedule`` is written."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "schedule": {
+                        "type": "every",
+                        "interval": "2w",
+                        "offset": "1d16h",
+                        "timezone": "Europe/Berlin",
+                    },
+                    "count": 3,
+                }
+            ]
+        },
+    )
+
+    schedule: dict[str, Any] = Field(
+        description="A schedule object (cron, every or at, with offset, exclude, several "
+        "expressions); an invalid one answers valid: false."
+    )
+    count: JsonInt = Field(3, ge=1, le=100, description="How many next fires to answer.")
+    jitter_seconds: JsonInt = Field(
+        0,
+        ge=0,
+        le=MAX_JITTER_SECONDS,
+        description="A job's jitter: checked against the schedule's spacing and echoed.",
+    )
 
 
 class ParseRequest(BaseModel):

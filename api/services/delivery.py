@@ -24,9 +24,16 @@ class WebhookSecret(BaseModel):
 
 
 async def check_delivery(settings: Settings, delivery: dict[str, object] | None) -> None:
-    """Refuse, with a 422 on ``delivery.channel``, a channel this server cannot or may not use."""
+    """Refuse, with a 422 on ``delivery.channel``, a channel this server cannot or may not use,
+    and on ``delivery.only_if_changed`` a semantic comparison without an embeddings API."""
     if not delivery:
         return
+    if delivery.get("only_if_changed") == "semantic" and not settings.embeddings_url:
+        raise Invalid.field(
+            "delivery.only_if_changed",
+            "'semantic' needs an embeddings API and this server has none (set "
+            "AGENT_SCHEDULER_EMBEDDINGS_URL); true compares outputs exactly",
+        )
     channel = parse_channel(str(delivery["channel"]))  # the shape was checked by the schema
     try:
         if channel.provider == "slack" and not settings.slack_token and not settings.dev_outbox:

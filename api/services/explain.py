@@ -11,16 +11,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from api.core.errors import Invalid
+from api.core.index import incidents as index_incidents
 from api.core.index import job_events
 from api.core.index import runs as index_runs
 from api.core.index.models import Job, Run
 from api.core.schedules import catchup_window_of, parse_schedule, scheduled_run_id
 from api.core.temporal import missing_ok
-from api.schemas.jobs import ExplainReason, Explanation
+from api.schemas.jobs import ExplainReason, Explanation, IncidentBrief
 from api.services.runs import RunService
 from domain.inputs import check_instant
 from domain.schedules import (
     CronSchedule,
+    excluded_by,
     is_fire_time,
     next_fire_time,
     previous_fire_time,
@@ -38,7 +40,25 @@ def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 async def explain(runs: RunService, job_id: str, at: datetime, *, now: datetime) -> Explanation:
-    """Explain the job at ``at`` (a naive time is a wall time in the job's zone)."""
+    """Explain the job at ``at`` (a naive time is a wall time in the job's zone), naming the
+    incident the fire belongs to (docs/alerts.md)."""
+    found = await _explain(runs, job_id, at, now=now)
+    if not found.due:
+        return found
+    incident = await index_incidents.incident_for_fire(
+        runs.session,
+        job_id=found.job_id,
+        at=found.at,
+        run_completed_at=found.run.completed_at if found.run is not None else None,
+    )
+    if incident is not None:
+        found.incident = IncidentBrief(
+            id=incident.id, kind=incident.kind, opened_at=incident.opened_at
+        )
+    return found
+
+
+async def _explain(runs: RunService, job_id: str, at: datetime, *, now: datetime) -> Explanation:
     job = await runs.jobs.get(job_id)
     zone = ZoneInfo(job.timezone)
     schedule = parse_schedule(job.schedule)
@@ -106,6 +126,12 @@ async def explain(runs: RunService, job_id: str, at: datetime, *, now: datetime)
                 fires=[t.isoformat() for t in fires],
             )
         )
+    excluded = None if due else excluded_by(schedule, instant)
+    if excluded is not None and is_fire_time(
+        schedule.model_copy(update={"exclude": None}), instant
+    ):
+        reasons.append(_excluded_reason(excluded, wall, getattr(schedule, "exclude", None)))
+        return answer("not_due")
     if not due:
         reasons.append(
             _reason(
@@ -167,6 +193,25 @@ async def explain(runs: RunService, job_id: str, at: datetime, *, now: datetime)
         return answer("did_not_run")
     await _explain_missing(runs, job, instant, run_id, zone, reasons)
     return answer("did_not_run")
+
+
+def _excluded_reason(excluded: tuple[str, str], wall: datetime, exclude: Any) -> ExplainReason:
+    """A fire of the schedule that its exclusions drop: skipped on purpose."""
+    by, holiday = excluded
+    what = {
+        "skipped": "this fire was skipped (POST /jobs/{id}/skip)",
+        "date": f"{wall:%Y-%m-%d} is one of the schedule's excluded dates",
+        "holiday": f"{wall:%Y-%m-%d} is {holiday}, a holiday of the schedule's "
+        f"{getattr(exclude, 'holidays', '')} calendar",
+    }[by]
+    details: dict[str, Any] = {"by": by}
+    if holiday:
+        details |= {"holiday": holiday, "calendar": exclude.holidays}
+    return _reason(
+        "skipped_on_purpose",
+        f"skipped on purpose: {what}; Temporal does not start it",
+        **details,
+    )
 
 
 def _explain_run(run: Run, zone: ZoneInfo, reasons: list[ExplainReason]) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import Invalid, NotFound
 from api.core.index import activity as activity_store
+from api.core.index import incidents as incidents_store
 from api.core.index import jobs as jobs_store
 from api.core.index import runs as runs_store
 from api.core.index import stats as store
@@ -80,6 +81,7 @@ async def stats(
         jobs_by_status=dict(sorted(by_status.items())),
         timezone=timezone,
         days=days,
+        open_incidents=await incidents_store.count_open(session, owner=owner),
     )
 
 

@@ -16,6 +16,7 @@ from api.core.schedules import parse_schedule
 from api.core.settings import Settings
 from api.schemas.jobs import JobPublic
 from api.schemas.time import schedule_warnings
+from domain.alerts import DEFAULT_GRACE_SECONDS
 from domain.nl.describe import describe
 from domain.schedules import next_fire_time
 
@@ -27,14 +28,24 @@ _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
     "schedule_warnings",
     "temporal_ui_url",
     "schedule_description",
+    "fallback_agent_ids",
+    "grace_seconds",
+    "open_incidents",
 }
 
 # How far ahead a job's ``schedule_warnings`` look: a year, so every DST change is in it.
 WARNINGS_AHEAD = timedelta(days=366)
 
 
-def public_job(job: Job | sa.Row[Any], *, settings: Settings, now: datetime) -> JobPublic:
-    """The API view of a job (a model, or a row of the ``jobs`` table) at ``now``."""
+def public_job(
+    job: Job | sa.Row[Any],
+    *,
+    settings: Settings,
+    now: datetime,
+    open_incidents: list[Any] | None = None,
+) -> JobPublic:
+    """The API view of a job (a model, or a row of the ``jobs`` table) at ``now``, with its
+    open incidents (rows with ``id``, ``kind``, ``opened_at``)."""
     stored = job._mapping if isinstance(job, sa.Row) else job.model_dump()
     zone = ZoneInfo(stored["timezone"])
     data: dict[str, Any] = {name: stored[name] for name in _STORED_PUBLIC_FIELDS}
@@ -49,6 +60,7 @@ def public_job(job: Job | sa.Row[Any], *, settings: Settings, now: datetime) -> 
         else []
     )
     data["schedule_description"] = _described(stored["schedule"])
+    data["fallback_agent_ids"] = stored["fallback_agent_ids"] or []
     last_run_at = stored["last_run_at"]
     data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
     reopens = stored["budget_reopens_at"]
@@ -57,6 +69,15 @@ def public_job(job: Job | sa.Row[Any], *, settings: Settings, now: datetime) -> 
         f"{settings.temporal_ui_url.rstrip('/')}/namespaces/"
         f"{settings.temporal_namespace}/schedules/{stored['id']}"
     )
+    data["alerts_from"] = stored.get("alerts_from") or "owner"
+    if data["alerts_from"] != "job":
+        data["alerts"] = None
+    grace = stored.get("grace_seconds")
+    data["grace_seconds"] = grace if grace is not None else DEFAULT_GRACE_SECONDS
+    data["open_incidents"] = [
+        {"id": row.id, "kind": row.kind, "opened_at": row.opened_at.astimezone(zone)}
+        for row in open_incidents or []
+    ]
     return JobPublic.model_validate(data)
 
 

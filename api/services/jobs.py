@@ -14,8 +14,10 @@ A job's public view is built in ``api.services.job_view``, a backfill planned an
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +36,7 @@ from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from api.core.index import chains as chains_store
+from api.core.index import incidents as incidents_store
 from api.core.index import job_events
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
@@ -64,7 +67,17 @@ from domain.budgets import Budget
 from domain.contract.names import RUN_WORKFLOW
 from domain.contract.runs import JobRunInput, JobRunResult, JobSnapshot
 from domain.ids import new_id
-from domain.schedules import AtSchedule, check_at_in_future, check_jitter
+from domain.inputs import check_instant
+from domain.schedules import (
+    MAX_EXCLUDED,
+    AtSchedule,
+    ScheduleExclusions,
+    check_at_in_future,
+    check_jitter,
+    is_fire_time,
+    next_fire_time,
+)
+from domain.timezones import load_timezone
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +107,8 @@ class JobService:
     owner: str
     now: datetime
     """The request's instant (``NowDep``): every "now" of one call is this one."""
+    _open: dict[str, list[Any]] = dataclass_field(default_factory=dict)
+    """The open incidents of the jobs this call read (``public`` shows them)."""
 
     async def create(self, body: JobCreate) -> Job:
         """Create a job and its schedule."""
@@ -112,9 +127,11 @@ class JobService:
         if resource_id is not None and (earlier := await self._made_earlier(job_id)):
             return earlier, True
         self._check_agent(body.agent_id)
+        self._check_fallbacks(body.agent_id, body.fallback_agent_ids)
         self._check_future(body.schedule)
         _check_jitter(body.schedule, body.jitter_seconds, now=self.now)
         await check_delivery(self.settings, _dump(body.delivery))
+        await _check_alerts(self.settings, body)
         now = self.now
         job = Job(
             id=job_id,
@@ -122,6 +139,7 @@ class JobService:
             name=body.name,
             goal=body.goal,
             agent_id=body.agent_id,
+            fallback_agent_ids=body.fallback_agent_ids or None,
             schedule=body.schedule.model_dump(mode="json"),
             timezone=body.schedule.timezone,
             status="active" if body.enabled else "paused",
@@ -137,6 +155,11 @@ class JobService:
             jitter_seconds=body.jitter_seconds,
             created_at=now,
             updated_at=now,
+            alerts=_dump(body.alerts),
+            alerts_from=_alerts_from(body),
+            grace_seconds=body.grace_seconds,
+            deadline=_dump(body.deadline),
+            max_run_seconds=body.max_run_seconds,
         )
         job.next_run_at = next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
@@ -192,13 +215,18 @@ class JobService:
         job = await store.get_job(self.session, owner=self.owner, job_id=job_id)
         if job is None:
             raise NotFound(f"Job {job_id} not found")
+        await self._load_open([job.id])
         return job
+
+    async def _load_open(self, job_ids: list[str]) -> None:
+        self._open.update(await incidents_store.open_by_job(self.session, job_ids=job_ids))
 
     async def list(self, *, status: str | None, limit: int, offset: int) -> JobsPublic:
         """A page of the owner's jobs."""
         jobs, count = await store.list_jobs(
             self.session, owner=self.owner, status=status, limit=limit, offset=offset
         )
+        await self._load_open([job.id for job in jobs])
         return JobsPublic(jobs=[self.public(job) for job in jobs], count=count)
 
     async def update(self, job_id: str, body: JobUpdate) -> Job:
@@ -208,6 +236,16 @@ class JobService:
         sent = body.model_fields_set
         if "agent_id" in sent:
             self._check_agent(body.agent_id)
+        if {"agent_id", "fallback_agent_ids"} & sent:
+            fallbacks = (
+                body.fallback_agent_ids
+                if "fallback_agent_ids" in sent
+                else job.fallback_agent_ids or []
+            )
+            self._check_fallbacks(
+                body.agent_id if "agent_id" in sent else job.agent_id, fallbacks or []
+            )
+            changes["fallback_agent_ids"] = fallbacks or None
         schedule = None
         if "schedule" in sent:
             try:
@@ -217,6 +255,7 @@ class JobService:
             self._check_future(schedule)
         if body.delivery is not None:
             await check_delivery(self.settings, _dump(body.delivery))
+        await _check_alerts(self.settings, body)
         if "enabled" in changes:
             if job.status in ("completed", "failed"):
                 raise Conflict(f"Job {job.id} is {job.status}; it cannot be paused or resumed")
@@ -236,6 +275,10 @@ class JobService:
                 setattr(job, field, _dump(getattr(body, field)))
             elif field == "budget":
                 job.budget = _budget(body.budget)
+            elif field == "alerts":
+                job.alerts, job.alerts_from = _dump(body.alerts), _alerts_from(body)
+            elif field == "deadline":
+                job.deadline = _dump(body.deadline)
             else:
                 setattr(job, field, value)
         if {"schedule", "jitter_seconds"} & sent:
@@ -261,7 +304,12 @@ class JobService:
         self._check_not_finished(job)
         if job.status == "paused":
             self._resume(job)
+            # Its recovery notice is sent by the next tick (the API sends nothing itself).
+            await incidents_store.resolve_incidents(
+                self.session, job_id=job.id, kinds=("paused",), reason="resumed", at=self.now
+            )
             await self._save(job, rebuild=True)
+            self._open[job.id] = [row for row in self._open.get(job.id, []) if row.kind != "paused"]
         return job
 
     async def delete(self, job_id: str, *, cancel_running: bool) -> None:
@@ -355,15 +403,62 @@ class JobService:
         job = await self.get(job_id)
         return await backfills.backfill(self.session, self.temporal, job, body, now=now)
 
+    async def skip(self, job_id: str, at: datetime) -> Job:
+        """Skip one future fire of the job's schedule (``schedule.exclude.skipped``)."""
+        job = await self.get(job_id)
+        schedule = parse_schedule(job.schedule)
+        instant = skipped_instant(schedule, at, now=self.now)
+        skipped = [s for s in _skipped(schedule) if s > self.now]  # past ones are done with
+        if instant not in skipped:
+            skipped.append(instant)
+        await self._set_skipped(job, schedule, skipped)
+        return job
+
+    async def unskip(self, job_id: str, at: datetime) -> Job:
+        """Undo a skip: the fire at ``at`` runs again."""
+        job = await self.get(job_id)
+        schedule = parse_schedule(job.schedule)
+        zone = load_timezone(schedule.timezone)
+        instant = (at if at.tzinfo is not None else at.replace(tzinfo=zone)).astimezone(UTC)
+        skipped = _skipped(schedule)
+        if instant not in skipped:
+            raise NotFound(
+                f"{instant.astimezone(zone).isoformat()} is not a skipped fire of {job.id}"
+            )
+        await self._set_skipped(job, schedule, [s for s in skipped if s != instant])
+        return job
+
+    async def _set_skipped(self, job: Job, schedule: Any, skipped: Sequence[datetime]) -> None:
+        exclude = schedule.exclude or ScheduleExclusions()
+        schedule.exclude = exclude.model_copy(update={"skipped": sorted(skipped)})
+        if schedule.exclude.is_empty():
+            schedule.exclude = None
+        job.schedule = schedule.model_dump(mode="json")
+        await self._save(job, rebuild=True)
+
     def public(self, job: Job | sa.Row[Any]) -> JobPublic:
         """The API view of a job (a model, or a row of the ``jobs`` table), as of this call
         (``api.services.job_view``)."""
-        return public_job(job, settings=self.settings, now=self.now)
+        return public_job(
+            job, settings=self.settings, now=self.now, open_incidents=self._open.get(job.id)
+        )
 
     def _check_agent(self, agent_id: str) -> None:
         if agent_id not in self.agents:
             known = ", ".join(sorted(self.agents))
             raise Invalid.field("agent_id", f"unknown agent '{agent_id}' (configured: {known})")
+
+    def _check_fallbacks(self, agent_id: str, fallbacks: Sequence[str]) -> None:
+        """Refuse (422 on ``fallback_agent_ids``) an unknown, repeated or main agent."""
+        for index, fallback in enumerate(fallbacks):
+            where = f"fallback_agent_ids.{index}"
+            if fallback not in self.agents:
+                known = ", ".join(sorted(self.agents))
+                raise Invalid.field(where, f"unknown agent '{fallback}' (configured: {known})")
+            if fallback == agent_id:
+                raise Invalid.field(where, f"'{fallback}' is the job's agent_id, not a fallback")
+            if fallback in fallbacks[:index]:
+                raise Invalid.field(where, f"'{fallback}' is listed twice")
 
     def _check_future(self, schedule: Any) -> None:
         if isinstance(schedule, AtSchedule):
@@ -471,8 +566,64 @@ def _check_jitter(schedule: Any, jitter_seconds: int, *, now: datetime) -> None:
         raise Invalid.field("jitter_seconds", str(exc)) from None
 
 
+def _skipped(schedule: Any) -> list[datetime]:
+    exclude = getattr(schedule, "exclude", None)
+    return list(exclude.skipped) if exclude is not None else []
+
+
+def skipped_instant(schedule: Any, at: datetime, *, now: datetime) -> datetime:
+    """``at`` (naive: in the schedule's zone) as the UTC instant of a future fire to skip.
+
+    Raises:
+        Invalid: On ``at``: a one-off, too many skips, not in the future, or not a fire.
+    """
+    if isinstance(schedule, AtSchedule):
+        raise Invalid.field("at", "a one-off job has one fire: pause or delete it instead")
+    zone = load_timezone(schedule.timezone)
+    instant = at if at.tzinfo is not None else at.replace(tzinfo=zone)
+    try:
+        check_instant(instant)
+    except ValueError as exc:
+        raise Invalid.field("at", str(exc)) from None
+    instant = instant.astimezone(UTC)
+    if instant <= now:
+        raise Invalid.field("at", f"{instant.astimezone(zone).isoformat()} is not in the future")
+    if len(_skipped(schedule)) >= MAX_EXCLUDED:
+        raise Invalid.field("at", f"the job already skips {MAX_EXCLUDED} fires")
+    if not is_fire_time(schedule.model_copy(update={"exclude": None}), instant):
+        following = next_fire_time(schedule, after=instant)
+        nearest = following.isoformat() if following is not None else "none"
+        raise Invalid.field(
+            "at",
+            f"{instant.astimezone(zone).isoformat()} is not a fire time of the job "
+            f"(the next fire after it is {nearest})",
+        )
+    return instant
+
+
 def _dump(model: Any) -> dict[str, Any] | None:
     return None if model is None else dict(model.model_dump(mode="json"))
+
+
+async def _check_alerts(settings: Settings, body: JobCreate | JobUpdate) -> None:
+    if body.alerts is not None:
+        await check_alert_channel(settings, body.alerts.channel)
+
+
+async def check_alert_channel(settings: Settings, channel: str) -> None:
+    """422 on ``alerts.channel`` for a channel this server cannot or may not use."""
+    try:
+        await check_delivery(settings, {"channel": channel})
+    except Invalid as exc:
+        message = exc.details[0].message if exc.details else str(exc)
+        raise Invalid.field("alerts.channel", message) from None
+
+
+def _alerts_from(body: JobCreate | JobUpdate) -> str:
+    """Where the job's alert settings come from: its own, the owner's (not sent), or off."""
+    if body.alerts is not None:
+        return "job"
+    return "off" if "alerts" in body.model_fields_set else "owner"
 
 
 def _budget(budget: Budget | None) -> dict[str, Any] | None:

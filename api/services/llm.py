@@ -31,8 +31,10 @@ Answer with one JSON object only, one of:
 {{"type": "every", "interval": <seconds>, "timezone": "<IANA>"}}
 {{"type": "at", "datetime": "<ISO 8601 with offset>", "timezone": "<IANA>"}}
 Add "confidence": <0..1>. If the text is not a schedule or is impossible, answer
-{{"error": "<why>"}}. Cron uses numbers, names (MON, JAN), lists, ranges and steps;
-never L, W, # or ?. If the text names no zone, use {timezone}. Now is {now}."""
+{{"error": "<why>"}}. Cron uses numbers, names (MON, JAN), lists, ranges and steps, and
+L (last day of the month), LW (last weekday), 15W (weekday nearest the 15th) in the day of
+month, 5L (last Friday) and 2#2 (second Tuesday) in the day of week; never ?. If the text names
+no zone, use {timezone}. Now is {now}."""
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from api.services.llm import LLM_THRESHOLD, schedule_from_llm
 from api.services.schedule_input import FIELD_OF, check_schedule
 from domain.dst import at_warnings
 from domain.inputs import check_instant
-from domain.nl import NotASchedule, parse_text
+from domain.nl import NotASchedule, describe, parse_text
 from domain.schedules import AtSchedule, check_jitter, next_fire_times
 from domain.timezones import load_timezone
 
@@ -48,10 +48,17 @@ def validate(
 ) -> Validation:
     """The next ``count`` (nominal) fires of a schedule given as query values, or why it is
     refused; a jitter is checked against the schedule's spacing and echoed."""
+    raw = {"type": kind, FIELD_OF[kind]: value, "timezone": timezone}
+    return validate_schedule(raw, count, now=now, jitter_seconds=jitter_seconds)
+
+
+def validate_schedule(
+    raw: dict[str, Any], count: int, *, now: datetime, jitter_seconds: int = 0
+) -> Validation:
+    """The next ``count`` (nominal) fires of a whole schedule object, its DST warnings and its
+    description, or why it is refused (``POST /validate``, and the GET form's values)."""
     try:
-        schedule = check_schedule(
-            {"type": kind, FIELD_OF[kind]: value, "timezone": timezone}, now=now
-        )
+        schedule = check_schedule(raw, now=now)
     except ValueError as error:
         return Validation(valid=False, error=str(error), jitter_seconds=jitter_seconds)
     try:
@@ -63,14 +70,21 @@ def validate(
     fires = next_fire_times(schedule, after=now, count=count)
     warnings = schedule_warnings(schedule, start=now, end=fires[-1]) if fires else []
     if isinstance(schedule, AtSchedule):
+        value = raw.get("datetime")
         try:
-            written = datetime.fromisoformat(value.strip())
+            written = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
         except ValueError:  # a form pydantic reads and Python's parser does not: no wall time
-            written = schedule.datetime
-        if written.tzinfo is None:
+            written = None
+        if written is not None and written.tzinfo is None:
             zone = load_timezone(schedule.timezone)
             warnings = [ScheduleWarning.of(w, zone) for w in at_warnings(written, schedule)]
-    return Validation(valid=True, next_runs=fires, warnings=warnings, jitter_seconds=jitter_seconds)
+    return Validation(
+        valid=True,
+        next_runs=fires,
+        warnings=warnings,
+        jitter_seconds=jitter_seconds,
+        description=describe(schedule),
+    )
 
 
 async def parse_nl(

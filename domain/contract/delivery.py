@@ -6,11 +6,11 @@ The id of a run's redelivery workflow is here too: the API starts it, the workfl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from domain.delivery import Format
+from domain.delivery import DEFAULT_SIMILARITY_THRESHOLD, Format
 
 
 class DeliveryRun(BaseModel):
@@ -61,8 +61,10 @@ class DeliverInput(BaseModel):
     channel: str
     format: Format = "markdown"
     run: DeliveryRun
-    # Only news: skip when the output equals the job's last delivered one (redeliveries: False).
-    only_if_changed: bool = False
+    # Only news: skip when the output equals the job's last delivered one (redeliveries: False);
+    # "semantic": or when it is ``similarity_threshold`` similar to one of its last delivered.
+    only_if_changed: bool | Literal["semantic"] = False
+    similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD
 
 
 class DeliverResult(BaseModel):
@@ -74,6 +76,8 @@ class DeliverResult(BaseModel):
     skipped: str | None = None
     # Kept in the dev outbox instead of sent (the provider is not configured).
     outbox: bool = False
+    # Semantic only-news: how the output was compared (the run's ``delivery.comparison``).
+    comparison: dict[str, Any] | None = None
 
 
 class RedeliverInput(BaseModel):

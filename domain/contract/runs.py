@@ -34,6 +34,9 @@ class JobSnapshot(BaseModel):
     condition: Condition | None = None
     delivery: Delivery | None = None
     budget: Budget | None = None
+    # Agents a transient provider error moves the next attempt to, in order (docs/api.md,
+    # "Fallback agents"); None or [] for none.
+    fallback_agent_ids: list[str] | None = None
 
     @field_validator("retry", "condition", "delivery", "budget", mode="before")
     @classmethod
@@ -99,6 +102,8 @@ class RunStart(BaseModel):
     chain_id: str | None = None
     scheduled_at: datetime | None = None
     started_at: datetime
+    # Set by the activity from its span (docs/operations.md, "Traces"); never by the workflow.
+    trace_id: str | None = None
 
 
 class RunStarted(BaseModel):
@@ -116,6 +121,8 @@ class AttemptError(BaseModel):
     at: datetime
     kind: str
     error: str
+    # The agent this attempt called (None in runs recorded before fallback agents).
+    agent_id: str | None = None
 
 
 class AttemptDispatches(BaseModel):
@@ -147,6 +154,8 @@ class RunFinish(BaseModel):
     skip_reason: str | None = None
     cut: list[str] = []
     answer_notes: list[str] = []
+    # The agent of the last attempt: the one that answered a completed run (None: not called).
+    agent_id: str | None = None
 
 
 class RunFinished(BaseModel):

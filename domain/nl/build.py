@@ -64,12 +64,28 @@ def _cron(slots: Slots, zone: str, minute: str, hour: str, kind: str | None) -> 
             raise NotASchedule("name one weekday for an 'nth weekday of the month' schedule")
         if doms:
             raise NotASchedule("an 'nth weekday' and a day of the month cannot be combined")
-        doms, dows = set(range(7 * n - 6, min(7 * n, 31) + 1)), {weekday}
+        doms, dows = None, None
+        kind = None
     elif doms and dows:
         raise NotASchedule(
             "a schedule on both a day of the month and a weekday fires only when both match "
             "(Temporal's rule); say one of them, or 'the first monday of the month'"
         )
+    day_of_month = _compress(doms, 1, 31) if doms else "*"
+    day_of_week = _compress(dows, 0, 6) if dows else "*"
+    if slots.nth is not None:
+        day_of_week = f"{slots.nth[1]}#{slots.nth[0]}"  # the n-th such weekday (cron's d#n)
+    if slots.last_day is not None or slots.last_dow is not None:
+        if doms or dows or slots.nth is not None or kind == "week":
+            raise NotASchedule(
+                "'the last day' or 'the last friday' of the month cannot be combined with "
+                "other days; say one of them"
+            )
+        if slots.last_day is not None:
+            day_of_month = slots.last_day
+        else:
+            day_of_week = f"{slots.last_dow}L"
+        kind = None
     if kind == "year":
         months = months or {1}
         doms = doms or ({1} if not dows else None)
@@ -81,9 +97,9 @@ def _cron(slots: Slots, zone: str, minute: str, hour: str, kind: str | None) -> 
     fields = [
         minute,
         hour,
-        _compress(doms, 1, 31) if doms else "*",
+        _compress(doms, 1, 31) if doms else day_of_month,
         _compress(months, 1, 12) if months else "*",
-        _compress(dows, 0, 6) if dows else "*",
+        _compress(dows, 0, 6) if dows else day_of_week,
     ]
     expression = " ".join(fields)
     try:
@@ -159,7 +175,14 @@ def _weeks_on_a_day(slots: Slots, zone: str, total: int, now: dt.datetime) -> Ev
 
 def recurring(slots: Slots, zone: str, now: dt.datetime | None = None) -> AnySchedule:
     calendar_set = bool(
-        slots.times or slots.dows or slots.doms or slots.months or slots.nth or slots.excluded_dows
+        slots.times
+        or slots.dows
+        or slots.doms
+        or slots.months
+        or slots.nth
+        or slots.excluded_dows
+        or slots.last_day
+        or slots.last_dow is not None
     )
     if slots.interval is None:
         if slots.window is not None:

@@ -12,14 +12,39 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from domain.calendars import check_holiday_calendar
 from domain.nl.build import dates_as_calendar, one_off, recurring
 from domain.nl.lexicon import NotASchedule, tokenize
 from domain.nl.rules import AnySchedule, Slots, extract
-from domain.schedules import CronSchedule
+from domain.schedules import AtSchedule, CronSchedule
 from domain.timezones import TimezoneError, load_timezone
 
 __all__ = ["Parsed", "parse"]
 
+_HOLIDAYS = re.compile(
+    r"(?:,\s*)?\b(?:except|excluding|but not|not on|skipping|skip)\s+(?:on\s+)?(?:the\s+)?"
+    r"(?:(?P<name>u\.s\.?|[a-z]+(?:-[a-z0-9]{1,3})?)\s+)?"
+    r"(?:(?:public|bank|national|federal|statutory)\s+)?holidays?\b"
+    r"(?:\s+(?:in|of)\s+(?:the\s+)?(?P<where>[a-z]{2}(?:-[a-z0-9]{1,3})?)\b)?",
+    re.IGNORECASE,
+)
+# What people call a holiday calendar, as the ``holidays`` package names it.
+_HOLIDAY_WORDS = {
+    "u.s": "US",
+    "u.s.": "US",
+    "american": "US",
+    "federal": "US",
+    "uk": "GB",
+    "british": "GB",
+    "english": "GB-ENG",
+    "scottish": "GB-SCT",
+    "welsh": "GB-WLS",
+    "german": "DE",
+    "french": "FR",
+    "canadian": "CA",
+    "australian": "AU",
+}
+_KINDS = frozenset({"public", "bank", "national", "statutory", "the", "all"})
 _RAW_CRON = re.compile(r"\s*(?:@[a-z]+|(?:[\d*/,\-a-zA-Z]+\s+){4}[\d*/,\-a-zA-Z]+)\s*")
 _RAW_CRON_FIELD = re.compile(r"[\d*/,\-]+|[a-zA-Z]{3}(?:-[a-zA-Z]{3})?(?:,[a-zA-Z]{3})*")
 
@@ -46,6 +71,37 @@ def parse(text: str, zone: str, now: dt.datetime) -> Parsed:
     raw = _raw_cron(text, zone)
     if raw is not None:
         return Parsed(raw, 0.9)
+    text, holidays = _holidays(text)
+    parsed = _parse_words(text, zone, now)
+    if holidays is None:
+        return parsed
+    if isinstance(parsed.schedule, AtSchedule):
+        raise NotASchedule("a one-off fires once: it has no holidays to skip")
+    schedule = parsed.schedule.model_dump()
+    schedule["exclude"] = {"holidays": holidays}
+    parsed.schedule = type(parsed.schedule).model_validate(schedule)
+    return parsed
+
+
+def _holidays(text: str) -> tuple[str, str | None]:
+    """The text without its "except US holidays", and the holiday calendar it names."""
+    match = _HOLIDAYS.search(text)
+    if match is None:
+        return text, None
+    said = match["where"] or match["name"]
+    if said is None or said.lower() in _KINDS:
+        raise NotASchedule(
+            "say which holidays to skip, e.g. 'except US holidays' or 'except holidays in "
+            "DE-BY' (a country code, optionally with a region)"
+        )
+    try:
+        calendar = check_holiday_calendar(_HOLIDAY_WORDS.get(said.lower(), said))
+    except ValueError as error:
+        raise NotASchedule(str(error)) from None
+    return f"{text[: match.start()]} {text[match.end() :]}", calendar
+
+
+def _parse_words(text: str, zone: str, now: dt.datetime) -> Parsed:
     lexed = tokenize(text)
     zone = lexed.zone or zone
     slots = Slots(text=" ".join(lexed.tokens))

@@ -62,7 +62,11 @@ _MONTH_DAY = _c(rf"(?:\bon )?\b({_MON})(?: ,)? #?(\d{{1,3}})\b(?:(?: ,)? (\d{{4}
 _DAY_MONTH = _c(
     rf"(?:\bon )?(?:#|\b)(\d{{1,3}}) (?:day )?(?:of )?({_MON})\b(?:(?: ,)? (\d{{4}})\b)?"
 )
-_LAST_DAY = _c(r"\b(?:#?last|end) (?:day|weekday|of)\b|\blast " + _DAY)
+_MONTH_TAIL = r"(?: (?:of|in) (?:every |a )?month\b)"
+_LAST_DAY = _c(
+    rf"(?:\bon )?(?:\blast (day|weekday)\b({_MONTH_TAIL})?|\bend of (?:every |a )?month\b)"
+)
+_LAST_DOW = _c(rf"(?:\bon )?\blast ({_DAY})\b({_MONTH_TAIL})?")
 _NTH_WEEKDAY = _c(rf"(?:\bon )?(?:#(\d)|\b(second)) ({_DAY})(?: (?:of|in) (?:every |a )?month)?")
 _BUSINESS_HOURS = _c(r"(?:\b(?:during|in|within) )?\b(?:business|work|working|office) hour\b")
 _WINDOW = _c(rf"\b(?:between|from) ({_HOUR}) (?:and|{_RANGE}) ({_HOUR})\b")
@@ -119,6 +123,8 @@ class Slots:
     dows: set[int] | None = None
     excluded_dows: set[int] = field(default_factory=set)
     nth: tuple[int, int] | None = None  # (n, weekday)
+    last_day: str | None = None  # cron's day of month: "L" (last day) or "LW" (last weekday)
+    last_dow: int | None = None  # the last such weekday of the month (cron's dL)
     doms: set[int] | None = None
     months: set[int] | None = None
     dates: list[tuple[int, int, int]] = field(default_factory=list)  # (year or 0, month, day)
@@ -270,6 +276,33 @@ def _nth(s: Slots, match: re.Match[str]) -> None:
     if not 1 <= n <= 5:
         raise NotASchedule(f"there is no {ordinal(n)} {match[3]} in a month")
     s.nth = (n, DAYS.index(match[3]))
+
+
+_DAY_WORDS = dict(
+    zip(DAYS, "sunday monday tuesday wednesday thursday friday saturday".split(), strict=True)
+)
+
+
+def _of_the_month(s: Slots, match: re.Match[str]) -> None:
+    """ "last friday" alone is a past day: it is read as the month's only where a month is said."""
+    if match[1] is not None and match[2] is None and not re.search(r"\bmonth", s.text):
+        said = f"last {_DAY_WORDS.get(match[1], match[1])}"
+        raise NotASchedule(
+            f"could not tell which '{said}' is meant; for a monthly schedule say "
+            f"'the {said} of the month'"
+        )
+
+
+def _last_day(s: Slots, match: re.Match[str]) -> None:
+    _of_the_month(s, match)
+    s.last_day = "LW" if match[1] == "weekday" else "L"
+    s.recurring_hint = True
+
+
+def _last_dow(s: Slots, match: re.Match[str]) -> None:
+    _of_the_month(s, match)
+    s.last_dow = DAYS.index(match[1])
+    s.recurring_hint = True
 
 
 def _business_hours(s: Slots, _: re.Match[str]) -> None:
@@ -447,13 +480,8 @@ RULES: tuple[Rule, ...] = (
     Rule(_ISO_DATE, _iso_date),
     Rule(_MONTH_DAY, _month_day),
     Rule(_DAY_MONTH, _day_month),
-    Rule(
-        _LAST_DAY,
-        _refuse(
-            "'last day' schedules cannot be expressed: Temporal rejects cron's L; "
-            "pick a day such as the 28th or the 1st"
-        ),
-    ),
+    Rule(_LAST_DAY, _last_day),
+    Rule(_LAST_DOW, _last_dow),
     Rule(_EVERY_OTHER_DAY_NAME, _every_other_day_name),
     Rule(_NTH_WEEKDAY, _nth),
     Rule(_BUSINESS_HOURS, _business_hours),
@@ -511,7 +539,9 @@ def _judge_leftovers(s: Slots) -> None:
 
 def _mark_recurring(s: Slots, lexed_tokens: list[str]) -> None:
     """Whether the text asks for a repeating schedule rather than one time."""
-    if "every" in lexed_tokens or s.nth or (s.doms and not s.months and not s.dates):
+    if "every" in lexed_tokens or s.nth or s.last_day or s.last_dow is not None:
+        s.recurring_hint = True
+    if s.doms and not s.months and not s.dates:
         s.recurring_hint = True
     if s.dows and (len(s.dows) > 1 or s.excluded_dows):
         s.recurring_hint = True

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from temporalio.api.workflowservice.v1 import ListScheduleMatchingTimesRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -22,6 +23,7 @@ from temporalio.client import (
 )
 
 from api.core.index.models import Job
+from api.core.schedules import schedule_spec
 from api.services import job_view
 from domain.schedules import CronSchedule, EverySchedule, next_fire_times
 
@@ -72,7 +74,8 @@ async def compare_with_temporal(
             continue
         theirs = _utc(description.info.next_action_times)
         assert ours == theirs, (
-            f"evaluator and Temporal disagree for {spec.cron_expressions or spec.intervals} "
+            f"evaluator and Temporal disagree for "
+            f"{spec.cron_expressions or spec.intervals or spec.calendars} "
             f"in {spec.time_zone_name}:\n"
             f"  evaluator: {[t.isoformat() for t in ours]}\n"
             f"  Temporal:  {[t.isoformat() for t in theirs]}"
@@ -113,6 +116,63 @@ async def compare_cron(client: Client, expression: str, timezone: str) -> list[d
     schedule = CronSchedule(type="cron", expression=expression, timezone=timezone)
     return await compare_with_temporal(
         client,
-        ScheduleSpec(cron_expressions=[expression], time_zone_name=timezone),
+        # As the API builds it: a cron string, or calendars for the day forms (L, W, #).
+        schedule_spec(schedule, jitter_seconds=0),
         lambda after: evaluator_times(schedule, after),
     )
+
+
+# Temporal lists at most this many matching times per request.
+MATCHING_TIMES_CAP = 1000
+
+
+async def temporal_matching_times(
+    client: Client, spec: ScheduleSpec, start: datetime, end: datetime
+) -> list[datetime]:
+    """Every time Temporal's scheduler fires ``spec`` in ``(start, end]`` (its nominal times,
+    from ``ListScheduleMatchingTimes`` on a real, paused schedule), in UTC."""
+    schedule_id = f"evaluator-{uuid.uuid4().hex}"
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                "EvaluatorComparisonDummy", id=f"dummy-{schedule_id}", task_queue=TASK_QUEUE
+            ),
+            spec=spec,
+            state=ScheduleState(paused=True, note="evaluator comparison"),
+        ),
+    )
+    try:
+        request = ListScheduleMatchingTimesRequest(
+            namespace=client.namespace, schedule_id=schedule_id
+        )
+        request.start_time.FromDatetime(start)
+        request.end_time.FromDatetime(end)
+        answer = await client.workflow_service.list_schedule_matching_times(request)
+    finally:
+        await handle.delete()
+    times = [t.ToDatetime().replace(tzinfo=UTC) for t in answer.start_time]
+    assert len(times) < MATCHING_TIMES_CAP, "the range holds too many fires to compare"
+    return times
+
+
+async def compare_years(
+    client: Client, schedule: CronSchedule, start: datetime, years: int = 10
+) -> list[datetime]:
+    """Assert that every fire of ``years`` years from ``start`` is the same for the evaluator
+    and for Temporal, given the spec the API builds for ``schedule``; returns them in UTC."""
+    end = start.replace(year=start.year + years)
+    theirs = await temporal_matching_times(
+        client, schedule_spec(schedule, jitter_seconds=0), start, end
+    )
+    ours = [
+        t.astimezone(UTC)
+        for t in next_fire_times(schedule, after=start, count=MATCHING_TIMES_CAP)
+        if t <= end
+    ]
+    assert ours == theirs, (
+        f"evaluator and Temporal disagree for {schedule.expression} in {schedule.timezone}: "
+        f"only the evaluator {sorted(set(ours) - set(theirs))[:5]}, "
+        f"only Temporal {sorted(set(theirs) - set(ours))[:5]}"
+    )
+    return theirs

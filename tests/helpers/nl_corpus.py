@@ -178,6 +178,21 @@ CASES: list[Case] = [
     ("every month on the 1st at 8:30", "cron", "30 8 1 * *", UTC),
     ("first monday of the month at 9", "cron", "0 9 1-7 * 1", UTC),
     ("every second tuesday of the month at 10am", "cron", "0 10 8-14 * 2", UTC),
+    # the last day, the last weekday, the n-th weekday; public holidays ("|US": exclude them)
+    ("on the last day of the month at 6pm", "cron", "0 18 L * *", UTC),
+    ("last weekday of the month at 5pm", "cron", "0 17 LW * *", UTC),
+    ("at the end of every month", "cron", "0 0 L * *", UTC),
+    ("monthly on the last day at 9", "cron", "0 9 L * *", UTC),
+    ("on the last friday of each month", "cron", "0 0 * * 5L", UTC),
+    ("every month on the last friday at 10am", "cron", "0 10 * * 5L", UTC),
+    ("the last sunday of the month at noon", "cron", "0 12 * * 0L", UTC),
+    ("the second tuesday of every month", "cron", "0 0 * * 2#2", UTC),
+    ("on the third thursday of the month at 18:30", "cron", "30 18 * * 4#3", UTC),
+    ("on the 1st and 15th", "cron", "0 0 1,15 * *", UTC),
+    ("weekdays at 9 except us holidays", "cron", "0 9 * * 1-5|US", UTC),
+    ("every weekday at 9am except US public holidays", "cron", "0 9 * * 1-5|US", UTC),
+    ("daily at 8 excluding uk bank holidays", "cron", "0 8 * * *|GB", UTC),
+    ("weekdays at 7:30 except holidays in DE-BY", "cron", "30 7 * * 1-5|DE-BY", UTC),
     ("quarterly", "cron", "0 0 1 1,4,7,10 *", UTC),
     ("quarterly on the 15th at 9am", "cron", "0 9 15 1,4,7,10 *", UTC),
     ("every 3 months on the 15th", "cron", "0 0 15 1,4,7,10 *", UTC),
@@ -318,8 +333,12 @@ REFUSALS: list[str] = [
     "every 45 minutes between 9 and 5",
     "between 9 and 5",
     "every 2 weeks at 9am",
-    "last friday of the month",
-    "on the last day of the month",
+    "last friday",
+    "on the last day",
+    "the last day of the month on the 15th",
+    "weekdays at 9 except holidays",
+    "weekdays at 9 except narnian holidays",
+    "tomorrow at 9 except us holidays",
     "every monday on the 15th",
     "yesterday at 5pm",
     "on March 5 2020",
@@ -346,7 +365,12 @@ def expected_schedule(case: Case) -> CronSchedule | EverySchedule | AtSchedule:
 
     kind, value, zone = case[1], case[2], case[3]
     if kind == "cron":
-        return CronSchedule(type="cron", expression=str(value), timezone=zone)
+        # "<expression>|<holiday calendar>": the schedule excludes that calendar's holidays.
+        expression, _, holidays = str(value).partition("|")
+        exclude = {"exclude": {"holidays": holidays}} if holidays else {}
+        return CronSchedule.model_validate(
+            {"type": "cron", "expression": expression, "timezone": zone, **exclude}
+        )
     if kind == "every":
         if isinstance(value, tuple):
             interval, first = value

@@ -10,7 +10,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from api.core.index.models import Job, Run, backfills, job_counts, job_events, jobs, runs
+from api.core.index.incidents import delete_job_incidents
+from api.core.index.models import (
+    Job,
+    Run,
+    backfills,
+    job_counts,
+    job_events,
+    jobs,
+    output_embeddings,
+    runs,
+)
 
 # Built once: every job route runs it.
 _OWNERS_JOB = select(Job).where(
@@ -75,6 +85,8 @@ async def purge_job(session: AsyncSession, *, job_id: str) -> None:
     await session.execute(sa.delete(Run).where(col(Run.job_id) == job_id))
     await session.execute(sa.delete(job_events).where(job_events.c.job_id == job_id))
     await session.execute(sa.delete(backfills).where(backfills.c.job_id == job_id))
+    await session.execute(sa.delete(output_embeddings).where(output_embeddings.c.job_id == job_id))
+    await delete_job_incidents(session, job_id=job_id)
     await session.execute(sa.delete(Job).where(col(Job.id) == job_id))
     await session.commit()
 
@@ -102,6 +114,8 @@ async def delete_job_rows(conn: AsyncConnection, *, job_id: str) -> None:
     await conn.execute(runs.delete().where(runs.c.job_id == job_id))
     await conn.execute(job_events.delete().where(job_events.c.job_id == job_id))
     await conn.execute(backfills.delete().where(backfills.c.job_id == job_id))
+    await conn.execute(output_embeddings.delete().where(output_embeddings.c.job_id == job_id))
+    await delete_job_incidents(conn, job_id=job_id)
     await conn.execute(jobs.delete().where(jobs.c.id == job_id))
 
 

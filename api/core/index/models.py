@@ -77,6 +77,9 @@ class Job(SQLModel, table=True):
     name: str = Field(max_length=200)
     goal: str = Field(sa_type=sa.Text)
     agent_id: str = Field(max_length=200)
+    # Agents the next attempt goes to after a transient provider error (docs/api.md, "Fallback
+    # agents"), in order.
+    fallback_agent_ids: list[str] | None = Field(default=None, sa_type=sa.JSON)
     schedule: dict[str, Any] = Field(sa_type=sa.JSON)
     timezone: str = Field(max_length=64)
     status: str = Field(max_length=20)
@@ -104,6 +107,18 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     deleted_at: datetime | None = _time()
+    # Alerts (docs/alerts.md): ``alerts_from`` "owner" (the owner's default, the job's own not
+    # set), "job" (``alerts``) or "off" (``alerts: null``).
+    alerts: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    alerts_from: str = Field(
+        default="owner",
+        max_length=10,
+        sa_column_kwargs={"server_default": "owner", "default": "owner"},
+    )
+    # None: 300 seconds (domain.alerts.DEFAULT_GRACE_SECONDS).
+    grace_seconds: int | None = None
+    deadline: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    max_run_seconds: int | None = None
 
 
 class Run(SQLModel, table=True):
@@ -143,6 +158,9 @@ class Run(SQLModel, table=True):
     # The run keeps less than the agent answered (docs/api.md, "Run object"), and what changed.
     truncated: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     answer_notes: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    trace_id: str | None = Field(default=None, max_length=32)
+    # The agent that answered (the job's, or a fallback agent); None before it finished.
+    agent_id: str | None = Field(default=None, max_length=200)
 
 
 class Backfill(SQLModel, table=True):
@@ -419,3 +437,98 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 idempotency_keys: sa.Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+class OutputEmbedding(SQLModel, table=True):
+    """The embedding of a delivered run's output under one model, kept so semantic only-news
+    (docs/api.md, "Only news") embeds each delivered output once, not at every run."""
+
+    __tablename__ = "output_embeddings"
+    __table_args__ = (sa.Index("ix_output_embeddings_job_created", "job_id", "created_at"),)
+
+    run_id: str = Field(primary_key=True, max_length=120)
+    model: str = Field(primary_key=True, max_length=200)
+    job_id: str = Field(max_length=40)
+    embedding: list[float] = Field(sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+output_embeddings: sa.Table = OutputEmbedding.__table__  # type: ignore[attr-defined]
+
+
+class OwnerSettings(SQLModel, table=True):
+    """An owner's settings: the alert settings every job without its own uses."""
+
+    __tablename__ = "owner_settings"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    alerts: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Incident(SQLModel, table=True):
+    """Something wrong with a job (failing, missed, late, paused), open until it resolves.
+
+    ``open_key`` is ``<job id>:<kind>`` while the incident is open and null once resolved: its
+    unique index holds at most one open incident per job and kind on every backend.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        sa.Index("ix_incidents_owner_opened", "owner", "opened_at", "id"),
+        sa.Index("ix_incidents_job_opened", "job_id", "opened_at"),
+        sa.Index("ix_incidents_status_remind", "status", "next_reminder_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(max_length=200)
+    job_id: str = Field(max_length=40)
+    job_name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    open_key: str | None = Field(default=None, unique=True, max_length=80)
+    reason: str = Field(sa_type=sa.Text)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # The fire (nominal time) or deadline it is about, where it is about one.
+    fire_at: datetime | None = _time()
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = _time()
+    resolved_reason: str | None = Field(default=None, sa_type=sa.Text)
+    # The alert settings in effect when it opened (null: none, so nothing is sent).
+    alerts: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    notify: bool = False
+    reminders: int = 0
+    next_reminder_at: datetime | None = _time()
+    acked_at: datetime | None = _time()
+    acked_by: str | None = Field(default=None, max_length=200)
+
+
+class IncidentNotification(SQLModel, table=True):
+    """One notification of an incident, written in the transaction that opened, reminded or
+    resolved it; its id (``<incident id>/opened``, ``…/reminder/<n>``, ``…/resolved``) is the
+    idempotency key receivers see. ``pending`` until sent (``sent``) or given up (``failed``)."""
+
+    __tablename__ = "incident_notifications"
+    __table_args__ = (
+        sa.Index("ix_incident_notifications_incident", "incident_id", "created_at"),
+        sa.Index("ix_incident_notifications_status", "status", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=120)
+    incident_id: str = Field(max_length=40)
+    owner: str = Field(max_length=200)
+    event: str = Field(max_length=20)
+    channel: str = Field(sa_type=sa.Text)
+    status: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = _time()
+    attempts: int = 0
+    # A sender holds the notification until then; another sends it only after.
+    claimed_until: datetime | None = _time()
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    outbox: bool = False
+
+
+owner_settings: sa.Table = OwnerSettings.__table__  # type: ignore[attr-defined]
+incidents: sa.Table = Incident.__table__  # type: ignore[attr-defined]
+incident_notifications: sa.Table = IncidentNotification.__table__  # type: ignore[attr-defined]

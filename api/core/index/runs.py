@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
+from api.core.tracing import current_trace_id
 from domain.contract.runs import RunFinish, RunStart
 from domain.limits import storable
 
@@ -64,6 +65,8 @@ async def insert_manual_run(session: AsyncSession, *, run_id: str, job_id: str, 
             status="running",
             attempts=0,
             started_at=utcnow(),
+            # The request's trace, which its workflow continues (docs/operations.md, "Traces").
+            trace_id=current_trace_id(),
         )
         .on_conflict_do_nothing(index_elements=[runs.c.id])
     )
@@ -89,7 +92,8 @@ async def upsert_started_run(conn: AsyncConnection, *, start: RunStart) -> None:
         .on_conflict_do_update(
             index_elements=[runs.c.id],
             set_={
-                "temporal_run_id": sa.func.coalesce(runs.c.temporal_run_id, start.temporal_run_id)
+                "temporal_run_id": sa.func.coalesce(runs.c.temporal_run_id, start.temporal_run_id),
+                "trace_id": sa.func.coalesce(runs.c.trace_id, start.trace_id),
             },
         )
     )
@@ -175,6 +179,7 @@ def _ended(finish: RunFinish, started_at: datetime | None) -> dict[str, Any]:
         "output_tokens": finish.usage.output_tokens if finish.usage else None,
         "cost_usd": finish.usage.cost_usd if finish.usage else None,
         "truncated": bool(finish.cut),
+        "agent_id": finish.agent_id,
     }
 
 
@@ -351,6 +356,24 @@ async def last_delivered_output(
     )
     row = rows.first()
     return None if row is None else (row.id, row.output)
+
+
+async def last_delivered_outputs(
+    conn: AsyncConnection, *, job_id: str, run_id: str, limit: int
+) -> list[tuple[str, str | None]]:
+    """The ``(id, output)`` of the job's latest ``limit`` runs other than ``run_id`` whose
+    delivery went through, newest first."""
+    rows = await conn.execute(
+        sa.select(runs.c.id, runs.c.output)
+        .where(
+            runs.c.job_id == job_id,
+            runs.c.id != run_id,
+            runs.c.delivery["status"].as_string() == "delivered",
+        )
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(limit)
+    )
+    return [(row.id, row.output) for row in rows]
 
 
 async def run_running_at(

@@ -28,8 +28,10 @@ export async function renderJobs(container, _parts, query) {
   const body = h("tbody");
   const summary = h("p", { class: "muted", id: "jobs-summary", "aria-live": "polite" }, "Loading…");
   const pager = h("nav", { class: "pager", "aria-label": "Job pages" });
+  const incidents = h("section", { class: "incidents", id: "open-incidents", "aria-live": "polite" });
   container.replaceChildren(
     heading("Jobs"),
+    incidents,
     h("div", { class: "toolbar" },
       h("label", { for: "status-filter" }, "Status "), select, summary),
     h("div", { class: "table-wrap" },
@@ -41,6 +43,7 @@ export async function renderJobs(container, _parts, query) {
     pager,
   );
 
+  fillIncidents(incidents);
   let page;
   try {
     page = await api("/jobs", { params: { status, limit: PAGE_SIZE, offset } });
@@ -93,6 +96,7 @@ function jobRow(job) {
     h("td", { class: "schedule", "data-label": "Schedule" }, job.schedule_description),
     h("td", { class: "zone", "data-label": "Zone" }, zoneText(job.schedule.timezone || "UTC")),
     h("td", { class: "status", "data-label": "Status" }, h("span", {}, badge(job.status),
+      (job.open_incidents || []).map((incident) => [" ", incidentBadge(incident)]),
       job.paused_reason ? h("span", { class: "muted reason" }, job.paused_reason) : null)),
     h("td", { class: "next", "data-label": "Next run" }, timeEl(job.next_run_at)),
     h("td", { class: "last", "data-label": "Last run" },
@@ -143,6 +147,50 @@ async function fillLastRun(body, job) {
     " ",
     badge(run.status),
   ));
+}
+
+/** An open incident's badge: its kind, its id and since when in the tooltip. */
+export function incidentBadge(incident) {
+  return h("span", {
+    class: "badge incident", "data-incident-id": incident.id,
+    title: `${incident.id}, open since ${incident.opened_at}`,
+  }, `⚠ ${incident.kind}`);
+}
+
+/** The owner's open incidents (newest 10) above the table, each with an Acknowledge button. */
+async function fillIncidents(section) {
+  let page;
+  try {
+    page = await api("/incidents", { params: { status: "open", limit: 10 } });
+  } catch {
+    return;
+  }
+  if (!page.count) return;
+  section.replaceChildren(
+    h("h2", {}, `${page.count.toLocaleString()} open incident${page.count === 1 ? "" : "s"}`),
+    h("ul", {}, page.incidents.map((incident) => incidentItem(incident))));
+}
+
+function incidentItem(incident) {
+  const ack = h("button", {
+    type: "button", class: "small", "data-action": "ack", disabled: Boolean(incident.acked_at),
+    "aria-label": `Acknowledge the ${incident.kind} incident of ${incident.job_name}`,
+  }, incident.acked_at ? "Acknowledged" : "Acknowledge");
+  ack.addEventListener("click", async () => {
+    ack.disabled = true;
+    try {
+      await api(`/incidents/${encodeURIComponent(incident.id)}/ack`, { method: "POST" });
+      ack.textContent = "Acknowledged";
+      toast(`Acknowledged: reminders stop for ${incident.job_name}`);
+    } catch (error) {
+      ack.disabled = false;
+      toast(`${incident.job_name}: ${error.message}`);
+    }
+  });
+  return h("li", { "data-incident-id": incident.id },
+    badge(incident.kind), " ", h("strong", {}, incident.job_name), " ",
+    h("span", {}, incident.reason), " ", h("span", { class: "muted" }, "since "),
+    timeEl(incident.opened_at), " ", ack);
 }
 
 /** A zone name that may wrap after its slashes ("America/<wbr>New_York"), never inside words. */

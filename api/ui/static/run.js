@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
+import { incidentBadge } from "./jobs.js";
 import { badge, duration, errorBox, h, heading, timeEl } from "./util.js";
 
 export async function renderRun(container, parts) {
@@ -27,7 +28,9 @@ export async function renderRun(container, parts) {
     ["Started", timeEl(run.started_at)],
     ["Completed", timeEl(run.completed_at)],
     ["Duration", duration(run.duration_seconds)],
+    ["Agent", run.agent_id ?? "—"],
     ["Attempts", String(run.attempts)],
+    ["Trace", run.trace_id ? h("code", { id: "trace-id" }, run.trace_id) : "none (traces are off)"],
   ];
   const output = h("div", { class: "markdown output" });
   // Escaped before any rule runs (markdown.js): the only markup is the renderer's own.
@@ -42,6 +45,10 @@ export async function renderRun(container, parts) {
         target: "_blank", rel: "noopener noreferrer",
       }, "Open in Temporal Web UI ↗")),
     h("dl", { class: "facts" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+    job && job.open_incidents && job.open_incidents.length
+      ? h("p", { class: "incidents", id: "job-incidents" }, "Open incidents of this job: ",
+        job.open_incidents.map((incident) => [incidentBadge(incident), " "]))
+      : null,
     run.error ? section("Error", h("pre", { class: "error-text" }, run.error)) : null,
     section("Attempts", attempts(run)),
     section("Output", run.output ? output : h("p", { class: "muted" }, "No output.")),
@@ -63,10 +70,10 @@ function attempts(run) {
       run.attempts ? `${run.attempts} attempt(s), none failed.` : "The agent was not called.");
   }
   return h("div", { class: "table-wrap" }, h("table", { class: "attempts" },
-    h("thead", {}, h("tr", {}, ["Attempt", "At", "Kind", "Error"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Attempt", "At", "Agent", "Kind", "Error"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, run.attempt_errors.map((e) => h("tr", {},
       h("td", { class: "num" }, String(e.attempt)), h("td", {}, timeEl(e.at)),
-      h("td", {}, e.kind), h("td", { class: "error-text" }, e.error))))));
+      h("td", {}, e.agent_id ?? "—"), h("td", {}, e.kind), h("td", { class: "error-text" }, e.error))))));
 }
 
 function condition(result) {

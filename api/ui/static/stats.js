@@ -25,6 +25,7 @@ export async function refreshStats() {
         : "none",
       "jobs-by-status",
     ),
+    stat("Open incidents", (data.open_incidents ?? 0).toLocaleString(), "open-incidents"),
   );
   stats.hidden = false;
 }

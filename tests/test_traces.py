@@ -1,0 +1,167 @@
+"""One trace from the API request to the agent call (docs/operations.md, "Traces"): an OTLP/HTTP
+receiver in the test decodes what ``agent-scheduler dev`` exports, with opentelemetry-proto."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tests.helpers.api import JOBS
+from tests.helpers.dev import running_dev, until
+from tests.helpers.servers import Reply, ScriptedServer
+
+pytestmark = pytest.mark.server  # runs `agent-scheduler dev`
+
+
+@dataclass
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    service: str
+
+
+@dataclass
+class Receiver:
+    """What an OTLP/HTTP collector at ``url`` was sent."""
+
+    url: str = ""
+    spans: list[Span] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, trace_id: str) -> list[Span]:
+        with self.lock:
+            return [span for span in self.spans if span.trace_id == trace_id]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            with found.lock:
+                for resource in request.resource_spans:
+                    attributes = {a.key: a.value.string_value for a in resource.resource.attributes}
+                    for scope in resource.scope_spans:
+                        found.spans.extend(
+                            Span(
+                                span.trace_id.hex(),
+                                span.span_id.hex(),
+                                span.parent_span_id.hex(),
+                                span.name,
+                                attributes.get("service.name", ""),
+                            )
+                            for span in scope.spans
+                        )
+            answer = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    found.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield found
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
+    tmp_path: Path, receiver: Receiver, agent_server: ScriptedServer
+) -> None:
+    agents = tmp_path / "agents.toml"
+    agents.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent_server.url}/agent"\n')
+    # The first attempt is refused (503), the second answers: both calls carry the trace.
+    agent_server.script("/agent", Reply(503, {"error": "busy"}), Reply(200, {"output": "done"}))
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "AGENT_SCHEDULER_LOG_FORMAT": "json",
+    }
+    with running_dev(tmp_path / "data", tmp_path / "logs", env=env, agents=agents) as dev:
+        headers = dev.headers()
+        job = dev.create_job(
+            agent_id="web", retry={"max_attempts": 2, "strategy": "fixed", "base_delay": 1}
+        )
+        run = dev.trigger_to_the_end(job["id"])
+        run_id = run["id"]
+        assert run["status"] == "completed" and run["attempts"] == 2
+        trace_id = run["trace_id"]
+        assert trace_id and len(trace_id) == 32 and int(trace_id, 16)
+
+        # The agent received the run's trace on both attempts, each from its own span.
+        calls = agent_server.calls("/agent")
+        parents = [call.headers["traceparent"].split("-") for call in calls]
+        assert [p[1] for p in parents] == [trace_id, trace_id]
+        assert parents[0][2] != parents[1][2]
+
+        # The collector got the whole path under that one trace id.
+        names = until(
+            "the run's spans",
+            lambda: (n := {s.name for s in receiver.of(trace_id)}) >= EXPECTED and n,
+        )
+        assert "POST /api/scheduler/jobs/{job_id}/trigger" in names, names
+        spans = receiver.of(trace_id)
+        ids = {span.span_id for span in spans}
+        # One tree: every span but the request's has its parent in the trace.
+        roots = [span for span in spans if span.parent_id not in ids]
+        assert [root.name for root in roots] == ["POST /api/scheduler/jobs/{job_id}/trigger"]
+        assert {span.service for span in spans} == {"agent-scheduler"}
+
+        # A scheduled run starts a trace of its own.
+        scheduled = dev.create_job(agent_id="web", schedule={"type": "every", "interval": 1})
+        runs_url = f"{dev.api}{JOBS}/{scheduled['id']}/runs"
+        first = until(
+            "a scheduled run with a trace",
+            lambda: next(
+                (
+                    r
+                    for r in httpx.get(runs_url, headers=headers).json()["runs"]
+                    if r["trace_id"] and r["status"] != "running"
+                ),
+                None,
+            ),
+        )
+        httpx.delete(f"{dev.api}{JOBS}/{scheduled['id']}", headers=headers)
+        assert first["trigger"] == "schedule" and first["trace_id"] != trace_id
+        until("the scheduled run's agent span", lambda: receiver.of(first["trace_id"]))
+    # The JSON log line of the refused attempt names the run and its trace.
+    lines = [
+        json.loads(line) for line in dev.stderr.read_text().splitlines() if line.startswith("{")
+    ]
+    refused = [line for line in lines if "failed on attempt 1" in line["message"]]
+    assert refused and refused[0]["run_id"] == run_id and refused[0]["trace_id"] == trace_id
+
+
+# The spans of a triggered run: the request, the client's start, the workflow, its activities
+# and the agent's HTTP call.
+EXPECTED = {
+    "StartWorkflow:JobRun",
+    "RunWorkflow:JobRun",
+    "StartActivity:call_agent",
+    "RunActivity:call_agent",
+    "POST",
+}
