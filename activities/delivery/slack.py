@@ -38,12 +38,8 @@ async def send(
     accepted: Callable[[], Awaitable[None]],
 ) -> DeliverResult:
     """Post the run's messages that ``progress`` does not show posted yet."""
-    if not settings.slack_token:
-        raise refused("Slack delivery is not configured (AGENT_SCHEDULER_SLACK_TOKEN)")
     messages = slack_messages(job.run, job.format)
     posted, thread_ts = progress.posted, progress.thread_ts
-    url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
-    headers = {"Authorization": f"Bearer {settings.slack_token}"}
     for index in range(posted, len(messages.texts)):
         body: dict[str, Any] = {
             "channel": channel.target,
@@ -54,25 +50,37 @@ async def send(
         }
         if index > 0 and thread_ts:
             body["thread_ts"] = thread_ts
-        try:
-            response = await http.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise failed(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise failed(f"Slack answered HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise refused(f"Slack answered HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except ValueError:
-            raise failed("Slack answered with a body that is not JSON") from None
-        if not answer.get("ok"):
-            error = str(answer.get("error", "unknown_error"))
-            if error in _TRANSIENT:
-                raise failed(f"Slack refused the message: {error}")
-            raise refused(f"Slack refused the message: {error}")
+        answer = await post_message(http, settings, body)
         if index == 0:
             thread_ts = answer.get("ts")
         progress.posted, progress.thread_ts = index + 1, thread_ts
         await accepted()
     return DeliverResult(messages=len(messages.texts), truncated=messages.truncated)
+
+
+async def post_message(
+    http: httpx.AsyncClient, settings: Settings, body: dict[str, Any]
+) -> dict[str, Any]:
+    """One ``chat.postMessage``; Slack's answer, or ``failed`` (worth a retry) / ``refused``."""
+    if not settings.slack_token:
+        raise refused("Slack delivery is not configured (AGENT_SCHEDULER_SLACK_TOKEN)")
+    url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
+    headers = {"Authorization": f"Bearer {settings.slack_token}"}
+    try:
+        response = await http.post(url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise failed(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise failed(f"Slack answered HTTP {response.status_code}")
+    if response.status_code != 200:
+        raise refused(f"Slack answered HTTP {response.status_code}")
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError:
+        raise failed("Slack answered with a body that is not JSON") from None
+    if not answer.get("ok"):
+        error = str(answer.get("error", "unknown_error"))
+        if error in _TRANSIENT:
+            raise failed(f"Slack refused the message: {error}")
+        raise refused(f"Slack refused the message: {error}")
+    return answer

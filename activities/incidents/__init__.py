@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import email, outbox
+from activities.delivery import email, outbox, slack
 from activities.delivery.errors import failed, refused
 from api.core.index import incidents as index_incidents
 from api.core.index import outbox as index_outbox
@@ -45,14 +45,6 @@ log = logging.getLogger(__name__)
 CLAIM = timedelta(minutes=2)
 # Attempts before a notification is given up (about this many ticks).
 MAX_ATTEMPTS = 20
-# Slack errors a later attempt may not see again (as for results).
-_SLACK_TRANSIENT = {
-    "ratelimited",
-    "internal_error",
-    "fatal_error",
-    "request_timeout",
-    "service_unavailable",
-}
 
 
 class IncidentNotifier:
@@ -219,29 +211,8 @@ def _note(row: Any, settings: Settings) -> IncidentNote:
 async def _slack(
     http: httpx.AsyncClient, settings: Settings, channel: Channel, note: IncidentNote
 ) -> None:
-    if not settings.slack_token:
-        raise refused("Slack delivery is not configured (AGENT_SCHEDULER_SLACK_TOKEN)")
-    url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
     body = {"channel": channel.target, "unfurl_links": False, **note.slack_body()}
-    try:
-        response = await http.post(
-            url, json=body, headers={"Authorization": f"Bearer {settings.slack_token}"}
-        )
-    except httpx.HTTPError as exc:
-        raise failed(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
-    if response.status_code == 429 or response.status_code >= 500:
-        raise failed(f"Slack answered HTTP {response.status_code}")
-    if response.status_code != 200:
-        raise refused(f"Slack answered HTTP {response.status_code}")
-    try:
-        answer = response.json()
-    except ValueError:
-        raise failed("Slack answered with a body that is not JSON") from None
-    if not answer.get("ok"):
-        error = str(answer.get("error", "unknown_error"))
-        if error in _SLACK_TRANSIENT:
-            raise failed(f"Slack refused the message: {error}")
-        raise refused(f"Slack refused the message: {error}")
+    await slack.post_message(http, settings, body)
 
 
 async def _webhook(
