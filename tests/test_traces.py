@@ -106,11 +106,13 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         job = dev.create_job(
             agent_id="web", retry={"max_attempts": 2, "strategy": "fixed", "base_delay": 1}
         )
-        run = dev.trigger_to_the_end(job["id"])
+        # The caller's own trace: the run continues it.
+        caller = "4bf92f3577b34da6a3ce929d0e0e4736"
+        run = dev.trigger_to_the_end(job["id"], traceparent=f"00-{caller}-00f067aa0ba902b7-01")
         run_id = run["id"]
         assert run["status"] == "completed" and run["attempts"] == 2
         trace_id = run["trace_id"]
-        assert trace_id and len(trace_id) == 32 and int(trace_id, 16)
+        assert trace_id == caller
 
         # The agent received the run's trace on both attempts, each from its own span.
         calls = agent_server.calls("/agent")
@@ -126,9 +128,11 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         assert "POST /api/scheduler/jobs/{job_id}/trigger" in names, names
         spans = receiver.of(trace_id)
         ids = {span.span_id for span in spans}
-        # One tree: every span but the request's has its parent in the trace.
+        # One tree under the caller's span: every span but the request's has its parent in
+        # the trace, and the request's is the caller's.
         roots = [span for span in spans if span.parent_id not in ids]
         assert [root.name for root in roots] == ["POST /api/scheduler/jobs/{job_id}/trigger"]
+        assert roots[0].parent_id == "00f067aa0ba902b7"
         assert {span.service for span in spans} == {"agent-scheduler"}
 
         # A scheduled run starts a trace of its own.

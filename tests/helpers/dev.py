@@ -45,9 +45,10 @@ class Dev:
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
 
-    def trigger_to_the_end(self, job_id: str) -> dict[str, Any]:
-        """Trigger a run of ``job_id`` and wait until it is no longer running."""
-        started = httpx.post(f"{self.api}{JOBS}/{job_id}/trigger", headers=self.headers())
+    def trigger_to_the_end(self, job_id: str, **headers: str) -> dict[str, Any]:
+        """Trigger a run of ``job_id`` (with ``headers`` too) and wait until it is no longer
+        running."""
+        started = httpx.post(f"{self.api}{JOBS}/{job_id}/trigger", headers=self.headers() | headers)
         assert started.status_code == 202, started.text
         url = f"{self.api}{JOBS}/{job_id}/runs/{started.json()['run_id']}"
 
