@@ -33,7 +33,7 @@ from domain.contract.delivery import DeliverInput, DeliveryRun, redeliver_workfl
 from domain.render import CUT_NOTE, EMAIL_MAX_CHARS
 from tests.helpers.api import JOBS, Api, create, eventually, job_body, trigger, wait_run
 from tests.helpers.histories import HISTORIES
-from tests.helpers.mail import Mailbox, smtp_server
+from tests.helpers.mail import Mailbox, smtp_server, with_channels
 from tests.helpers.processes import doomed_worker
 from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import WORKFLOWS, running_worker
@@ -82,16 +82,13 @@ def settings(
     mailbox: tuple[Mailbox, int],
     tmp_path: Path,
 ) -> Settings:
-    path = tmp_path / "agents.toml"
-    path.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent.url}/agent"\n')
-    settings.agents_file = path
-    settings.slack_token = "xoxb-test-token"
-    settings.slack_api_url = slack.url + "/api"
-    settings.smtp_host = "127.0.0.1"
-    settings.smtp_port = mailbox[1]
-    settings.smtp_starttls = False
-    settings.delivery_timeout_seconds = 5
-    return settings
+    return with_channels(
+        settings,
+        agent_url=agent.url,
+        slack_url=slack.url,
+        smtp_port=mailbox[1],
+        agents=tmp_path / "agents.toml",
+    )
 
 
 async def wait_delivery(

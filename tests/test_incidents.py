@@ -22,7 +22,7 @@ from activities.tick.scope import TickScope
 from api.core.index.db import make_engine
 from api.core.settings import Settings
 from tests.helpers.api import JOBS, Api, create, eventually, trigger, wait_run
-from tests.helpers.mail import Mailbox, smtp_server
+from tests.helpers.mail import Mailbox, smtp_server, with_channels
 from tests.helpers.servers import Reply, ScriptedServer, serve
 from worker import running_worker
 
@@ -63,16 +63,13 @@ def settings(
     mailbox: tuple[Mailbox, int],
     tmp_path: Path,
 ) -> Settings:
-    path = tmp_path / "agents.toml"
-    path.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent.url}/agent"\n')
-    settings.agents_file = path
-    settings.slack_token = "xoxb-test-token"
-    settings.slack_api_url = receivers.url + "/api"
-    settings.smtp_host = "127.0.0.1"
-    settings.smtp_port = mailbox[1]
-    settings.smtp_starttls = False
-    settings.delivery_timeout_seconds = 5
-    return settings
+    return with_channels(
+        settings,
+        agent_url=agent.url,
+        slack_url=receivers.url,
+        smtp_port=mailbox[1],
+        agents=tmp_path / "agents.toml",
+    )
 
 
 @pytest.fixture

@@ -234,18 +234,14 @@ async def _past_deadline(conn: Any, job: Any, now: datetime) -> int:
     )
     if completed.first() is not None:
         return 0
-    alerts = await index_incidents.alerts_of(conn, job)
-    incident = await index_incidents.open_incident(
+    return await _open_late(
         conn,
-        job=job,
-        kind="late",
-        reason=f"no run completed by the deadline {due.isoformat()}",
-        at=now,
-        alerts=alerts,
-        details={"deadline": due.isoformat(), **job.deadline},
+        job,
+        now,
+        f"no run completed by the deadline {due.isoformat()}",
+        {"deadline": due.isoformat(), **job.deadline},
         fire_at=due,
     )
-    return int(incident is not None)
 
 
 async def _running_long(conn: Any, job: Any, now: datetime) -> int:
@@ -264,14 +260,33 @@ async def _running_long(conn: Any, job: Any, now: datetime) -> int:
     ).first()
     if row is None:
         return 0
+    return await _open_late(
+        conn,
+        job,
+        now,
+        f"run {row.id} has been running for more than {job.max_run_seconds} s",
+        {"run_id": row.id, "max_run_seconds": job.max_run_seconds},
+    )
+
+
+async def _open_late(
+    conn: Any,
+    job: Any,
+    now: datetime,
+    reason: str,
+    details: dict[str, Any],
+    fire_at: datetime | None = None,
+) -> int:
+    """Open the job's ``late`` incident under its alerts; 1 if this opened it, else 0."""
     alerts = await index_incidents.alerts_of(conn, job)
     incident = await index_incidents.open_incident(
         conn,
         job=job,
         kind="late",
-        reason=f"run {row.id} has been running for more than {job.max_run_seconds} s",
+        reason=reason,
         at=now,
         alerts=alerts,
-        details={"run_id": row.id, "max_run_seconds": job.max_run_seconds},
+        details=details,
+        fire_at=fire_at,
     )
     return int(incident is not None)

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from api.core.settings import Settings
 
 
 class Mailbox:
@@ -40,3 +43,19 @@ def smtp_server(**options: Any) -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+def with_channels(
+    settings: Settings, *, agent_url: str, slack_url: str, smtp_port: int, agents: Path
+) -> Settings:
+    """``settings`` with an http agent ``web`` at ``agent_url``, Slack at ``slack_url`` and the
+    loopback SMTP server on ``smtp_port`` (plain, 5 s timeouts): what delivery tests send to."""
+    agents.write_text(f'[agents.web]\nkind = "http"\nurl = "{agent_url}/agent"\n')
+    settings.agents_file = agents
+    settings.slack_token = "xoxb-test-token"
+    settings.slack_api_url = slack_url + "/api"
+    settings.smtp_host = "127.0.0.1"
+    settings.smtp_port = smtp_port
+    settings.smtp_starttls = False
+    settings.delivery_timeout_seconds = 5
+    return settings
