@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.runs import RunRecorder
 from activities.tick import TickActivities
@@ -241,7 +241,9 @@ async def test_delete_whose_purge_fails_leaves_a_row_the_tick_purges(
     engine = api.state.sessions.kw["bind"]
     recorder = RunRecorder(engine, temporal_client)
     tick = TickActivities(engine, temporal_client, api.state.settings, recorder=recorder)
-    result = await tick.reconcile(ReconcileInput(workflow_id="test-tick", grace_seconds=0))
+    result = await ActivityEnvironment().run(
+        tick.reconcile, ReconcileInput(workflow_id="test-tick", grace_seconds=0)
+    )
     assert result.repairs == {"deleted_jobs_purged": 1}
     async with api.state.sessions() as session:
         assert await session.get(Job, job["id"]) is None

@@ -30,5 +30,8 @@ class TickWorkflow:
                 workflow_id=workflow.info().workflow_id, grace_seconds=tick.grace_seconds
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            # Ticks are skipped while one runs: an attempt lost with its worker or its completion
+            # (Temporal unreachable as it ended) must not hold them for the whole five minutes.
+            heartbeat_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=3),
         )

@@ -31,6 +31,7 @@ from activities.agents.command import Command
 from activities.agents.echo import Echo
 from activities.agents.http import Http
 from activities.agents.openai import OpenAI
+from activities.heartbeat import heartbeating
 from api.core import metrics, tracing
 from api.core.settings import Settings
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
@@ -38,8 +39,6 @@ from domain.contract.agents import AgentCallInput, AgentCallResult
 from domain.contract.names import AGENT_CALL_FAILED, CALL_AGENT
 
 log = logging.getLogger(__name__)
-# Often enough that cancellation and a dead worker are noticed within seconds.
-HEARTBEAT_EVERY = 1.0
 
 
 class Agent(Protocol):
@@ -92,9 +91,8 @@ class AgentActivities:
                     kind="config",
                     retryable=False,
                 )
-            heartbeat = asyncio.create_task(_heartbeat())
             try:
-                async with asyncio.timeout(call.timeout_seconds):
+                async with heartbeating(), asyncio.timeout(call.timeout_seconds):
                     answer = kept(await agent.call(call))
                     outcome = "ok"
                     return answer.model_copy(update={"dispatch": call.dispatch})
@@ -104,8 +102,6 @@ class AgentActivities:
                     kind="timeout",
                     retryable=True,
                 ) from exc
-            finally:
-                heartbeat.cancel()
         except AgentFailure as failure:
             outcome = failure.kind
             log.warning(
@@ -133,9 +129,3 @@ class AgentActivities:
     async def aclose(self) -> None:
         """Close the shared HTTP connection pool."""
         await self._client.aclose()
-
-
-async def _heartbeat() -> None:
-    while True:
-        activity.heartbeat()
-        await asyncio.sleep(HEARTBEAT_EVERY)

@@ -13,8 +13,6 @@ reached the worker: receivers get a stable delivery id for that (webhook header
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -28,6 +26,7 @@ from activities.delivery import email, notify, outbox, slack, webhook
 from activities.delivery.embeddings import NewsCheck
 from activities.delivery.errors import refused
 from activities.delivery.progress import Progress
+from activities.heartbeat import heartbeating
 from api.core import metrics
 from api.core.index import deliveries as index_deliveries
 from api.core.index import jobs as index_jobs
@@ -46,8 +45,6 @@ from domain.contract.names import DELIVER_RUN, PLAN_REDELIVERY, RECORD_DELIVERY
 from domain.delivery import ChannelError, parse_channel
 
 log = logging.getLogger(__name__)
-# Well within the workflows' heartbeat timeout (workflows/delivery.py).
-HEARTBEAT_EVERY = 1.0
 
 
 class DeliveryActivities:
@@ -115,8 +112,7 @@ class DeliveryActivities:
             if outbox.applies(self._settings, channel):  # the record does not say where it went
                 return done.model_copy(update={"outbox": True})
             return done
-        heartbeat = asyncio.create_task(_heartbeat(progress))
-        try:
+        async with heartbeating(progress.details):
             if outbox.applies(self._settings, channel):
                 result = await outbox.keep(self._engine, self._settings, channel, job)
             elif channel.provider == "slack":
@@ -136,8 +132,6 @@ class DeliveryActivities:
                 result = await notify.send(self._settings, channel, job)
             progress.done = result
             await self._remember(job, progress)
-        finally:
-            heartbeat.cancel()
         return result.model_copy(update={"comparison": comparison})
 
     async def _nothing_new(self, job: DeliverInput) -> tuple[str | None, dict[str, Any] | None]:
@@ -222,14 +216,6 @@ class DeliveryActivities:
         """Write the run's ``delivery`` field (the outcome of a redelivery)."""
         async with self._engine.begin() as conn:
             await index_runs.set_run_delivery(conn, run_id=record.run_id, delivery=record.delivery)
-
-
-async def _heartbeat(progress: Progress) -> None:
-    """Heartbeat the progress (an empty heartbeat would erase it) while the delivery runs."""
-    with contextlib.suppress(asyncio.CancelledError):
-        while True:
-            activity.heartbeat(progress.details())
-            await asyncio.sleep(HEARTBEAT_EVERY)
 
 
 def _provider(settings: Settings, text: str) -> str:

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.heartbeat import heartbeating
 from activities.incidents import IncidentNotifier
 from activities.runs import RunRecorder
 from activities.tick import budgets, calendars, incidents, next_runs, runs, schedules
@@ -84,7 +85,16 @@ class TickActivities:
 
     @activity.defn(name=RECONCILE)
     async def reconcile(self, tick: ReconcileInput) -> TickResult:
-        """Compare the index with Temporal, repair what drifted and record the tick."""
+        """Compare the index with Temporal, repair what drifted and record the tick.
+
+        It heartbeats, so an attempt whose worker or completion was lost (Temporal unreachable
+        as it ended) is retried within the workflow's heartbeat timeout: the next ticks are
+        skipped while one runs.
+        """
+        async with heartbeating():
+            return await self._reconcile(tick)
+
+    async def _reconcile(self, tick: ReconcileInput) -> TickResult:
         started = self._clock()
         scope = self._scope(started, settled=started - timedelta(seconds=tick.grace_seconds))
         async with self._engine.connect() as conn:
