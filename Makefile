@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# What `make dev` needs (the runtime) and what `make test` adds (the test extras).
+RUNTIME := $(VENV)/.runtime-$(HASH)
+STAMP  := $(VENV)/.installed-$(HASH)
 
 .PHONY: dev test test-fast faults lint install clean
 
@@ -10,13 +13,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+$(RUNTIME): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.runtime-* && touch $(RUNTIME)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-* $(VENV)/.runtime-* && touch $(STAMP) $(RUNTIME)
 
 install: $(STAMP)
 
-dev: install
+dev: $(RUNTIME)
 	$(BIN)/agent-scheduler dev
 
 lint: install

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from tests.helpers.processes import CLI, clean_env, dev_command, free_ports
+from tests.helpers.servers import ScriptedServer
 
 pytestmark = pytest.mark.server  # runs `agent-scheduler dev` (tests/README.md)
 
@@ -33,6 +35,7 @@ command = ["{python}", "-c", "import sys; sys.stderr.write('disk full'); sys.exi
 class Dev:
     api: str
     key: str
+    data: Path  # its data directory, where it keeps its key
 
     def jobs(
         self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
@@ -89,7 +92,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
                 pass
             assert time.monotonic() < deadline, (root / "stderr").read_text()[-3000:]
             time.sleep(0.2)
-        yield Dev(api, match[1])
+        yield Dev(api, match[1], root / "data")
     finally:
         process.terminate()
         try:
@@ -259,7 +262,8 @@ def test_refusals_and_their_exit_codes(dev: Dev) -> None:
         "60",
     )
     assert two.returncode == 2 and "exactly one of" in two.stderr
-    no_key = dev.jobs("list", env={"AGENT_SCHEDULER_API_KEY": ""})
+    nowhere = {"AGENT_SCHEDULER_API_KEY": "", "AGENT_SCHEDULER_DATA_DIR": str(dev.data / "none")}
+    no_key = dev.jobs("list", env=nowhere)
     assert no_key.returncode == 2 and "no API key" in no_key.stderr
     bad_key = dev.jobs("list", "--key", "sk_wrong")
     assert bad_key.returncode == 1 and "Invalid or revoked API key" in bad_key.stderr
@@ -267,3 +271,79 @@ def test_refusals_and_their_exit_codes(dev: Dev) -> None:
     port = free_ports(1)[0]
     unreachable = dev.jobs("list", "--api-url", f"http://127.0.0.1:{port}")
     assert unreachable.returncode == 3 and "cannot reach the API" in unreachable.stderr
+
+
+def test_without_a_key_the_dev_servers_key_file_is_used_and_named_when_missing(
+    dev: Dev, tmp_path: Path
+) -> None:
+    beside_dev = {"AGENT_SCHEDULER_API_KEY": "", "AGENT_SCHEDULER_DATA_DIR": str(dev.data)}
+    listed = dev.jobs("list", env=beside_dev)
+    assert listed.returncode == 0, listed.stderr
+    elsewhere = {"AGENT_SCHEDULER_API_KEY": "", "AGENT_SCHEDULER_DATA_DIR": str(tmp_path)}
+    missing = dev.jobs("list", env=elsewhere)
+    assert missing.returncode == 2
+    assert f"{tmp_path / 'dev-api-key'}, which does not exist" in missing.stderr
+
+
+def test_update_changes_only_the_options_given(dev: Dev) -> None:
+    words = ["--name", "u", "--goal", "g", "--agent", "echo", "--cron", "0 9 * * *"]
+    job = dev.json("create", *words, "--timezone", "Europe/Paris", "--condition", "output == 'x'")
+    updated = dev.json("update", job["id"], "--every", "2h", "--name", "u2", "--no-condition")
+    assert (updated["name"], updated["goal"], updated["condition"]) == ("u2", "g", None)
+    assert updated["schedule"]["type"] == "every"
+    assert updated["schedule"]["timezone"] == "Europe/Paris"  # the job's zone kept
+    assert dev.json("show", job["id"])["schedule"] == updated["schedule"]
+    shown = dev.jobs("update", job["id"], "--goal", "g2")
+    assert shown.returncode == 0 and "Updated" in shown.stdout and "g2" in shown.stdout
+    nothing = dev.jobs("update", job["id"])
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    two = dev.jobs("update", job["id"], "--cron", "0 8 * * *", "--every", "60")
+    assert two.returncode == 2 and "at most one of" in two.stderr
+
+
+def test_trigger_wait_reports_the_delivery_and_exits_6_when_it_failed(
+    dev: Dev, agent_server: ScriptedServer
+) -> None:
+    words = ["--goal", "BTC flat", "--agent", "echo", "--every", "1h"]
+    held = dev.json(
+        "create",
+        "--name",
+        "held",
+        *words,
+        "--delivery",
+        f"webhook:{agent_server.url}/hook",
+        "--condition",
+        "output == 'never'",
+    )
+    done = dev.jobs("trigger", held["id"], "--wait")
+    assert done.returncode == 0, done.stderr
+    assert f"delivery to webhook:{agent_server.url}/hook: skipped (" in done.stdout
+
+    refused = dev.json(
+        "create", "--name", "refused", *words, "--delivery", f"webhook:{agent_server.url}/gone"
+    )
+    failed = dev.jobs("trigger", refused["id"], "--wait", "--json")
+    assert failed.returncode == 6, failed.stderr
+    run = json.loads(failed.stdout)
+    assert run["status"] == "completed" and run["delivery"]["status"] == "failed"
+    assert "delivery to webhook:" in failed.stderr and "HTTP 404" in failed.stderr
+
+    shown = dev.jobs("run", "show", refused["id"], run["id"])
+    assert shown.returncode == 0, shown.stderr
+    for said in (run["id"], "completed", "manual", "attempts", "HTTP 404", "BTC flat"):
+        assert said in shown.stdout
+    assert dev.json("run", "show", refused["id"], run["id"])["id"] == run["id"]
+
+
+def test_help_shows_no_types_for_flags_nor_braces_around_arguments() -> None:
+    for command in (["jobs", "trigger"], ["jobs", "run", "show"], ["jobs", "update"]):
+        shown = subprocess.run(
+            [CLI, *command, "--help"],
+            capture_output=True,
+            text=True,
+            env={**clean_env(), "COLUMNS": "200"},
+            timeout=60,
+        )
+        assert shown.returncode == 0
+        assert "<bool>" not in shown.stdout and "{" not in shown.stdout
+        assert "JOB_ID" in shown.stdout

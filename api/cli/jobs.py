@@ -10,16 +10,23 @@ scripts. Exit codes:
 - 2: usage: bad or missing options (no key, two schedules, …);
 - 3: the API is unreachable, timed out or failed (a 5xx);
 - 4: the run followed by ``trigger --wait`` ended ``failed``, ``timed_out`` or ``cancelled``;
-- 5: that run was still running when ``--timeout`` passed.
+- 5: that run was still running when ``--timeout`` passed;
+- 6: that run completed but its delivery failed (a delivery held back, ``skipped``, is 0).
+
+Without ``--key`` or ``AGENT_SCHEDULER_API_KEY`` the key ``agent-scheduler dev`` keeps in its data
+directory is used (``AGENT_SCHEDULER_DATA_DIR``, default ``.agent-scheduler``, file
+``dev-api-key``), so a terminal beside ``make dev`` needs no setup.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import httpx
@@ -28,15 +35,23 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-OK, REFUSED, USAGE, UNREACHABLE, RUN_FAILED, STILL_RUNNING = 0, 1, 2, 3, 4, 5
+from api.cli.helptext import plain_help
+
+OK, REFUSED, USAGE, UNREACHABLE, RUN_FAILED, STILL_RUNNING, DELIVERY_FAILED = 0, 1, 2, 3, 4, 5, 6
 DEFAULT_API_URL = "http://127.0.0.1:8787"
 API_PREFIX = "/api/scheduler"
 FAILED_RUN = ("failed", "timed_out", "cancelled")
+# Where `agent-scheduler dev` keeps its key (api/cli/supervisor.py writes it).
+DEV_KEY_FILE = "dev-api-key"
 
 jobs_app = typer.Typer(
-    help="Jobs of a running API: list, show, create, pause, resume, trigger, runs, delete.",
+    help="Jobs of a running API: list, show, create, update, pause, resume, trigger, runs, "
+    "run show, delete.",
     no_args_is_help=True,
 )
+plain_help()
+run_app = typer.Typer(help="One run of a job.", no_args_is_help=True)
+jobs_app.add_typer(run_app, name="run")
 # Piped, a table is as wide as its rows (rich's 80 columns would fold ids and times).
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -50,12 +65,15 @@ ApiUrl = Annotated[
 Key = Annotated[
     str | None,
     typer.Option(
-        "--key", envvar="AGENT_SCHEDULER_API_KEY", help="An API key (sk_…).", show_default=False
+        "--key",
+        envvar="AGENT_SCHEDULER_API_KEY",
+        help="An API key (sk_…); default: the dev server's key file in the data directory.",
+        show_default=False,
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON (for scripts).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-JobIdArg = Annotated[str, typer.Argument(help="The job's id (job_…).")]
+JobIdArg = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id (job_…).")]
 
 
 def _fail(code: int, message: str, lines: list[str] | None = None) -> NoReturn:
@@ -79,7 +97,7 @@ class Api:
 
     def __post_init__(self) -> None:
         if not self.key:
-            _fail(USAGE, "no API key: pass --key or set AGENT_SCHEDULER_API_KEY")
+            self.key = _dev_key()
         self.http = httpx.Client(
             base_url=self.url.rstrip("/") + API_PREFIX,
             headers={"Authorization": f"Bearer {self.key}"},
@@ -110,6 +128,27 @@ class Api:
         lines = [f"{d.get('field')}: {d.get('message')}" for d in details]
         lines = [line for line in lines if line not in message]  # the message names the first
         _fail(REFUSED if response.status_code < 500 else UNREACHABLE, message, lines)
+
+
+def dev_key_path() -> Path:
+    """The key file of the dev server of this directory (or of ``AGENT_SCHEDULER_DATA_DIR``)."""
+    return Path(os.environ.get("AGENT_SCHEDULER_DATA_DIR") or ".agent-scheduler") / DEV_KEY_FILE
+
+
+def _dev_key() -> str:
+    path = dev_key_path()
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        key = ""
+    if not key:
+        _fail(
+            USAGE,
+            f"no API key: pass --key, set AGENT_SCHEDULER_API_KEY, or run `agent-scheduler dev` "
+            f"here (it writes its key to {path}, which "
+            f"{'is empty' if path.exists() else 'does not exist'})",
+        )
+    return key
 
 
 def _schedule_text(schedule: dict[str, Any], description: str | None = None) -> str:
@@ -258,7 +297,10 @@ def _confirm_schedule(api: Api, text: str, timezone: str, yes: bool) -> dict[str
 
 @jobs_app.command("preview")
 def preview(
-    text: Annotated[str, typer.Argument(help='A schedule in words, e.g. "every friday at 5pm".')],
+    text: Annotated[
+        str,
+        typer.Argument(metavar="TEXT", help='A schedule in words, e.g. "every friday at 5pm".'),
+    ],
     timezone: Annotated[
         str, typer.Option(help="The IANA zone assumed when the text names none.")
     ] = "UTC",
@@ -274,44 +316,59 @@ def preview(
         _show_preview(shown)
 
 
+# The options create and update share.
+FallbackAgents = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fallback-agent",
+        help="An agent that takes the next attempt after a 429, 5xx or timeout; repeat "
+        "the option for several, in order.",
+    ),
+]
+Words = Annotated[
+    str | None,
+    typer.Option(
+        "--schedule", help='In words, e.g. "every weekday at 9am Pacific" (shown to confirm).'
+    ),
+]
+Cron = Annotated[str | None, typer.Option(help='A 5-field cron, e.g. "0 9 * * 1-5".')]
+Every = Annotated[str | None, typer.Option(help='An interval: seconds, "30m", "2h".')]
+At = Annotated[str | None, typer.Option(help="Once, at an ISO 8601 datetime.")]
+Delivery = Annotated[
+    str | None, typer.Option(help="Where results go: slack:#chan, webhook:https://…, …")
+]
+DeliveryFormat = Annotated[
+    str, typer.Option("--format", help="Delivery format: markdown, text or json.")
+]
+Condition = Annotated[
+    str | None, typer.Option(help="Deliver only when this expression holds (after the run).")
+]
+MaxAttempts = Annotated[
+    int | None, typer.Option(min=1, help="Attempts of the agent call (retry policy).")
+]
+TimeoutSeconds = Annotated[int | None, typer.Option(min=1, help="Per attempt.")]
+Overlap = Annotated[str | None, typer.Option(help="skip, buffer_one, allow_all or cancel_other.")]
+
+
 @jobs_app.command("create")
 def create(
     name: Annotated[str, typer.Option(help="The job's name.")],
     goal: Annotated[str, typer.Option(help="What the agent is asked to do.")],
     agent: Annotated[str, typer.Option(help="A configured agent's id (`echo` always is).")],
-    fallback_agent: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="An agent that takes the next attempt after a 429, 5xx or timeout; repeat "
-            "the option for several, in order."
-        ),
-    ] = None,
-    schedule: Annotated[
-        str | None,
-        typer.Option(help='In words, e.g. "every weekday at 9am Pacific" (shown to confirm).'),
-    ] = None,
-    cron: Annotated[str | None, typer.Option(help='A 5-field cron, e.g. "0 9 * * 1-5".')] = None,
-    every: Annotated[str | None, typer.Option(help='An interval: seconds, "30m", "2h".')] = None,
-    at: Annotated[str | None, typer.Option(help="Once, at an ISO 8601 datetime.")] = None,
+    fallback_agent: FallbackAgents = None,
+    schedule: Words = None,
+    cron: Cron = None,
+    every: Every = None,
+    at: At = None,
     timezone: Annotated[
         str, typer.Option(help="The schedule's IANA zone (for --schedule: when it names none).")
     ] = "UTC",
-    delivery: Annotated[
-        str | None, typer.Option(help="Where results go: slack:#chan, webhook:https://…, …")
-    ] = None,
-    delivery_format: Annotated[
-        str, typer.Option("--format", help="Delivery format: markdown, text or json.")
-    ] = "markdown",
-    condition: Annotated[
-        str | None, typer.Option(help="Deliver only when this expression holds (after the run).")
-    ] = None,
-    max_attempts: Annotated[
-        int | None, typer.Option(min=1, help="Attempts of the agent call (retry policy).")
-    ] = None,
-    timeout_seconds: Annotated[int | None, typer.Option(min=1, help="Per attempt.")] = None,
-    overlap: Annotated[
-        str | None, typer.Option(help="skip, buffer_one, allow_all or cancel_other.")
-    ] = None,
+    delivery: Delivery = None,
+    delivery_format: DeliveryFormat = "markdown",
+    condition: Condition = None,
+    max_attempts: MaxAttempts = None,
+    timeout_seconds: TimeoutSeconds = None,
+    overlap: Overlap = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
     yes: Yes = False,
     api_url: ApiUrl = DEFAULT_API_URL,
@@ -319,39 +376,146 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Create a job: a schedule from --cron, --every, --at, or --schedule in words."""
-    given = [
-        flag
-        for flag, value in (
-            ("--schedule", schedule),
-            ("--cron", cron),
-            ("--every", every),
-            ("--at", at),
-        )
-        if value
-    ]
-    if len(given) != 1:
-        _fail(
-            USAGE,
-            "give exactly one of --schedule, --cron, --every, --at"
-            + (f" (got {', '.join(given)})" if given else ""),
-        )
+    flags = ScheduleFlags(schedule, cron, every, at)
+    if len(flags.given()) != 1:
+        _fail(USAGE, "give exactly one of " + flags.named())
     api = Api(api_url, key, as_json)
-    if schedule:
-        body_schedule = _confirm_schedule(api, schedule, timezone, yes)
-    elif cron:
-        body_schedule = {"type": "cron", "expression": cron, "timezone": timezone}
-    elif every:
-        interval: int | str = int(every) if every.isdigit() else every
-        body_schedule = {"type": "every", "interval": interval, "timezone": timezone}
-    else:
-        body_schedule = {"type": "at", "datetime": at, "timezone": timezone}
     body: dict[str, Any] = {
         "name": name,
         "goal": goal,
         "agent_id": agent,
-        "schedule": body_schedule,
+        "schedule": flags.schedule(api, timezone, yes),
         "enabled": not paused,
+        **_optional_fields(
+            fallback_agent,
+            delivery,
+            delivery_format,
+            condition,
+            max_attempts,
+            timeout_seconds,
+            overlap,
+        ),
     }
+    job = api.call("POST", "/jobs", json=body)
+    if as_json:
+        _write_json(job)
+        return
+    out.print(f"Created {job['id']} ({job['name']}), next run {_when(job.get('next_run_at'))}")
+
+
+@jobs_app.command("update")
+def update(
+    job_id: JobIdArg,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    goal: Annotated[str | None, typer.Option(help="A new goal.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Another configured agent's id.")] = None,
+    fallback_agent: FallbackAgents = None,
+    schedule: Words = None,
+    cron: Cron = None,
+    every: Every = None,
+    at: At = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="The schedule's IANA zone; without it a new schedule keeps the job's."),
+    ] = None,
+    delivery: Delivery = None,
+    delivery_format: DeliveryFormat = "markdown",
+    no_delivery: Annotated[
+        bool, typer.Option("--no-delivery", help="Stop delivering results.")
+    ] = False,
+    condition: Condition = None,
+    no_condition: Annotated[
+        bool, typer.Option("--no-condition", help="Deliver every completed run.")
+    ] = False,
+    max_attempts: MaxAttempts = None,
+    timeout_seconds: TimeoutSeconds = None,
+    overlap: Overlap = None,
+    yes: Yes = False,
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a job: only the options given change; a new schedule applies from the next fire."""
+    flags = ScheduleFlags(schedule, cron, every, at)
+    if len(flags.given()) > 1:
+        _fail(USAGE, "give at most one of " + flags.named())
+    if (delivery and no_delivery) or (condition and no_condition):
+        _fail(USAGE, "--delivery with --no-delivery, or --condition with --no-condition")
+    api = Api(api_url, key, as_json)
+    body: dict[str, Any] = _optional_fields(
+        fallback_agent, delivery, delivery_format, condition, max_attempts, timeout_seconds, overlap
+    )
+    for field, value in (("name", name), ("goal", goal), ("agent_id", agent)):
+        if value is not None:
+            body[field] = value
+    if no_delivery:
+        body["delivery"] = None
+    if no_condition:
+        body["condition"] = None
+    if flags.given():
+        zone = timezone
+        if flags.words and zone is None:  # words are read in the job's own zone
+            zone = api.call("GET", f"/jobs/{job_id}")["schedule"].get("timezone")
+        body["schedule"] = flags.schedule(api, zone, yes)
+    elif timezone:
+        _fail(USAGE, "--timezone goes with a new schedule (--schedule, --cron, --every or --at)")
+    if not body:
+        _fail(USAGE, "nothing to change: give at least one option (see --help)")
+    job = api.call("PUT", f"/jobs/{job_id}", json=body)
+    if as_json:
+        _write_json(job)
+        return
+    out.print(f"Updated {job['id']} ({job['name']})", markup=False)
+    _show_job(job)
+
+
+@dataclass
+class ScheduleFlags:
+    """The schedule options of ``create`` and ``update``: at most one of them is used."""
+
+    words: str | None
+    cron: str | None
+    every: str | None
+    at: str | None
+
+    def given(self) -> list[str]:
+        """The options given, by name."""
+        named = zip(("--schedule", "--cron", "--every", "--at"), self._values(), strict=True)
+        return [flag for flag, value in named if value]
+
+    def named(self) -> str:
+        """``--schedule, --cron, --every, --at``, and which of them were given."""
+        given = self.given()
+        return "--schedule, --cron, --every, --at" + (f" (got {', '.join(given)})" if given else "")
+
+    def _values(self) -> tuple[str | None, ...]:
+        return (self.words, self.cron, self.every, self.at)
+
+    def schedule(self, api: Api, timezone: str | None, yes: bool) -> dict[str, Any]:
+        """The schedule object of the one option given (words confirmed first); without
+        ``timezone`` an update keeps the job's zone."""
+        zone = {"timezone": timezone} if timezone else {}
+        if self.words:
+            return _confirm_schedule(api, self.words, timezone or "UTC", yes)
+        if self.cron:
+            return {"type": "cron", "expression": self.cron, **zone}
+        if self.every:
+            interval: int | str = int(self.every) if self.every.isdigit() else self.every
+            return {"type": "every", "interval": interval, **zone}
+        return {"type": "at", "datetime": self.at, **zone}
+
+
+def _optional_fields(
+    fallback_agent: list[str] | None,
+    delivery: str | None,
+    delivery_format: str,
+    condition: str | None,
+    max_attempts: int | None,
+    timeout_seconds: int | None,
+    overlap: str | None,
+) -> dict[str, Any]:
+    """The fields of ``create`` and ``update`` that are sent only when their option is given."""
+    body: dict[str, Any] = {}
     if fallback_agent:
         body["fallback_agent_ids"] = fallback_agent
     if delivery:
@@ -364,11 +528,7 @@ def create(
         body["timeout_seconds"] = timeout_seconds
     if overlap:
         body["overlap"] = overlap
-    job = api.call("POST", "/jobs", json=body)
-    if as_json:
-        _write_json(job)
-        return
-    out.print(f"Created {job['id']} ({job['name']}), next run {_when(job.get('next_run_at'))}")
+    return body
 
 
 def _transition(action: str, job_id: str, api_url: str, key: str | None, as_json: bool) -> None:
@@ -418,24 +578,48 @@ def trigger(
         return
     if not as_json:
         err.print(f"Started {run_id}; waiting for it to end…", markup=False)
-    deadline = time.monotonic() + timeout
-    while True:
-        run = api.call("GET", f"/jobs/{job_id}/runs/{run_id}")
-        if run["status"] != "running":
-            break
-        if time.monotonic() > deadline:
-            if as_json:
-                _write_json(run)
-            _fail(STILL_RUNNING, f"{run_id} still running after {timeout:g} s")
-        time.sleep(0.5)
+    run = _ended(api, job_id, run_id, timeout)
+    delivery = run.get("delivery") or {}
     if as_json:
         _write_json(run)
     else:
         out.print(f"{run_id} {run['status']}", markup=False)
         if run.get("output"):
             out.print(run["output"], markup=False)
+        if delivery:
+            out.print(_delivery_text(delivery), markup=False)
     if run["status"] in FAILED_RUN:
         _fail(RUN_FAILED, f"{run_id} {run['status']}: {run.get('error') or 'no error recorded'}")
+    if delivery.get("status") == "failed":
+        _fail(DELIVERY_FAILED, f"{run_id}: {_delivery_text(delivery)}")
+
+
+def _ended(api: Api, job_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+    """The run once it ended and, when its job delivers, its delivery was recorded (exits 5
+    after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    delivers = None
+    while True:
+        run: dict[str, Any] = api.call("GET", f"/jobs/{job_id}/runs/{run_id}")
+        if run["status"] != "running":
+            if delivers is None:
+                delivers = bool(api.call("GET", f"/jobs/{job_id}").get("delivery"))
+            if run.get("delivery") or not delivers:
+                return run
+        if time.monotonic() > deadline:
+            if api.as_json:
+                _write_json(run)
+            state = "still running" if run["status"] == "running" else "not delivered yet"
+            _fail(STILL_RUNNING, f"{run_id} {state} after {timeout:g} s")
+        time.sleep(0.5)
+
+
+def _delivery_text(delivery: dict[str, Any]) -> str:
+    """``delivery to <channel>: <status>``, with its reason or error."""
+    why = delivery.get("reason") or delivery.get("error")
+    return f"delivery to {delivery.get('channel')}: {delivery.get('status')}" + (
+        f" ({why})" if why else ""
+    )
 
 
 @jobs_app.command("runs")
@@ -475,6 +659,52 @@ def runs(
         )
     out.print(table)
     out.print(f"{len(page['runs'])} of {page['count']} run(s)")
+
+
+@run_app.command("show")
+def show_run(
+    job_id: JobIdArg,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id (run_…).")],
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """One run: its status, times, attempts and their errors, usage, output and delivery."""
+    run = Api(api_url, key, as_json).call("GET", f"/jobs/{job_id}/runs/{run_id}")
+    if as_json:
+        _write_json(run)
+        return
+    table = Table(box=box.SIMPLE, show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    seconds = run.get("duration_seconds")
+    usage = run.get("usage") or {}
+    rows = [
+        ("run", run["id"]),
+        ("job", run["job_id"]),
+        ("status", run["status"] + (f" ({run['skip_reason']})" if run.get("skip_reason") else "")),
+        ("trigger", run["trigger"]),
+        ("scheduled", _when(run.get("scheduled_at"))),
+        ("started", _when(run.get("started_at"))),
+        ("ended", _when(run.get("completed_at"))),
+        ("seconds", "—" if seconds is None else f"{seconds:.1f}"),
+        ("agent", run.get("agent_id") or "—"),
+        ("attempts", str(run.get("attempts", 0))),
+    ]
+    for failed in run.get("attempt_errors") or []:
+        rows.append((f"attempt {failed['attempt']}", f"{failed['kind']}: {failed['error']}"))
+    if usage:
+        rows.append(("usage", ", ".join(f"{k} {v}" for k, v in usage.items() if v is not None)))
+    if run.get("error"):
+        rows.append(("error", run["error"]))
+    if run.get("delivery"):
+        rows.append(("delivery", _delivery_text(run["delivery"])))
+    rows.append(("Temporal", run["temporal_ui_url"]))
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    if run.get("output"):
+        out.print(run["output"], markup=False)
 
 
 @jobs_app.command("delete")
