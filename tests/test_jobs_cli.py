@@ -227,6 +227,16 @@ def test_a_failed_run_exits_4(dev: Dev) -> None:
     assert failed.returncode == 4
     assert "failed" in failed.stderr and "disk full" in failed.stderr
 
+    # The failed run opened a failing incident (docs/alerts.md), listed and acknowledged here.
+    listed = dev.json("incidents", "list", "--job", job_id, "--status", "open")
+    assert [i["kind"] for i in listed["incidents"]] == ["failing"]
+    incident = listed["incidents"][0]
+    table = dev.jobs("incidents", "list", "--job", job_id)
+    assert table.returncode == 0 and incident["id"] in table.stdout and "disk full" in table.stdout
+    acked = dev.jobs("incidents", "ack", incident["id"])
+    assert acked.returncode == 0 and "acknowledged" in acked.stdout
+    assert dev.json("incidents", "list", "--job", job_id)["incidents"][0]["acked_at"]
+
 
 def test_refusals_and_their_exit_codes(dev: Dev) -> None:
     missing = dev.jobs("show", "job_nope")

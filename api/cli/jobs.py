@@ -46,12 +46,16 @@ DEV_KEY_FILE = "dev-api-key"
 
 jobs_app = typer.Typer(
     help="Jobs of a running API: list, show, create, update, pause, resume, trigger, runs, "
-    "run show, delete.",
+    "run show, incidents, delete.",
     no_args_is_help=True,
 )
 plain_help()
 run_app = typer.Typer(help="One run of a job.", no_args_is_help=True)
 jobs_app.add_typer(run_app, name="run")
+incidents_app = typer.Typer(
+    help="Incidents: failing, missed, late and paused jobs (docs/alerts.md).", no_args_is_help=True
+)
+jobs_app.add_typer(incidents_app, name="incidents")
 # Piped, a table is as wide as its rows (rich's 80 columns would fold ids and times).
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -705,6 +709,55 @@ def show_run(
     out.print(table)
     if run.get("output"):
         out.print(run["output"], markup=False)
+
+
+@incidents_app.command("list")
+def list_incidents(
+    job: Annotated[str | None, typer.Option(help="Only this job's (job_…).")] = None,
+    status: Annotated[str | None, typer.Option(help="open or resolved.")] = None,
+    kind: Annotated[str | None, typer.Option(help="failing, missed, late or paused.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Your incidents, newest first."""
+    filters = {"job_id": job, "status": status, "kind": kind}
+    params: dict[str, Any] = {"limit": limit, **{k: v for k, v in filters.items() if v}}
+    page = Api(api_url, key, as_json).call("GET", "/incidents", params=params)
+    if as_json:
+        _write_json(page)
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("INCIDENT", "JOB", "KIND", "STATUS", "OPENED", "REASON"):
+        table.add_column(column, no_wrap=column != "REASON")
+    for incident in page["incidents"]:
+        status_text = incident["status"] + (" (acked)" if incident.get("acked_at") else "")
+        table.add_row(
+            incident["id"],
+            f"{incident['job_name']} ({incident['job_id']})",
+            incident["kind"],
+            status_text,
+            _when(incident["opened_at"]),
+            incident["reason"],
+        )
+    out.print(table)
+    out.print(f"{len(page['incidents'])} of {page['count']} incident(s)")
+
+
+@incidents_app.command("ack")
+def ack_incident(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT_ID", help="inc_…")],
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Acknowledge an open incident: no more reminders for it."""
+    incident = Api(api_url, key, as_json).call("POST", f"/incidents/{incident_id}/ack")
+    if as_json:
+        _write_json(incident)
+        return
+    out.print(f"{incident['id']} ({incident['kind']}, {incident['job_name']}) acknowledged")
 
 
 @jobs_app.command("delete")
