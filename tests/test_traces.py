@@ -152,6 +152,18 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         httpx.delete(f"{dev.api}{JOBS}/{scheduled['id']}", headers=headers)
         assert first["trigger"] == "schedule" and first["trace_id"] != trace_id
         until("the scheduled run's agent span", lambda: receiver.of(first["trace_id"]))
+
+        # Reads (all the polling above) start no trace of their own; a caller's sampled
+        # traceparent is continued. Spans leave in order, so once the traced read's has
+        # arrived, any earlier read's would have too.
+        reader = "0af7651916cd43dd8448eb211c80319c"
+        parent = {"traceparent": f"00-{reader}-b7ad6b7169203331-01"}
+        assert httpx.get(f"{dev.api}{JOBS}", headers={**headers, **parent}).status_code == 200
+        until("the traced read's span", lambda: receiver.of(reader))
+        assert [span.name for span in receiver.of(reader)] == ["GET /api/scheduler/jobs"]
+        with receiver.lock:
+            reads = [span for span in receiver.spans if span.name.startswith("GET ")]
+        assert {span.trace_id for span in reads} == {reader}
     # The JSON log line of the refused attempt names the run and its trace.
     lines = [
         json.loads(line) for line in dev.stderr.read_text().splitlines() if line.startswith("{")

@@ -5,6 +5,10 @@ One trace runs from the API request through the Temporal client call, the workfl
 activities to the agent call, which carries ``traceparent`` (an HTTP header for http and openai
 agents, the ``TRACEPARENT`` variable for command agents). A scheduled run has no request
 before it: its workflow starts a trace of its own.
+
+A request that only reads (``GET``, ``HEAD``, ``OPTIONS``) starts no trace of its own: reads are
+the volume (dashboards and agents polling) and start nothing, so they are traced only when the
+caller sends a sampled ``traceparent``, or every one with ``AGENT_SCHEDULER_TRACE_READS=true``.
 """
 
 from __future__ import annotations
@@ -12,19 +16,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
 
 # Either names where spans go; without one nothing is exported.
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 DEFAULT_SERVICE_NAME = "agent-scheduler"
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TRACE_READS_VARIABLE = "AGENT_SCHEDULER_TRACE_READS"
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -58,13 +69,51 @@ def configure() -> bool:
             attributes = (
                 {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
             )
-            provider = TracerProvider(resource=Resource.create(attributes))
+            # The sampler the OTEL_TRACES_SAMPLER* variables name (the SDK's own default).
+            sampler = sampling._get_from_env_or_default()
+            if os.environ.get(TRACE_READS_VARIABLE, "").strip().lower() != "true":
+                sampler = ReadsUntraced(sampler)
+            provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
             # The exporter reads its endpoint, headers and timeout from the OTEL_* variables,
             # the processor its batch and delay.
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             trace.set_tracer_provider(provider)
             _provider = provider
     return True
+
+
+class ReadsUntraced(sampling.Sampler):
+    """Drops the server span of a read request that has no parent (the caller sent no
+    ``traceparent``); asks ``base`` about every other span."""
+
+    def __init__(self, base: sampling.Sampler) -> None:
+        self._base = base
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> sampling.SamplingResult:
+        """DROP for a parentless read request's span, else ``base``'s answer."""
+        if (
+            kind == SpanKind.SERVER
+            and attributes
+            and attributes.get("http.request.method") in READ_METHODS
+            and not trace.get_current_span(parent_context).get_span_context().is_valid
+        ):
+            return sampling.SamplingResult(sampling.Decision.DROP)
+        return self._base.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """How the sampler shows in the SDK's logs."""
+        return f"ReadsUntraced{{{self._base.get_description()}}}"
 
 
 def temporal_interceptors() -> list[Any]:
