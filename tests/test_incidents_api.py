@@ -172,6 +172,14 @@ class TestAlertSettings:
         assert other["alerts_from"] == "job", "an update without alerts keeps them"
         off = (await api.http.put(url, json={"alerts": None}, headers=alice)).json()
         assert off["alerts_from"] == "off" and off["alerts"] is None
+        back = (await api.http.put(url, json={"alerts_from": "owner"}, headers=alice)).json()
+        assert back["alerts_from"] == "owner" and back["alerts"] is None
+        both = await api.http.put(url, json={"alerts": own, "alerts_from": "owner"}, headers=alice)
+        assert both.status_code == 422 and both.json()["details"][0]["field"] == "alerts_from"
+        for refused in (None, "job"):
+            answer = await api.http.put(url, json={"alerts_from": refused}, headers=alice)
+            assert answer.status_code == 422, refused
+        assert (await api.http.get(url, headers=alice)).json()["alerts_from"] == "owner"
         timed = await api.http.put(
             url,
             json={"deadline": {"by": "09:30", "days": "mon-fri"}, "grace_seconds": 60},

@@ -144,6 +144,10 @@ class JobUpdate(_JobFields):
         None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS, description=_CATCHUP_DOC
     )
     jitter_seconds: JsonInt = _omittable(ge=0, le=MAX_JITTER_SECONDS, description=_JITTER_DOC)
+    alerts_from: Literal["owner"] = _omittable(
+        description="`owner`: the job's own `alerts` (or `alerts: null`) go; it uses the "
+        "owner's default again. Not with `alerts`."
+    )
     _schedule_sent: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="wrap")

@@ -256,6 +256,8 @@ class JobService:
         if body.delivery is not None:
             await check_delivery(self.settings, _dump(body.delivery))
         await _check_alerts(self.settings, body)
+        if {"alerts", "alerts_from"} <= sent:
+            raise Invalid.field("alerts_from", "send alerts or alerts_from, not both")
         if "enabled" in changes:
             if job.status in ("completed", "failed"):
                 raise Conflict(f"Job {job.id} is {job.status}; it cannot be paused or resumed")
@@ -277,6 +279,8 @@ class JobService:
                 job.budget = _budget(body.budget)
             elif field == "alerts":
                 job.alerts, job.alerts_from = _dump(body.alerts), _alerts_from(body)
+            elif field == "alerts_from":  # back to the owner's default
+                job.alerts, job.alerts_from = None, "owner"
             elif field == "deadline":
                 job.deadline = _dump(body.deadline)
             else:
