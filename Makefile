@@ -21,7 +21,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* $(VENV)/.runtime-* && touch $(STAMP) $(RUNTIME)
 
-install: $(STAMP)
+# axe-core, the accessibility engine tests/test_dashboard.py serves to the dashboard's pages
+# (npm registry, pinned; beside the venv, so `make clean` removes it too).
+AXE := $(VENV)/node/node_modules/axe-core/axe.min.js
+
+$(AXE): | $(BIN)/python
+	npm install --silent --no-save --no-package-lock --prefix $(VENV)/node axe-core@4.14.1
+
+install: $(STAMP) $(AXE)
 
 dev: $(RUNTIME)
 	$(BIN)/agent-scheduler dev

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from api.bodies import BodyGuard
+from api.core import tracing
 from api.core.index.db import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from api.core.settings import Settings, get_settings
 from api.core.temporal import TemporalConnection
@@ -19,9 +20,11 @@ from api.deadline import RequestDeadline
 from api.errors import add_exception_handlers
 from api.mcp.server import PATH as MCP_PATH
 from api.mcp.server import McpEndpoint
-from api.routes import agents, chains, health, incidents, jobs, runs, smart, stats, time
+from api.routes import agents, chains, health, hooks, incidents, jobs, runs, smart, stats, time
 from api.routes import delivery as delivery_routes
+from api.routes import keys as keys_routes
 from api.routes import status as status_route
+from api.services.hooks import MAX_BYTES as HOOK_MAX_BYTES
 from api.state import AppState, start_background
 from api.telemetry import instrument, metrics_page
 from api.ui import install as install_ui
@@ -67,8 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         # With traces on (docs/operations.md, "Traces"): one span a request, none for each
-        # dependency and serialization step (they cost more than they tell).
-        telemetry={"operation_spans": False},
+        # dependency and serialization step (they cost more than they tell), and none for a
+        # read its caller does not trace (reads are the volume and start nothing).
+        telemetry={"operation_spans": False, "exclude": tracing.untraced_request()},
     )
     add_exception_handlers(app)
     # Inside the deadline, so the key check is bounded too; the body timeout is below it.
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefix=API_PREFIX,
         max_bytes=settings.max_body_bytes,
         timeout=settings.body_timeout_seconds,
+        public={f"{API_PREFIX}/hooks/": HOOK_MAX_BYTES},
     )
     app.add_middleware(RequestDeadline)
     instrument(app)
@@ -91,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status_route.router, prefix=API_PREFIX)
     app.include_router(smart.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
+    app.include_router(keys_routes.router, prefix=API_PREFIX)
+    app.include_router(hooks.router, prefix=API_PREFIX)
     # Not an OpenAPI operation: the MCP transport answers it (docs/api.md, "MCP").
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))
     install_ui(app)

@@ -32,13 +32,25 @@ class BodyGuard:
     is read, refused with a 413 as soon as it passes ``max_bytes`` and with a 408
     ``request_timeout`` if it is not all in within ``timeout`` seconds. Each of these answers
     closes the connection. The body read is handed to the app as if it had just arrived.
+
+    ``public`` maps path prefixes under ``prefix`` that take no API key (hook deliveries, which
+    the route checks by their signature) to the most bytes their bodies may have.
     """
 
-    def __init__(self, app: ASGIApp, *, prefix: str, max_bytes: int, timeout: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str,
+        max_bytes: int,
+        timeout: float,
+        public: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.prefix = prefix
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.public = public or {}
 
     def _guards(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -52,9 +64,13 @@ class BodyGuard:
         if not _has_body(headers):
             await self.app(scope, receive, send)
             return
-        answer = await self._refusal(scope, headers)
+        public = next(
+            (most for path, most in self.public.items() if scope["path"].startswith(path)), None
+        )
+        max_bytes = self.max_bytes if public is None else min(public, self.max_bytes)
+        answer = await self._refusal(scope, headers, keyed=public is None, max_bytes=max_bytes)
         if answer is None:
-            read = await self._read(receive)
+            read = await self._read(receive, max_bytes)
             if read is None:
                 return  # the client went away
             if isinstance(read, bytes):
@@ -63,31 +79,35 @@ class BodyGuard:
             answer = read
         await answer(scope, receive, send)
 
-    async def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
+    async def _refusal(
+        self, scope: Scope, headers: Headers, *, keyed: bool, max_bytes: int
+    ) -> Response | None:
         """What answers the request before its body is read: the 401 of a bad key (a 503 when
-        the index is down), or the 413 of a ``Content-Length`` over the limit."""
+        the index is down; ``keyed`` routes only), or the 413 of a ``Content-Length`` over
+        ``max_bytes``."""
         state: AppState = scope["app"].state.app
         try:
             # A session connects at its first query: a missing key is refused before any.
-            async with state.read_sessions() as session:
-                await owner_of_key(session, bearer_key(headers.get("authorization")))
+            if keyed:
+                async with state.read_sessions() as session:
+                    await owner_of_key(session, bearer_key(headers.get("authorization")))
         except Exception as exc:  # noqa: BLE001 - answered as the route would (401, 503)
             failure = error_body(exc)
             return error_response(failure.status, failure.error, failure.message, headers=_CLOSE)
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return self._too_large()
+        if declared.isdigit() and int(declared) > max_bytes:
+            return self._too_large(max_bytes)
         return None
 
-    def _too_large(self) -> Response:
+    def _too_large(self, max_bytes: int) -> Response:
         return error_response(
             413,
             "payload_too_large",
-            f"The request body is over {self.max_bytes} bytes, the most this API reads",
+            f"The request body is over {max_bytes} bytes, the most this API reads",
             headers=_CLOSE,
         )
 
-    async def _read(self, receive: Receive) -> bytes | Response | None:
+    async def _read(self, receive: Receive, max_bytes: int) -> bytes | Response | None:
         """The whole body, a 413 or 408 answer, or None when the client disconnected."""
         body = bytearray()
         try:
@@ -97,8 +117,8 @@ class BodyGuard:
                     if message["type"] == "http.disconnect":
                         return None
                     body += message.get("body", b"")
-                    if len(body) > self.max_bytes:
-                        return self._too_large()
+                    if len(body) > max_bytes:
+                        return self._too_large(max_bytes)
                     if not message.get("more_body", False):
                         return bytes(body)
         except TimeoutError:

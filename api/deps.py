@@ -1,11 +1,12 @@
-"""Request dependencies: state, index session, the caller's owner, the clock, idempotent replays."""
+"""Request dependencies: state, index session, the caller (its owner, key and scope), the clock,
+idempotent replays."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,7 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core import logs
 from api.core.errors import Unauthorized
-from api.core.index.keys import owner_of
+from api.core.index.keys import key_of
+from api.services.access import (
+    SCOPE_EXTENSION,
+    Caller,
+    Guard,
+    KeyUse,
+    Scope,
+    Transport,
+    caller_of_row,
+    check_rate,
+)
 from api.services.activity import ActivityRecorder
 from api.services.chains import ChainService
 from api.services.idempotency import (
@@ -63,17 +74,48 @@ def bearer_key(authorization: str | None) -> str | None:
     return key if authorization and scheme.lower() == "bearer" and key else None
 
 
-async def owner_of_key(session: AsyncSession, key: str | None) -> str:
-    """The owner of an API key (None: none was sent); 401 for a missing, unknown or revoked one.
-
-    The one check of REST routes and the MCP endpoint.
-    """
+async def _key_row(session: AsyncSession, key: str | None) -> Any:
     if not key:
         raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-    owner = await owner_of(session, plaintext=key)
-    if owner is None:
+    row = await key_of(session, plaintext=key)
+    if row is None:
         raise Unauthorized("Invalid or revoked API key")
-    return owner
+    return row
+
+
+async def owner_of_key(session: AsyncSession, key: str | None) -> str:
+    """The owner of an API key (None: none was sent); 401 for a missing, unknown, revoked or
+    expired one. No side effect (the body guard's early check)."""
+    row = await _key_row(session, key)
+    return caller_of_row(row, now=datetime.now(UTC)).owner
+
+
+_KEY_USE = KeyUse()
+
+
+async def admit(
+    state: AppState, session: AsyncSession, key: str | None, *, transport: Transport
+) -> Caller:
+    """The caller of a key (None: none was sent): the one check of REST routes and the MCP
+    endpoint. One indexed lookup; 401 for a missing, unknown, revoked or expired key. Records
+    the key's use (at most once a minute) and counts the request against the rate limit (429
+    past it) when ``AGENT_SCHEDULER_RATE_LIMIT`` is set (docs/api.md, "Rate limit")."""
+    row = await _key_row(session, key)
+    now = datetime.now(UTC)
+    caller = caller_of_row(row, now=now, transport=transport)
+    if _KEY_USE.due(caller.key_id, row.last_used_at, now):
+        await _KEY_USE.write(session, caller.key_id, now)
+    if state.settings.rate_limit:
+        await check_rate(session, limit=state.settings.rate_limit, key_id=caller.key_id, now=now)
+    return caller
+
+
+def route_scope(request: Request) -> Scope | None:
+    """The scope the request's operation declares (its OpenAPI ``x-scope``), if any."""
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    scope: Scope | None = extra.get(SCOPE_EXTENSION)
+    return scope
 
 
 def note_call(request: Request, owner: str) -> None:
@@ -84,19 +126,29 @@ def note_call(request: Request, owner: str) -> None:
         recorder.note(owner)
 
 
-async def _owner(
+async def _caller(
     request: Request,
+    state: StateDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+) -> Caller:
     key = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         key = credentials.credentials
-    owner = await owner_of_key(session, key)
-    note_call(request, owner)  # in memory; written in batches in the background
+    caller = await admit(state, session, key, transport="rest")
+    # An operation that declares no scope is refused to all but admin keys.
+    caller.require(route_scope(request) or "admin")
+    note_call(request, caller.owner)  # in memory; written in batches in the background
     params = request.path_params
-    logs.bind(owner=owner, job_id=params.get("job_id"), run_id=params.get("run_id"))
-    return owner
+    logs.bind(owner=caller.owner, job_id=params.get("job_id"), run_id=params.get("run_id"))
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+async def _owner(caller: CallerDep) -> str:
+    return caller.owner
 
 
 OwnerDep = Annotated[str, Depends(_owner)]
@@ -115,15 +167,19 @@ async def utc_now() -> datetime:
 NowDep = Annotated[datetime, Depends(utc_now)]
 
 
-def job_service(state: AppState, session: AsyncSession, owner: str, now: datetime) -> JobService:
-    """The job operations of ``owner`` in ``session`` at ``now`` (for routes and MCP tools)."""
+def job_service(
+    state: AppState, session: AsyncSession, caller: Caller, now: datetime
+) -> JobService:
+    """The job operations of ``caller``'s owner, under its key's limits, in ``session`` at
+    ``now`` (for routes and MCP tools)."""
     return JobService(
         session=session,
         temporal=state.temporal,
         settings=state.settings,
         agents=state.agents,
-        owner=owner,
+        owner=caller.owner,
         now=now,
+        guard=Guard(caller),
     )
 
 
@@ -132,8 +188,8 @@ def run_service(state: AppState, session: AsyncSession, jobs: JobService) -> Run
     return RunService(jobs=jobs, session=session, temporal=state.temporal, settings=state.settings)
 
 
-async def _jobs(state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep) -> JobService:
-    return job_service(state, session, owner, now)
+async def _jobs(state: StateDep, session: SessionDep, caller: CallerDep, now: NowDep) -> JobService:
+    return job_service(state, session, caller, now)
 
 
 JobServiceDep = Annotated[JobService, Depends(_jobs)]
@@ -147,10 +203,15 @@ RunServiceDep = Annotated[RunService, Depends(_runs)]
 
 
 async def _chains(
-    state: StateDep, session: SessionDep, owner: OwnerDep, now: NowDep
+    state: StateDep, session: SessionDep, caller: CallerDep, now: NowDep
 ) -> ChainService:
     return ChainService(
-        session=session, temporal=state.temporal, settings=state.settings, owner=owner, now=now
+        session=session,
+        temporal=state.temporal,
+        settings=state.settings,
+        owner=caller.owner,
+        now=now,
+        guard=Guard(caller),
     )
 
 

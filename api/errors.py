@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.core.errors import FieldError, ServiceError
+from api.core.errors import FieldError, RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ _STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "rate_limited",
     503: "unavailable",
 }
 
@@ -52,8 +53,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": code}
     for status, code in (
         (401, "unauthorized"),
+        (403, "forbidden"),
         (404, "not_found"),
         (422, "validation_error"),
+        (429, "rate_limited"),
         (503, "unavailable"),
     )
 }
@@ -193,6 +196,10 @@ def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(Exception)
     async def _mapped(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RateLimited):
+            body = error_body(exc)
+            headers = {"Retry-After": str(exc.retry_after)}
+            return error_response(body.status, body.error, body.message, headers=headers)
         return _response_of(error_body(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -3,6 +3,10 @@
 A body that is not JSON (bad syntax, not UTF-8, nested too deeply, ``NaN``) is a 400
 ``bad_request``; a body sent as another media type is a 415. Both before any validation, so
 a 422 always means JSON that does not fit the schema.
+
+Each operation also declares the scope of key it needs as its OpenAPI ``x-scope`` (docs/api.md,
+"Keys and scopes"): given with ``openapi_extra``, else ``read`` for GET and ``write`` for any
+other method; ``api.deps`` checks it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from api.core.errors import BadRequest, ServiceError
 from api.errors import BODY_RESPONSES
+from api.services.access import SCOPE_EXTENSION
 
 
 class UnsupportedMediaType(ServiceError):
@@ -68,6 +73,11 @@ class JsonRoute(APIRoute):
     """An API route whose JSON body, if it takes one, is read (strictly) before validation."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        extra = dict(kwargs.get("openapi_extra") or {})
+        if SCOPE_EXTENSION not in extra:
+            methods = {method.upper() for method in kwargs.get("methods") or ("GET",)}
+            extra[SCOPE_EXTENSION] = "read" if methods <= {"GET", "HEAD"} else "write"
+        kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
         if self.body_field is not None:
             self.responses = {**BODY_RESPONSES, **self.responses}

@@ -58,7 +58,7 @@ _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "satu
 _GO_ATOI = re.compile(r"[+-]?[0-9]+")
 _QUARTZ_TOKEN = re.compile(r"L|W|LW|[0-9]+[LW]|L-[0-9]+|[A-Z0-9]*#.*", re.IGNORECASE)
 # The day forms compiled to calendars: L, LW, nW in the day of month; dL, d#n in the day of week.
-_MONTH_DAY_FORM = re.compile(r"(L|LW|([0-9]+)W)", re.IGNORECASE)
+_MONTH_DAY_FORM = re.compile(r"(L|LW|([0-9]+)W|L-([0-9]+))", re.IGNORECASE)
 _WEEK_DAY_FORM = re.compile(r"([A-Z]+|[0-9]+)(L|#([0-9]+))", re.IGNORECASE)
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -100,7 +100,7 @@ def _not_a_value(field: _Field, token: str) -> CronError:
         return CronError(f"{field.name} field: a value is missing")
     if _QUARTZ_TOKEN.fullmatch(token):
         forms = (
-            "L (last day), LW (last weekday) or nW (weekday nearest day n)"
+            "L (last day), L-n (n days before it), LW (last weekday) or nW (weekday nearest day n)"
             if field is _DAY_OF_MONTH
             else "dL (last weekday d of the month) or d#n (n-th weekday d)"
             if field is _DAY_OF_WEEK
@@ -545,6 +545,12 @@ def _month_day_calendars(
     """``L``, ``LW`` or ``nW`` of the day-of-month field, for each month length."""
     token = form[0].upper()
     day = int(form[2]) if form[2] is not None else None
+    before_last = int(form[3]) if form[3] is not None else None
+    if before_last is not None and not 1 <= before_last <= 27:
+        raise CronError(
+            f"day-of-month field: '{form[0]}': {before_last} is out of range 1–27 "
+            "(L-n is n days before the last day of the month)"
+        )
     if day is not None and not 1 <= day <= 31:
         raise CronError(
             f"day-of-month field: '{form[0]}': {day} is out of range 1–31 "
@@ -561,6 +567,8 @@ def _month_day_calendars(
         rules: list[tuple[int, frozenset[int]]]
         if token == "L":
             rules = [(length, _ALL_DAYS_OF_WEEK)]
+        elif before_last is not None:
+            rules = [(length - before_last, _ALL_DAYS_OF_WEEK)]
         elif token == "LW":
             # The last day if a weekday, else the Friday before it (a Saturday or a Sunday).
             rules = [

@@ -208,6 +208,10 @@ def dst_warnings(
     Only ``cron`` schedules have them: an ``every`` interval is a fixed period that no DST
     change moves, and an ``at`` time is one instant.
     """
+    if schedule.start_at is not None:  # the schedule's own bounds (docs/time.md)
+        start = max(start, schedule.start_at - dt.timedelta(seconds=1))
+    if schedule.end_at is not None:
+        end = min(end, schedule.end_at)
     if not isinstance(schedule, CronSchedule) or end <= start:
         return []
     zone = load_timezone(schedule.timezone)

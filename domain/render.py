@@ -128,6 +128,7 @@ class _Mrkdwn:
         self.lists: list[list[int | None]] = []  # per open list: [next number or None]
         self.quote = 0
         self.heading = False  # a heading is bold already: "**" inside it would close it
+        self.columns = 0  # cells in the table row being written
 
     def render(self, tokens: list[Token]) -> str:
         for token in tokens:
@@ -176,8 +177,13 @@ class _Mrkdwn:
         elif kind == "hr":
             self.out.append("──────────\n\n")
         elif kind == "tr_close":
-            self.out.append("\n")
+            self.out.append("|\n")
+        elif kind == "thead_close":  # the |---| rule that makes the rows read as a table
+            self.out.append("| --- " * self.columns + "|\n")
+        elif kind == "tr_open":
+            self.columns = 0
         elif kind in ("th_open", "td_open"):
+            self.columns += 1
             self.out.append("| ")
         elif kind in ("th_close", "td_close"):
             self.out.append(" ")

@@ -174,6 +174,34 @@ def _exclusions_in_zone(exclude: ScheduleExclusions | None, timezone: str) -> No
     exclude.skipped = sorted(instants)
 
 
+def _bound_in_zone(value: dt.datetime | None, timezone: str, name: str) -> dt.datetime | None:
+    """A bound as a whole-second aware instant (a naive one is a wall time in the zone, read
+    as an ``at`` time is: a skipped wall time moves forward, a repeated one is the first)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        local = value.replace(tzinfo=load_timezone(timezone), fold=0)
+        value = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+    try:
+        check_instant(value)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+    return value.replace(microsecond=0)
+
+
+# Compact schemas: these repeat on every schedule type of every tool an LLM reads.
+StartAt = Annotated[
+    IsoDatetime | None,
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "no fire before"}),
+    Field(exclude_if=lambda bound: bound is None),
+]
+EndAt = Annotated[
+    IsoDatetime | None,
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "no fire after"}),
+    Field(exclude_if=lambda bound: bound is None),
+]
+
+
 # Cron expressions one schedule holds at most.
 MAX_EXPRESSIONS = 10
 
@@ -216,10 +244,13 @@ class CronSchedule(BaseModel):
     exclude: Annotated[
         ScheduleExclusions | None, Field(exclude_if=lambda exclude: exclude is None)
     ] = None
+    start_at: StartAt = None
+    end_at: EndAt = None
 
     @model_validator(mode="after")
     def _exclusions(self) -> CronSchedule:
         _exclusions_in_zone(self.exclude, self.timezone)
+        _check_bounds(self)
         return self
 
     @property
@@ -274,10 +305,13 @@ class EverySchedule(BaseModel):
     exclude: Annotated[
         ScheduleExclusions | None, Field(exclude_if=lambda exclude: exclude is None)
     ] = None
+    start_at: StartAt = None
+    end_at: EndAt = None
 
     @model_validator(mode="after")
     def _exclusions(self) -> EverySchedule:
         _exclusions_in_zone(self.exclude, self.timezone)
+        _check_bounds(self)
         return self
 
     @field_validator("interval", mode="before")
@@ -327,6 +361,8 @@ class AtSchedule(BaseModel):
     type: Literal["at"]
     datetime: IsoDatetime
     timezone: TimezoneName = "UTC"
+    start_at: StartAt = None
+    end_at: EndAt = None
 
     @model_validator(mode="after")
     def _datetime_is_aware(self) -> AtSchedule:
@@ -338,7 +374,24 @@ class AtSchedule(BaseModel):
             check_instant(self.datetime)
         except ValueError as error:
             raise ValueError(f"datetime {error}") from None
+        _check_bounds(self)
+        if not _within(self, self.datetime.replace(microsecond=0)):
+            raise ValueError("datetime is outside start_at … end_at: the schedule would never fire")
         return self
+
+
+def _check_bounds(schedule: CronSchedule | EverySchedule | AtSchedule) -> None:
+    """``start_at`` and ``end_at`` (Temporal's ``ScheduleSpec.start_at`` / ``end_at``, both
+    included; docs/time.md, "Start and end") as aware whole-second instants, end after start."""
+    zone = schedule.timezone
+    schedule.start_at = _bound_in_zone(schedule.start_at, zone, "start_at")
+    schedule.end_at = _bound_in_zone(schedule.end_at, zone, "end_at")
+    if schedule.start_at is not None and schedule.end_at is not None:
+        if schedule.end_at <= schedule.start_at:
+            raise ValueError(
+                f"end_at {schedule.end_at.isoformat()} must be after start_at "
+                f"{schedule.start_at.isoformat()}"
+            )
 
 
 Schedule = Annotated[CronSchedule | EverySchedule | AtSchedule, Field(discriminator="type")]
@@ -369,16 +422,34 @@ def next_fire_times(
 
     Returns:
         Fire times in ascending order, each expressed in the schedule's timezone; fewer than
-        ``count`` when the schedule ends (an ``at`` schedule, or Temporal's year-2100 horizon).
+        ``count`` when the schedule ends (an ``at`` schedule, its ``end_at``, or Temporal's
+        year-2100 horizon). None before its ``start_at`` (Temporal's rule: the start and the
+        end are both included).
     """
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("after must be timezone-aware")
+    if schedule.start_at is not None:
+        # Temporal: from one second before the start, so a fire at the start itself counts.
+        after = max(after, schedule.start_at - dt.timedelta(seconds=1))
+    return _unbounded_fire_times(schedule, after=after, count=count)
+
+
+def _within(schedule: CronSchedule | EverySchedule | AtSchedule, fire: dt.datetime) -> bool:
+    """Whether a fire lies within the schedule's start and end (both included)."""
+    start, end = schedule.start_at, schedule.end_at
+    return (start is None or fire >= start) and (end is None or fire <= end)
+
+
+def _unbounded_fire_times(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime, count: int
+) -> list[dt.datetime]:
     tz = load_timezone(schedule.timezone)
     times: list[dt.datetime] = []
     if count <= 0:
         return times
     if isinstance(schedule, AtSchedule):
         return [schedule.datetime.astimezone(tz)] if schedule.datetime > after else []
+    end = schedule.end_at
     resume_after = _exclusion(schedule)
     if isinstance(schedule, EverySchedule):
         # Temporal: ((after - phase) / interval + 1) * interval + phase, Unix seconds.
@@ -386,7 +457,7 @@ def next_fire_times(
         instant = ((math.floor(after.timestamp()) - phase) // interval + 1) * interval + phase
         while len(times) < count:
             when = dt.datetime.fromtimestamp(instant, dt.UTC)
-            if when.year > MAX_YEAR:
+            if when.year > MAX_YEAR or (end is not None and when > end):
                 break
             resume = resume_after(when) if resume_after else None
             if resume is None:
@@ -402,7 +473,7 @@ def next_fire_times(
         # Temporal's spec: the earliest next time of any of its calendars, each from ``current``.
         following = [t for c in compiled if (t := c.next_after(current, tz)) is not None]
         current = min(following) if following else None
-        if current is None or current.year > MAX_YEAR:
+        if current is None or current.year > MAX_YEAR or (end is not None and current > end):
             break
         resume = resume_after(current) if resume_after else None
         if resume is None:
@@ -534,6 +605,17 @@ def previous_fire_time(
     schedule: CronSchedule | EverySchedule | AtSchedule, *, before: dt.datetime
 ) -> dt.datetime | None:
     """The last time the schedule fires strictly before ``before`` (within four years)."""
+    if schedule.end_at is not None and before > schedule.end_at:
+        before = schedule.end_at + dt.timedelta(microseconds=1)
+    found = _previous_unbounded(schedule, before=before)
+    if found is None or (schedule.start_at is not None and found < schedule.start_at):
+        return None
+    return found
+
+
+def _previous_unbounded(
+    schedule: CronSchedule | EverySchedule | AtSchedule, *, before: dt.datetime
+) -> dt.datetime | None:
     if isinstance(schedule, AtSchedule):
         return schedule.datetime if schedule.datetime < before else None
     if isinstance(schedule, EverySchedule):

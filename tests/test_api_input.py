@@ -444,7 +444,10 @@ def test_every_route_taking_a_body_documents_its_400_and_415() -> None:
         for method, operation in operations.items():
             documented = operation["responses"]
             if "requestBody" in operation:
-                for status in ("400", "415", "422"):
+                # A body that need not be JSON (a hook delivery takes text too) has no 400 or
+                # 415 of ours to document.
+                json_only = set(operation["requestBody"]["content"]) == {"application/json"}
+                for status in ("400", "415", "422") if json_only else ("422",):
                     ref = documented[status]["content"]["application/json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorBody"), (method, path, status)
             for status, response in documented.items():

@@ -431,7 +431,7 @@ def test_nothing_after_the_year_2100() -> None:
         ("0-60 * * * *", "minute field: 60 is out of range 0–59"),
         ("0 0 32W * *", "day-of-month field: '32W': 32 is out of range 1–31"),
         ("0 0 0W * *", "day-of-month field: '0W': 0 is out of range 1–31"),
-        ("0 0 L-3 * *", "day-of-month field: 'L-3' is not supported: this field takes L"),
+        ("0 0 L-30 * *", "day-of-month field: 'L-30': 30 is out of range 1–27"),
         ("0 0 W * *", "day-of-month field: 'W' is not supported"),
         ("0 0 5L * *", "day-of-month field: '5L' is not supported"),
         ("0 0 * * L", "day-of-week field: 'L' is not supported: this field takes dL"),

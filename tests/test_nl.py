@@ -161,7 +161,7 @@ def test_human_readable(text: str, human: str) -> None:
 
 
 def test_describe_any_schedule() -> None:
-    assert describe(EverySchedule(type="every", interval=86400)) == "Every day"
+    assert describe(EverySchedule(type="every", interval=86400)) == "Every day, at 12:00 AM UTC"
     assert describe(EverySchedule(type="every", interval=60)) == "Every minute"
     assert (
         describe(CronSchedule(type="cron", expression="0 9 1-7 * 1", timezone="Europe/Paris"))

@@ -101,7 +101,7 @@ def test_slack_control_characters_are_escaped(markdown: str, mrkdwn: str) -> Non
 def test_rules_and_tables_stay_readable() -> None:
     assert to_mrkdwn("above\n\n---\n\nbelow") == "above\n\n──────────\n\nbelow"
     table = "| a | b |\n|---|---|\n| 1 | 2 |"
-    assert to_mrkdwn(table) == "| a | b \n| 1 | 2"
+    assert to_mrkdwn(table) == "| a | b |\n| --- | --- |\n| 1 | 2 |"
 
 
 def test_empty_markdown_is_empty() -> None:

@@ -212,6 +212,7 @@ class JobRunWorkflow:
                 chain_id=run.chain_id,
                 scheduled_at=info.typed_search_attributes.get(SCHEDULED_START),
                 started_at=info.start_time,
+                input=run.input,
             ),
             start_to_close_timeout=INDEX_WRITE_TIMEOUT,
         )
@@ -238,6 +239,7 @@ class JobRunWorkflow:
                         attempt=attempt,
                         scheduled_at=scheduled_at,
                         context=run.context or {},
+                        input=run.input,
                         timeout_seconds=job.timeout_seconds,
                     ),
                     start_to_close_timeout=timedelta(seconds=job.timeout_seconds + 30),

@@ -26,7 +26,9 @@ reminders) open, resolve and remind, and queued incident notifications are sent
 A stored ``next_run_at`` that is no longer the next fire is refreshed too; that is upkeep (every
 fire makes one stale), not drift, so it is counted apart, in ``next_run_at_refreshed``
 (``next_runs``). So is resuming a job its budget paused once the window that paused it has ended
-(``budget_reopened``, ``budgets``; a job the user paused is never resumed).
+(``budget_reopened``, ``budgets``; a job the user paused is never resumed). Last, a batch of each
+table's rows older than the retention period is pruned (``retention``; docs/operations.md,
+"Retention").
 
 Rows and schedules younger than the grace period are left alone: the API may be between the
 two writes of a create or delete.
@@ -45,7 +47,7 @@ from temporalio.client import Client
 from activities.heartbeat import heartbeating
 from activities.incidents import IncidentNotifier
 from activities.runs import RunRecorder
-from activities.tick import budgets, calendars, incidents, next_runs, runs, schedules
+from activities.tick import budgets, calendars, incidents, next_runs, retention, runs, schedules
 from activities.tick.scope import TickScope, log
 from api.core import metrics
 from api.core.index import deliveries as index_deliveries
@@ -116,6 +118,7 @@ class TickActivities:
         runs_checked, run_repairs = await runs.repair_runs(scope, live, last_tick)
         repairs.update(run_repairs)
         await incidents.watch(scope, live, last_tick, self._notifier)
+        await retention.prune(scope)
         repairs = +repairs  # drop the kinds that found nothing
         result = TickResult(
             jobs_checked=len(live),

@@ -181,7 +181,7 @@ def _run_start(run_id: str, description: WorkflowExecutionDescription) -> RunSta
         temporal_run_id=description.run_id,
         job_id=job_id,
         owner=owner,
-        trigger=trigger if trigger in ("schedule", "manual", "chain") else "schedule",
+        trigger=trigger if trigger in ("schedule", "manual", "chain", "hook") else "schedule",
         scheduled_at=attributes.get(search_attributes.SCHEDULED_START),
         started_at=description.start_time,
     )

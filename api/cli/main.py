@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -24,9 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.cli.jobs import jobs_app
 from api.cli.supervisor import run_dev, run_services, uvicorn_options, with_index_session
 from api.core import logs, metrics
-from api.core.index.keys import create_key, list_keys, revoke_key
+from api.core.errors import NotFound
+from api.core.index.keys import get_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
+from api.errors import invalid_body
+from api.schemas.keys import KeyCreate
+from api.services import keys as key_service
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -160,21 +165,105 @@ def worker() -> None:
 
 @keys_app.command("create")
 def keys_create(
-    owner: Annotated[str, typer.Option(help="Owner of the key and of what it creates.")],
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Owner of the key and of what it creates (default: the replaced key's)."),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="read, write or admin. [default: write, or the replaced one's]"),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
+    expires_in: Annotated[
+        str | None, typer.Option(help="Stops working after this long, e.g. 30d. [default: never]")
+    ] = None,
+    replaces: Annotated[
+        str | None, typer.Option(help="Rotation: the id of the key this one replaces.")
+    ] = None,
+    overlap: Annotated[
+        str, typer.Option(help="Rotation: how long the replaced key keeps working.")
+    ] = "24h",
+    max_jobs: Annotated[
+        int | None, typer.Option(help="Limit: live jobs created with this key.")
+    ] = None,
+    min_interval: Annotated[
+        str | None, typer.Option(help="Limit: the tightest spacing of its jobs' fires, e.g. 15m.")
+    ] = None,
+    max_runs_per_day: Annotated[
+        int | None, typer.Option(help="Limit: runs of its jobs in 24 hours.")
+    ] = None,
+    agents: Annotated[
+        str | None, typer.Option(help="Limit: the agents its jobs may use, e.g. echo,claude.")
+    ] = None,
+    no_trigger: Annotated[
+        bool, typer.Option("--no-trigger", help="Limit: the key cannot start runs.")
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a key; the key alone is printed on the last line of stdout."""
-    if not owner.strip():
+    if owner is not None and not owner.strip():
         err_console.print("[red]--owner must not be empty[/]")
         raise typer.Exit(2)
+    if owner is None and replaces is None:
+        err_console.print("[red]give --owner (or --replaces)[/]")
+        raise typer.Exit(2)
+    limits: dict[str, Any] = {
+        "max_jobs": max_jobs,
+        "min_interval_seconds": min_interval,
+        "max_runs_per_day": max_runs_per_day,
+        "agents": [a.strip() for a in agents.split(",") if a.strip()] if agents else None,
+        "no_trigger": no_trigger,
+    }
+    given = {field: value for field, value in limits.items() if value not in (None, False)}
+    try:
+        body = KeyCreate.model_validate(
+            {
+                "name": name,
+                "scope": scope,
+                "expires_in": expires_in,
+                "replaces": replaces,
+                "overlap": overlap,
+                "limits": given or None,
+            }
+        )
+    except ValidationError as exc:
+        for error in invalid_body(exc.errors()).details or []:
+            err_console.print(f"[red]{_option(error.field)}: {error.message}[/]")
+        raise typer.Exit(2) from None
     settings = _settings(data_dir=data_dir)
 
     async def create(session: AsyncSession) -> tuple[ApiKey, str]:
-        return await create_key(session, owner=owner)
+        key_owner = owner
+        if key_owner is None:
+            assert replaces is not None
+            old = await get_key(session, key_id=replaces)
+            if old is None:
+                raise NotFound(f"Key {replaces} not found")
+            key_owner = old.owner
+        return await key_service.create(session, owner=key_owner, body=body, now=datetime.now(UTC))
 
-    row, plaintext = asyncio.run(with_index_session(settings, create))
-    err_console.print(f"Created {row.id} for owner '{owner}'. It is shown only this once.")
+    try:
+        row, plaintext = asyncio.run(with_index_session(settings, create))
+    except NotFound as exc:
+        err_console.print(f"[red]{exc.message}[/] (see `agent-scheduler keys list`)")
+        raise typer.Exit(1) from None
+    expires = f", expires {_utc_minute(row.expires_at)} UTC" if row.expires_at else ""
+    err_console.print(
+        f"Created {row.id} ({row.scope}{expires}) for owner '{row.owner}'. "
+        "It is shown only this once."
+    )
+    if replaces is not None:
+        err_console.print(f"{replaces} keeps working for {overlap}, then expires.")
     print(plaintext, flush=True)
+
+
+_OPTIONS = {"min_interval_seconds": "min_interval", "limits": ""}
+
+
+def _option(field: str) -> str:
+    """The command-line option a field of KeyCreate comes from."""
+    last = field.rsplit(".", 1)[-1]
+    return "--" + _OPTIONS.get(last, last).replace("_", "-")
 
 
 def _utc_minute(moment: datetime) -> str:
@@ -184,24 +273,40 @@ def _utc_minute(moment: datetime) -> str:
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDirOption = None) -> None:
-    """List keys (id, owner, prefix, dates; never the key itself)."""
-    rows = asyncio.run(with_index_session(_settings(data_dir=data_dir), list_keys))
+def keys_list(
+    owner: Annotated[str | None, typer.Option(help="Only this owner's keys.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List keys (id, owner, name, scope, dates; never the key itself)."""
+
+    async def listed(session: AsyncSession) -> list[ApiKey]:
+        return await list_keys(session, owner=owner)
+
+    rows = asyncio.run(with_index_session(_settings(data_dir=data_dir), listed))
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("id", no_wrap=True)
     table.add_column("owner", overflow="fold")
+    table.add_column("name", overflow="fold")
+    table.add_column("scope", no_wrap=True)
     table.add_column("prefix", no_wrap=True)
     table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("expires (UTC)", no_wrap=True)
+    table.add_column("last used (UTC)", no_wrap=True)
     table.add_column("revoked (UTC)", no_wrap=True)
     for row in rows:
         table.add_row(
             row.id,
             row.owner,
+            row.name or "-",
+            row.scope + (" (limited)" if row.limits else ""),
             row.prefix + "…",
             _utc_minute(row.created_at),
+            _utc_minute(row.expires_at) if row.expires_at else "-",
+            _utc_minute(row.last_used_at) if row.last_used_at else "-",
             _utc_minute(row.revoked_at) if row.revoked_at else "-",
         )
-    console.print(table)
+    # Nine columns: wider than the 80 a pipe gets, so a row stays one line for scripts.
+    Console(highlight=False, width=max(console.width, 160)).print(table)
 
 
 @keys_app.command("revoke")

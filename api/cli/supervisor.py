@@ -227,7 +227,8 @@ def _write_secret(path: Path, text: str) -> None:
 
 
 async def _dev_key(settings: Settings) -> str:
-    """The dev API key kept in the data dir, created (owner ``local``) when missing or dead."""
+    """The dev API key kept in the data dir, created (owner ``local``, scope ``admin``: it also
+    manages keys over the API) when missing or dead."""
     path = settings.data_dir / DEV_KEY_FILE
 
     async def ensure(session: AsyncSession) -> str:
@@ -235,7 +236,7 @@ async def _dev_key(settings: Settings) -> str:
             kept = path.read_text().strip()
             if kept and await owner_of(session, plaintext=kept) is not None:
                 return kept
-        _, plaintext = await create_key(session, owner=DEV_KEY_OWNER)
+        _, plaintext = await create_key(session, owner=DEV_KEY_OWNER, scope="admin", name="dev")
         _write_secret(path, plaintext)
         return plaintext
 

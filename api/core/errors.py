@@ -36,6 +36,22 @@ class Unauthorized(ServiceError):
     code, status = "unauthorized", 401
 
 
+class Forbidden(ServiceError):
+    """The key may not do this: outside its scope, or past one of its limits."""
+
+    code, status = "forbidden", 403
+
+
+class RateLimited(ServiceError):
+    """Too many requests with one key in the current window; ``retry_after`` seconds to wait."""
+
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(ServiceError):
     code, status = "not_found", 404
 

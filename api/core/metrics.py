@@ -100,6 +100,12 @@ TICK_REPAIRS = Counter(
     ["kind"],
     registry=WORKER,
 )
+PRUNED_ROWS = Counter(
+    "agent_scheduler_pruned_rows",
+    "Index rows the tick deleted as older than the retention period, by table.",
+    ["table"],
+    registry=WORKER,
+)
 MISSED_FIRES = Counter(
     "agent_scheduler_missed_fires",
     "Scheduled fires that did not start within their grace period.",

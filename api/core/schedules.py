@@ -80,7 +80,20 @@ def schedule_spec(
     now: datetime | None = None,
 ) -> ScheduleSpec:
     """The Temporal spec of a schedule: cron strings, or calendars for the day forms; its
-    exclusions as exclude calendars (holidays of ``holiday_years(now)``); the jitter."""
+    exclusions as exclude calendars (holidays of ``holiday_years(now)``); the jitter; its
+    ``start_at`` / ``end_at``."""
+    spec = _unbounded_spec(schedule, jitter_seconds=jitter_seconds, now=now)
+    spec.start_at = schedule.start_at
+    spec.end_at = schedule.end_at
+    return spec
+
+
+def _unbounded_spec(
+    schedule: CronSchedule | EverySchedule | AtSchedule,
+    *,
+    jitter_seconds: int,
+    now: datetime | None,
+) -> ScheduleSpec:
     jitter = timedelta(seconds=jitter_seconds) if jitter_seconds else None
     if isinstance(schedule, CronSchedule):
         compiled = [parse_cron(expression) for expression in schedule.expressions]

@@ -6,10 +6,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.contract.names import TASK_QUEUE
+
+# The shortest retention: a budget's month and a job's 30 days of runs per day read runs.
+MIN_RETENTION_DAYS = 32
 
 
 class Settings(BaseSettings):
@@ -150,6 +153,13 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(
         30, ge=0, description="Seconds between reconciler ticks; 0 disables the tick."
     )
+    retention_days: int = Field(
+        90,
+        ge=0,
+        description="Runs, their events, outbox messages, chain runs and resolved incidents "
+        "older than this many days are pruned by the tick; 0 keeps everything; at least "
+        f'{MIN_RETENTION_DAYS} (docs/operations.md, "Retention").',
+    )
     idempotency_wait_seconds: float = Field(
         20,
         ge=0,
@@ -157,6 +167,22 @@ class Settings(BaseSettings):
         description="How long a request waits for the first request with its Idempotency-Key "
         "to answer before a 409 (below the 30 s request deadline).",
     )
+    rate_limit: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]{0,8}/(second|minute|hour|day)$",
+        description="Requests per key and window, e.g. `600/minute`, counted in the index "
+        'across every API process; unset: no rate limit (docs/api.md, "Rate limit").',
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _month_of_runs_kept(cls, days: int) -> int:
+        if 0 < days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS} days: budgets "
+                "and job stats read the runs of the last month"
+            )
+        return days
 
     @property
     def resolved_database_url(self) -> str:

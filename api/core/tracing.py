@@ -16,17 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import httpx
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, SpanKind
-from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +66,7 @@ def configure() -> bool:
             attributes = (
                 {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
             )
-            # The sampler the OTEL_TRACES_SAMPLER* variables name (the SDK's own default).
-            sampler = sampling._get_from_env_or_default()
-            if os.environ.get(TRACE_READS_VARIABLE, "").strip().lower() != "true":
-                sampler = ReadsUntraced(sampler)
-            provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
+            provider = TracerProvider(resource=Resource.create(attributes))
             # The exporter reads its endpoint, headers and timeout from the OTEL_* variables,
             # the processor its batch and delay.
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
@@ -82,38 +75,18 @@ def configure() -> bool:
     return True
 
 
-class ReadsUntraced(sampling.Sampler):
-    """Drops the server span of a read request that has no parent (the caller sent no
-    ``traceparent``); asks ``base`` about every other span."""
+def untraced_request() -> Callable[[MutableMapping[str, Any]], bool]:
+    """Which requests the API traces not at all (FastAPI's telemetry ``exclude``): a read
+    without a ``traceparent``, unless ``AGENT_SCHEDULER_TRACE_READS=true``."""
+    if os.environ.get(TRACE_READS_VARIABLE, "").strip().lower() == "true":
+        return lambda scope: False
 
-    def __init__(self, base: sampling.Sampler) -> None:
-        self._base = base
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: trace.TraceState | None = None,
-    ) -> sampling.SamplingResult:
-        """DROP for a parentless read request's span, else ``base``'s answer."""
-        if (
-            kind == SpanKind.SERVER
-            and attributes
-            and attributes.get("http.request.method") in READ_METHODS
-            and not trace.get_current_span(parent_context).get_span_context().is_valid
-        ):
-            return sampling.SamplingResult(sampling.Decision.DROP)
-        return self._base.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
+    def untraced(scope: MutableMapping[str, Any]) -> bool:
+        return scope.get("method") in READ_METHODS and not any(
+            name == b"traceparent" for name, _ in scope.get("headers", ())
         )
 
-    def get_description(self) -> str:
-        """How the sampler shows in the SDK's logs."""
-        return f"ReadsUntraced{{{self._base.get_description()}}}"
+    return untraced
 
 
 def temporal_interceptors() -> list[Any]:

@@ -35,9 +35,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from api.bodies import replaying
-from api.core.errors import NotFound
+from api.core.errors import Forbidden, NotFound
 from api.core.version import VERSION
-from api.deps import bearer_key, job_service, note_call, owner_of_key, run_service
+from api.deps import admit, bearer_key, job_service, note_call, run_service
 from api.errors import ErrorBody, error_body, error_response, invalid_body
 from api.mcp.edge import (
     MAX_BODY_BYTES,
@@ -48,13 +48,15 @@ from api.mcp.edge import (
 )
 from api.mcp.tools import TOOLS, Call, ToolSpec
 from api.routing import JSON_ONLY, UnsupportedMediaType, is_json_media_type
+from api.services.access import Caller
 from api.state import AppState
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
-# Where the endpoint leaves the caller's owner for the tools (the request's ASGI scope).
-OWNER_KEY = "agent_scheduler.owner"
+# Where the endpoint leaves the caller (owner, key, scope, limits) for the tools (the request's
+# ASGI scope).
+CALLER_KEY = "agent_scheduler.caller"
 
 INSTRUCTIONS = """\
 agent-scheduler runs AI-agent jobs on a schedule, durably (on Temporal). A job is: ask agent \
@@ -121,11 +123,11 @@ async def _answer(body: ErrorBody, scope: Scope, receive: Receive, send: Send) -
     await response(scope, receive, send)
 
 
-def _caller(ctx: ServerRequestContext[Any, Any]) -> tuple[AppState, str]:
+def _caller(ctx: ServerRequestContext[Any, Any]) -> tuple[AppState, Caller]:
     request = ctx.request
     assert isinstance(request, Request), "tools are served over HTTP only"
     state: AppState = request.app.state.app
-    return state, request.scope[OWNER_KEY]
+    return state, request.scope[CALLER_KEY]
 
 
 async def _list_tools(
@@ -141,16 +143,21 @@ async def _call_tool(
     if spec is None:
         return _failed(error_body(NotFound(f"No tool {params.name!r}; tools: {', '.join(TOOLS)}")))
     raw: Mapping[str, Any] = params.arguments or {}
+    state, caller = _caller(ctx)
     try:
+        # A tool's scope (docs/api.md, "Keys and scopes"): read-only tools need ``read``,
+        # the others ``write``.
+        caller.require("read" if spec.read_only else "write")
         args = spec.args.model_validate(raw)
     except ValidationError as exc:
         return _failed(invalid_body(exc.errors()))
-    state, owner = _caller(ctx)
+    except Forbidden as exc:
+        return _failed(error_body(exc))
     sessions = state.read_sessions if spec.read_only else state.sessions
     try:
         now = datetime.now(UTC)  # one instant per call, as NowDep is one per request
         async with sessions() as session:
-            jobs = job_service(state, session, owner, now)
+            jobs = job_service(state, session, caller, now)
             call = Call(
                 jobs=jobs, runs=run_service(state, session, jobs), settings=state.settings, now=now
             )
@@ -233,8 +240,11 @@ class McpEndpoint:
         state: AppState = request.app.state.app
         try:
             async with state.read_sessions() as session:
-                owner = await owner_of_key(
-                    session, bearer_key(request.headers.get("authorization"))
+                caller = await admit(
+                    state,
+                    session,
+                    bearer_key(request.headers.get("authorization")),
+                    transport="mcp",
                 )
         except Exception as exc:  # noqa: BLE001 - answered in the error body
             body = error_body(exc)
@@ -244,7 +254,7 @@ class McpEndpoint:
             body = error_body(UnsupportedMediaType(JSON_ONLY))
             await _answer(body, scope, receive, send)
             return
-        note_call(request, owner)
+        note_call(request, caller.owner)
         try:
             raw = await read_body(request)
         except PayloadTooLarge as exc:
@@ -260,5 +270,5 @@ class McpEndpoint:
             await message(scope, receive, send)
             return
         as_json_request(scope, message)
-        scope[OWNER_KEY] = owner
+        scope[CALLER_KEY] = caller
         await self.manager.handle_request(scope, replaying(message, receive), send)

@@ -251,9 +251,11 @@ def confirmation(parsed: ParsedSchedule, next_runs: list[datetime]) -> str:
     """The sentence that shows a user what a schedule read from their words means."""
     when = ", ".join(t.isoformat() for t in next_runs) or "never (the time has passed)"
     how = "rules" if parsed.parse_method == "regex" else "the LLM"
+    # Readings the parser chose (an am/pm, a word left out): the user confirms them too.
+    check = "".join(f" Check: {warning}." for warning in parsed.warnings)
     return (
         f"{parsed.human_readable} (read by {how}, confidence {parsed.confidence:.2f}). "
-        f"Next runs: {when}."
+        f"Next runs: {when}.{check}"
     )
 
 
@@ -283,7 +285,8 @@ SCHEDULES = (
     '`{"type": "every", "interval": "30m"}` (seconds or a duration such as `2h`), '
     '`{"type": "at", "datetime": "2027-01-15T09:00:00", "timezone": "Europe/Paris"}` '
     "(once, in the future). `cron` and `every` take `exclude`: "
-    '`{"holidays": "US", "dates": ["2027-12-24"]}`. '
+    '`{"holidays": "US", "dates": ["2027-12-24"]}`; any schedule takes `start_at` / `end_at` '
+    "(ISO 8601, both included). "
     "When the user describes the time in words, call parse_schedule "
     "first and pass its `schedule` on as is."
 )

@@ -15,7 +15,8 @@ router = APIRouter(
 )
 
 
-@router.get("/webhook-secret", response_model=WebhookSecret)
+# A secret: not for a read key (docs/api.md, "Keys and scopes").
+@router.get("/webhook-secret", response_model=WebhookSecret, openapi_extra={"x-scope": "write"})
 async def get_webhook_secret(owner: OwnerDep, state: StateDep) -> WebhookSecret:
     """The secret that signs your `webhook:` deliveries (verify `X-Agent-Scheduler-Signature`)."""
     return webhook_secret(state.settings, owner)

@@ -52,7 +52,8 @@ async def validate(
     )
 
 
-@router.post("/validate", response_model=Validation)
+# Reads only (the GET form's answer): a read key may call it (docs/api.md, "Keys and scopes").
+@router.post("/validate", response_model=Validation, openapi_extra={"x-scope": "read"})
 async def validate_schedule(body: ValidateRequest, _: OwnerDep, now: NowDep) -> Validation:
     """The GET form's answer for a whole schedule object (offset, exclusions, expressions)."""
     return time_service.validate_schedule(

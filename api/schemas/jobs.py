@@ -233,6 +233,10 @@ class JobPublic(BaseModel):
     grace_seconds: int = Field(300, description="In effect: the job's own, or 300.")
     deadline: Deadline | None = None
     max_run_seconds: int | None = None
+    created_by: str | None = Field(
+        None,
+        description="The id of the API key that created the job (null before keys were recorded).",
+    )
     open_incidents: list[IncidentBrief] = Field(
         default_factory=list, description="The job's open incidents, oldest first."
     )

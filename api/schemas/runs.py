@@ -53,7 +53,7 @@ class RunPublic(BaseModel):
     id: str
     job_id: str
     chain_id: str | None
-    trigger: Literal["schedule", "manual", "chain", "backfill"]
+    trigger: Literal["schedule", "manual", "chain", "backfill", "hook"]
     status: RunStatus
     agent_id: str | None = Field(
         None,
@@ -91,6 +91,12 @@ class RunPublic(BaseModel):
     trace_id: str | None = Field(
         description="The OpenTelemetry trace of this run (32 hex digits); null when traces are "
         "off (docs/operations.md, Traces)."
+    )
+    input: Any = Field(
+        None,
+        description="What the run was started with: a hook delivery's body (its JSON, or its "
+        "text if it is not JSON; docs/api.md, Hooks), which the agent got as `input`; null "
+        "for other runs.",
     )
     temporal: TemporalRef
     temporal_ui_url: str

@@ -7,6 +7,7 @@ fails, so each run it starts is recorded with the trigger ``backfill``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,9 +35,13 @@ async def backfill(
     body: BackfillRequest,
     *,
     now: datetime,
+    allow: Callable[[int], Awaitable[None]] | None = None,
 ) -> BackfillAccepted:
     """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
-    schedule backfill: each run carries its nominal time and the trigger ``backfill``."""
+    schedule backfill: each run carries its nominal time and the trigger ``backfill``.
+
+    ``allow`` is called with the number of runs about to start (a key's limits refuse it by
+    raising)."""
     schedule = parse_schedule(job.schedule)
     if isinstance(schedule, AtSchedule):
         raise Conflict(f"Job {job.id} is a one-off (at) job; it has no fires to backfill")
@@ -76,6 +81,8 @@ async def backfill(
         session, run_ids=(scheduled_run_id(job.id, t) for t in fires)
     )
     todo = [t for t in fires if scheduled_run_id(job.id, t) not in ran]
+    if allow is not None:
+        await allow(len(todo))
     record = Backfill(
         id=new_id("bf"),
         job_id=job.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from api.schemas.chains import (
     ChainsPublic,
 )
 from api.schemas.runs import TemporalRef
+from api.services.access import Guard
 from api.services.runs import cancel_workflow, run_ui_url
 from domain import search_attributes
 from domain.chains import CHAIN_RUN_PREFIX, ChainGraph, GraphProblem, check_graph
@@ -42,6 +43,8 @@ class ChainService:
     owner: str
     now: datetime
     """The request's instant (``NowDep``)."""
+    guard: Guard = field(default_factory=lambda: Guard(None))
+    """The caller's key limits (docs/api.md, "Limits of a key")."""
 
     async def create(self, body: ChainCreate) -> Chain:
         """Validate the graph and the caller's jobs, then store the chain."""
@@ -74,6 +77,7 @@ class ChainService:
                 "; ".join(f"{p.field}: {p.message}" for p in problems),
                 details=[FieldError(field=p.field, message=p.message) for p in problems],
             )
+        await self.guard.check_chain(self.session, job_ids=list(body.jobs), now=self.now)
         now = self.now
         graph = ChainGraph(jobs=body.jobs, edges=body.edges)
         chain = Chain(
@@ -124,6 +128,7 @@ class ChainService:
         cancelled) as soon as its id is returned.
         """
         chain = await self.get(chain_id)
+        await self.guard.check_start(self.session, now=self.now)
         client = await self.temporal.client()
         run = ChainRun(
             id=new_id(CHAIN_RUN_PREFIX.rstrip("_"), 16),

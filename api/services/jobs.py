@@ -59,13 +59,14 @@ from api.schemas.jobs import (
     JobUpdate,
 )
 from api.services import backfill as backfills
+from api.services.access import Guard
 from api.services.delivery import check_delivery
 from api.services.job_view import next_fire, public_job
 from api.services.schedule_input import schedule_error
 from domain.agents import CommandAgent, EchoAgent, HttpAgent, OpenAIAgent
 from domain.budgets import Budget
 from domain.contract.names import RUN_WORKFLOW
-from domain.contract.runs import JobRunInput, JobRunResult, JobSnapshot
+from domain.contract.runs import JobRunInput, JobRunResult, JobSnapshot, Trigger
 from domain.ids import new_id
 from domain.inputs import check_instant
 from domain.schedules import (
@@ -107,6 +108,8 @@ class JobService:
     owner: str
     now: datetime
     """The request's instant (``NowDep``): every "now" of one call is this one."""
+    guard: Guard = dataclass_field(default_factory=lambda: Guard(None))
+    """The caller's key limits (docs/api.md, "Limits of a key")."""
     _open: dict[str, list[Any]] = dataclass_field(default_factory=dict)
     """The open incidents of the jobs this call read (``public`` shows them)."""
 
@@ -132,6 +135,7 @@ class JobService:
         _check_jitter(body.schedule, body.jitter_seconds, now=self.now)
         await check_delivery(self.settings, _dump(body.delivery))
         await _check_alerts(self.settings, body)
+        await self.guard.check_create(self.session)
         now = self.now
         job = Job(
             id=job_id,
@@ -147,7 +151,7 @@ class JobService:
             delivery=_dump(body.delivery),
             condition=_dump(body.condition),
             retry=_dump(body.retry),
-            budget=_budget(body.budget),
+            budget=self.guard.budget(_budget(body.budget)),
             timeout_seconds=body.timeout_seconds,
             overlap=body.overlap,
             max_consecutive_failures=body.max_consecutive_failures,
@@ -160,6 +164,7 @@ class JobService:
             grace_seconds=body.grace_seconds,
             deadline=_dump(body.deadline),
             max_run_seconds=body.max_run_seconds,
+            created_by=self.guard.created_by,
         )
         job.next_run_at = next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
@@ -276,7 +281,7 @@ class JobService:
             elif field in ("delivery", "condition", "retry"):
                 setattr(job, field, _dump(getattr(body, field)))
             elif field == "budget":
-                job.budget = _budget(body.budget)
+                job.budget = self.guard.budget(_budget(body.budget))
             elif field == "alerts":
                 job.alerts, job.alerts_from = _dump(body.alerts), _alerts_from(body)
             elif field == "alerts_from":  # back to the owner's default
@@ -342,8 +347,16 @@ class JobService:
         """Start a run now, whatever the schedule or status; returns the run id."""
         return (await self.trigger_once(job_id, resource_id=None))[0]
 
-    async def trigger_once(self, job_id: str, *, resource_id: str | None) -> tuple[str, bool]:
-        """Start a run now as ``run_<resource_id>`` (a random id when None).
+    async def trigger_once(
+        self,
+        job_id: str,
+        *,
+        resource_id: str | None,
+        trigger: Trigger = "manual",
+        input: Any = None,
+    ) -> tuple[str, bool]:
+        """Start a run now as ``run_<resource_id>`` (a random id when None), started by
+        ``trigger`` (``manual``, or ``hook`` with the delivery's ``input``).
 
         The run is in the index before its id is returned, so it can be read (and cancelled)
         at once. Without a resource id the row comes first and is removed if the start fails,
@@ -355,6 +368,7 @@ class JobService:
             The run id, and whether an earlier attempt had started it.
         """
         job = await self.get(job_id)
+        await self.guard.check_start(self.session, now=self.now, created_by=job.created_by)
         client = await self.temporal.client()
         run_id = new_id("run", 16) if resource_id is None else f"run_{resource_id}"
 
@@ -364,7 +378,8 @@ class JobService:
                 JobRunInput(
                     job_id=job.id,
                     owner=job.owner,
-                    trigger="manual",
+                    trigger=trigger,
+                    input=input,
                     # Without the snapshot the run records its own start, as a scheduled one
                     # does: a keyed trigger's row is then there even if this process dies
                     # right after the start.
@@ -374,14 +389,19 @@ class JobService:
                 task_queue=self.settings.task_queue,
                 result_type=JobRunResult,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=job_search_attributes(job, "manual"),
+                search_attributes=job_search_attributes(job, trigger),
                 memo=run_memo(job),
-                static_summary=f"{job.name} (manual)"[:200],
+                static_summary=f"{job.name} ({trigger})"[:200],
             )
 
         if resource_id is None:
             await runs_store.insert_manual_run(
-                self.session, run_id=run_id, job_id=job.id, owner=job.owner
+                self.session,
+                run_id=run_id,
+                job_id=job.id,
+                owner=job.owner,
+                trigger=trigger,
+                input=input,
             )
             try:
                 await start()
@@ -395,7 +415,12 @@ class JobService:
         except WorkflowAlreadyStartedError:
             found = True
         await runs_store.insert_manual_run(
-            self.session, run_id=run_id, job_id=job.id, owner=job.owner
+            self.session,
+            run_id=run_id,
+            job_id=job.id,
+            owner=job.owner,
+            trigger=trigger,
+            input=input,
         )
         return run_id, found
 
@@ -405,7 +430,13 @@ class JobService:
         """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
         schedule backfill (``api.services.backfill``)."""
         job = await self.get(job_id)
-        return await backfills.backfill(self.session, self.temporal, job, body, now=now)
+
+        async def allow(runs: int) -> None:
+            await self.guard.check_start(self.session, now=self.now, runs=runs)
+
+        return await backfills.backfill(
+            self.session, self.temporal, job, body, now=now, allow=allow
+        )
 
     async def skip(self, job_id: str, at: datetime) -> Job:
         """Skip one future fire of the job's schedule (``schedule.exclude.skipped``)."""
@@ -451,9 +482,12 @@ class JobService:
         if agent_id not in self.agents:
             known = ", ".join(sorted(self.agents))
             raise Invalid.field("agent_id", f"unknown agent '{agent_id}' (configured: {known})")
+        self.guard.check_agents("agent_id", [agent_id])
 
     def _check_fallbacks(self, agent_id: str, fallbacks: Sequence[str]) -> None:
-        """Refuse (422 on ``fallback_agent_ids``) an unknown, repeated or main agent."""
+        """Refuse (422 on ``fallback_agent_ids``) an unknown, repeated or main agent, or one
+        the key's limits do not allow."""
+        self.guard.check_agents("fallback_agent_ids", list(fallbacks))
         for index, fallback in enumerate(fallbacks):
             where = f"fallback_agent_ids.{index}"
             if fallback not in self.agents:
@@ -465,6 +499,7 @@ class JobService:
                 raise Invalid.field(where, f"'{fallback}' is listed twice")
 
     def _check_future(self, schedule: Any) -> None:
+        self.guard.check_schedule(schedule, now=self.now)
         if isinstance(schedule, AtSchedule):
             try:
                 check_at_in_future(schedule, self.now)

@@ -30,9 +30,12 @@ Answer with one JSON object only, one of:
 {{"type": "cron", "expression": "<min hour day-of-month month day-of-week>", "timezone": "<IANA>"}}
 {{"type": "every", "interval": <seconds>, "timezone": "<IANA>"}}
 {{"type": "at", "datetime": "<ISO 8601 with offset>", "timezone": "<IANA>"}}
-Add "confidence": <0..1>. If the text is not a schedule or is impossible, answer
-{{"error": "<why>"}}. Cron uses numbers, names (MON, JAN), lists, ranges and steps, and
-L (last day of the month), LW (last weekday), 15W (weekday nearest the 15th) in the day of
+Add "confidence": <0..1>. Any of them may add "start_at" / "end_at" (ISO 8601 with offset,
+both included) for "starting …", "until …", "for the next N days". If the text is not a
+schedule, is impossible, or has a condition or exception a schedule cannot hold ("unless it
+rains"), answer {{"error": "<why>"}}.
+Cron uses numbers, names (MON, JAN), lists, ranges and steps, and L (last day of the
+month), L-1 (the day before it), LW (last weekday), 15W (weekday nearest the 15th) in the day of
 month, 5L (last Friday) and 2#2 (second Tuesday) in the day of week; never ?. If the text names
 no zone, use {timezone}. Now is {now}."""
 

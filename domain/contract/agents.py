@@ -20,6 +20,8 @@ class AgentCallInput(BaseModel):
     attempt: int
     scheduled_at: datetime | None = None
     context: dict[str, Any] = {}
+    # What the run was started with (a hook delivery's body); sent only when there is one.
+    input: Any = None
     timeout_seconds: int
     # Which execution of this attempt this is (Temporal's activity attempt); set by the worker.
     dispatch: int = 1
@@ -31,7 +33,8 @@ class AgentCallInput(BaseModel):
 
     def request(self) -> dict[str, Any]:
         """The JSON document http and command agents receive."""
-        return self.model_dump(mode="json", exclude={"timeout_seconds"}) | {
+        left_out = {"timeout_seconds"} | ({"input"} if self.input is None else set())
+        return self.model_dump(mode="json", exclude=left_out) | {
             "idempotency_key": self.idempotency_key
         }
 

@@ -13,8 +13,9 @@ from domain.conditions import Condition
 from domain.delivery import Delivery
 from domain.retry import RetryPolicy
 
-# ``backfill``: started by the job's schedule for a backfill (the recorder tells it apart).
-Trigger = Literal["schedule", "manual", "chain", "backfill"]
+# ``backfill``: started by the job's schedule for a backfill (the recorder tells it apart);
+# ``hook``: started by a delivery to one of the job's hooks (docs/api.md, "Hooks").
+Trigger = Literal["schedule", "manual", "chain", "backfill", "hook"]
 RunStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "skipped"]
 
 
@@ -76,6 +77,8 @@ class JobRunInput(BaseModel):
     context: dict[str, Any] | None = None
     # Set by a trigger, which already recorded the run and read the job at fire time.
     job: JobSnapshot | None = None
+    # What the run was started with (a hook delivery's body): the agent's ``input``.
+    input: Any = None
 
 
 class JobRunResult(BaseModel):
@@ -104,6 +107,8 @@ class RunStart(BaseModel):
     started_at: datetime
     # Set by the activity from its span (docs/operations.md, "Traces"); never by the workflow.
     trace_id: str | None = None
+    # The run's input (a hook delivery's body), recorded on the run.
+    input: Any = None
 
 
 class RunStarted(BaseModel):

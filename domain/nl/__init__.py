@@ -19,7 +19,13 @@ Readings worth knowing (see also the tests' corpus):
   (``*/15 * * * *``, ``0 */2 * * *``); others ("every 90 minutes", "every 7 hours", seconds,
   several days or weeks) become ``every`` intervals, which Temporal aligns to the Unix epoch.
 - A clock time without am/pm is read as written on a 24-hour clock ("at 9" = 09:00) unless the
-  text says evening/afternoon/night/tonight; such times lower the confidence a little.
+  text says evening/afternoon/night/tonight; that is a guess (below).
+- Every word is used, refused or said (docs/time.md, "Every word used, refused or said"):
+  exclusions and "only" restrict the days and months, "until …", "starting …", "for the next
+  N days" set ``start_at`` / ``end_at``; conditions ("unless …") and words of the grammar no
+  rule could use are refused; unknown words are left out and named in ``warnings``.
+- A guess (an implicit am/pm, "twice a day", "every other day at 6am", an unknown word …) is
+  named in ``warnings`` and caps the confidence at 0.5.
 - Repeating schedules with no time fire at midnight (as ``@daily``); one-offs with a date but
   no time also at midnight; both lower the confidence.
 - "next friday" is the Friday of next week (weeks start on Monday): said on a Wednesday it is
@@ -52,8 +58,9 @@ class ParsedText(BaseModel):
     confidence: float = Field(ge=0, le=1)
     warnings: list[str] = Field(
         default_factory=list,
-        description="Readings to confirm with the user: an ambiguous 'next friday', the "
-        "start and DST behaviour of an every-N-weeks interval.",
+        description="Readings to confirm with the user: a guess (an am/pm, 'next friday', "
+        "'every other day', a word left out), the start and DST behaviour of an every-N-weeks "
+        "interval.",
     )
 
 
@@ -67,8 +74,9 @@ def parse_text(text: str, *, timezone: str = "UTC", now: datetime) -> ParsedText
             phrases count from it and one-offs must be after it.
 
     Returns:
-        The schedule, its description and the confidence: about 0.95 for clean phrasings,
-        lower for repaired typos, leftover words and guesses.
+        The schedule, its description and the confidence: 0.95 when every word was used and
+        nothing guessed, lower for defaults and repaired typos, at most 0.5 with a guess
+        (which ``warnings`` names).
 
     Raises:
         NotASchedule: The text is not a schedule, or asks for an impossible one; the message

@@ -14,7 +14,7 @@ from domain.nl.rules import UNIT_SECONDS, AnySchedule, Slots, ordinal
 from domain.schedules import AtSchedule, CronSchedule, EverySchedule
 from domain.timezones import load_timezone
 
-__all__ = ["dates_as_calendar", "one_off", "recurring"]
+__all__ = ["add_months", "dates_as_calendar", "one_off", "recurring"]
 
 
 def _compress(values: set[int], low: int, high: int) -> str:
@@ -51,13 +51,27 @@ def _check_day_of_month(doms: set[int] | None, months: set[int] | None) -> None:
             )
 
 
+def _restricted(
+    said: set[int] | None, only: set[int] | None, excluded: set[int], every: set[int], what: str
+) -> set[int] | None:
+    """Days or months said, kept to those named with "only", less those excluded."""
+    if only is None and not excluded:
+        return said
+    values = (said if said else set(every)) & (only if only is not None else every)
+    values -= excluded
+    if not values:
+        raise NotASchedule(f"no {what} is left once the exclusions and 'only …' are applied")
+    return values
+
+
 def _cron(slots: Slots, zone: str, minute: str, hour: str, kind: str | None) -> CronSchedule:
-    dows = slots.dows
-    if slots.excluded_dows:
-        dows = (dows if dows is not None else set(range(7))) - slots.excluded_dows
-        if not dows:
-            raise NotASchedule("every day of the week was excluded")
-    doms, months = slots.doms, slots.months
+    dows = _restricted(slots.dows, slots.only_dows, slots.excluded_dows, set(range(7)), "day")
+    if kind == "year" and slots.months is None and (slots.only_months or slots.excluded_months):
+        slots.months = {1}  # "yearly except in july": the year's first day, as without it
+    months = _restricted(
+        slots.months, slots.only_months, slots.excluded_months, set(range(1, 13)), "month"
+    )
+    doms = slots.doms
     if slots.nth is not None:
         n, weekday = slots.nth
         if dows and dows != {weekday}:
@@ -130,39 +144,56 @@ def _every(seconds: int, zone: str) -> EverySchedule:
 
 def _weeks_on_a_day(slots: Slots, zone: str, total: int, now: dt.datetime) -> EverySchedule:
     """ "every other friday at 5pm": an interval of whole weeks with the phase (Temporal's
-    interval offset) that puts its first fire on the next such day and time."""
+    interval offset) that puts its first fire on the next such day and time; "every other
+    day at 6am" likewise in whole days, from the next 06:00 (a reading, said as a guess)."""
     weeks = total // 604800
+    days = total // 86400
     dows = (slots.dows or set()) - slots.excluded_dows
-    if (
-        len(dows) != 1
-        or slots.doms
+    restricted = (
+        slots.doms
         or slots.months
         or slots.nth
         or slots.window
         or slots.start_hour
         or slots.minute_offset is not None
         or len(slots.times) > 1
-    ):
+        or slots.excluded_months
+        or slots.only_dows is not None
+        or slots.only_months is not None
+    )
+    if total % 604800:
+        if restricted or dows or not slots.times:
+            raise NotASchedule(
+                f"every {days} days can be at one time of day only, e.g. 'every other day at 6am'"
+            )
+    elif len(dows) != 1 or restricted:
         raise NotASchedule(
             f"every {weeks} weeks can be on one weekday at one time of day, e.g. "
             f"'every other friday at 5pm'"
         )
-    (weekday,) = dows
     if not slots.times:
         slots.penalty += 0.05  # midnight by default
     hour, minute = slots.times[0] if slots.times else (0, 0)
     tz = load_timezone(zone)
     local_now = now.astimezone(tz)
-    ahead = (weekday - (local_now.weekday() + 1) % 7) % 7
+    ahead = 0
+    if dows:
+        (weekday,) = dows
+        ahead = (weekday - (local_now.weekday() + 1) % 7) % 7
     first = dt.datetime.combine(local_now.date() + dt.timedelta(days=ahead), dt.time(hour, minute))
     first_at = first.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
     if first_at <= now:
-        first_at = (first + dt.timedelta(days=7)).replace(tzinfo=tz).astimezone(tz)
+        step = 7 if dows else 1
+        first_at = (first + dt.timedelta(days=step)).replace(tzinfo=tz).astimezone(tz)
     offset = int(first_at.timestamp()) % total
-    slots.notes.append(
-        f"every {weeks} weeks from {first_at:%A, %B} {first_at.day}, {first_at.year} "
-        f"({first_at:%H:%M} {zone}): a fixed interval of {weeks * 7} days"
-    )
+    start = f"{first_at:%A, %B} {first_at.day}, {first_at.year} ({first_at:%H:%M} {zone})"
+    if total % 604800:
+        slots.guesses.append(
+            f"every {days} days is read as a fixed interval of {days * 24} hours from {start}, "
+            "not as days of the month (which restart on the 1st)"
+        )
+    else:
+        slots.notes.append(f"every {weeks} weeks from {start}: a fixed interval of {days} days")
     if transition_days(tz, first_at.date(), first_at.date() + dt.timedelta(days=366)):
         slots.penalty += 0.05
         slots.notes.append(
@@ -181,6 +212,9 @@ def recurring(slots: Slots, zone: str, now: dt.datetime | None = None) -> AnySch
         or slots.months
         or slots.nth
         or slots.excluded_dows
+        or slots.excluded_months
+        or slots.only_dows is not None
+        or slots.only_months is not None
         or slots.last_day
         or slots.last_dow is not None
     )
@@ -222,6 +256,8 @@ def recurring(slots: Slots, zone: str, now: dt.datetime | None = None) -> AnySch
         raise NotASchedule("the interval must be at least 1 second (got 0)")
     if total % 604800 == 0 and total >= 2 * 604800 and slots.dows and now is not None:
         return _weeks_on_a_day(slots, zone, total, now)
+    if total % 86400 == 0 and total > 86400 and unit == "day" and slots.times and now is not None:
+        return _weeks_on_a_day(slots, zone, total, now)
     if total % 60:
         if calendar_set or slots.window:
             raise NotASchedule(
@@ -258,13 +294,6 @@ def recurring(slots: Slots, zone: str, now: dt.datetime | None = None) -> AnySch
         minute, hour = _minute_hour(slots)
         return _cron(slots, zone, minute, hour, "week" if minutes == 10080 else None)
     if calendar_set or slots.window:
-        if unit == "day" and len(slots.times) == 1 and not (slots.dows or slots.doms):
-            # "every 2 days at 9am": the nearest cron restarts each month (31st → 1st).
-            slots.penalty += 0.3
-            hour_value, minute_value = slots.times[0]
-            months = _compress(slots.months, 1, 12) if slots.months else "*"
-            expression = f"{minute_value} {hour_value} */{int(amount)} {months} *"
-            return CronSchedule(type="cron", expression=expression, timezone=zone)
         raise NotASchedule(
             f"an interval of {_say_seconds(total)} cannot be limited to times or days: "
             "cron can only step evenly through an hour or a day"
@@ -280,7 +309,7 @@ def _say_seconds(total: int) -> str:
     return f"{total} seconds"
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     return day.replace(
@@ -293,6 +322,13 @@ def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:
     local_now = now.astimezone(tz)
     if slots.interval is not None or slots.window is not None or slots.doms or slots.months:
         raise NotASchedule("a one-off time cannot also repeat; drop 'every …' or the date")
+    if (
+        slots.excluded_dows
+        or slots.excluded_months
+        or slots.only_dows is not None
+        or slots.only_months is not None
+    ):
+        raise NotASchedule("a one-off fires once: it has no days or months to skip or keep")
     if len(slots.times) > 1:
         raise NotASchedule("a one-off schedule takes one time of day")
     time_of_day = slots.times[0] if slots.times else None
@@ -309,7 +345,7 @@ def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:
                 if amount != int(amount):
                     raise NotASchedule(f"'{amount:g} {unit}s' is not a whole number of {unit}s")
                 months = int(amount) * (12 if unit == "year" else 1)
-                moved = dt.datetime.combine(_add_months(moved.date(), months), moved.timetz())
+                moved = dt.datetime.combine(add_months(moved.date(), months), moved.timetz())
             else:
                 moved = moved + dt.timedelta(seconds=amount * UNIT_SECONDS[unit])
         if time_of_day is None or sub_day:
@@ -353,7 +389,7 @@ def one_off(slots: Slots, zone: str, now: dt.datetime) -> AtSchedule:
             if next_week != day:
                 slots.penalty += 0.1
                 name = f"{next_week:%A}"
-                slots.notes.append(
+                slots.guesses.append(
                     f"'next {name.lower()}' is read as {name} of next week, "
                     f"{next_week:%B} {next_week.day}; say 'this {name.lower()}' for "
                     f"{day:%B} {day.day}"

@@ -43,6 +43,10 @@ def _day_of_month_item(item: str) -> str:
         return "the last day"
     if upper == "LW":
         return "the last weekday"
+    if upper == "L-1":
+        return "the second-to-last day"
+    if upper.startswith("L-"):
+        return f"{int(upper[2:])} days before the last day"
     if upper.endswith("W"):
         return f"the weekday nearest day {int(upper[:-1])}"
     return f"day {item}" if item.isdigit() else f"days {item.replace('-', '–')}"
@@ -97,8 +101,10 @@ def _every_text(seconds: int) -> str:
 def _phase_text(interval: int, offset: int) -> str:
     """Where an interval's offset puts its fires, in UTC (an interval does not follow a zone's
     clock): ", on Friday at 04:00 PM UTC" for whole weeks, ", at 04:00 PM UTC" for whole days."""
-    if not offset:
+    if not offset and interval % 86400:
         return ""
+    # Whole days fire at a UTC time of day, midnight without an offset: said, as a zone's
+    # midnight would be a different instant.
     first = dt.datetime.fromtimestamp(offset, dt.UTC)
     clock = f"{first:%I:%M %p}" + (f":{first:%S}" if first.second else "")
     if interval % 604800 == 0:
@@ -140,6 +146,26 @@ def _except_text(exclude: ScheduleExclusions | None) -> str:
     return f", except on {listed}"
 
 
+def _moment(instant: dt.datetime, zone: str, *, end: bool) -> str:
+    """A bound as a local date ("2027-03-10": from its start, or until its end) or a local
+    date and time."""
+    local = instant.astimezone(load_timezone(zone))
+    edge = dt.time(23, 59, 59) if end else dt.time()
+    if local.time() == edge:
+        return local.date().isoformat()
+    return f"{local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "")
+
+
+def _bounds_text(schedule: CronSchedule | EverySchedule) -> str:
+    """ ", from 2027-03-01 until 2027-03-10 14:00" (empty without bounds)."""
+    parts = []
+    if schedule.start_at is not None:
+        parts.append(f"from {_moment(schedule.start_at, schedule.timezone, end=False)}")
+    if schedule.end_at is not None:
+        parts.append(f"until {_moment(schedule.end_at, schedule.timezone, end=True)}")
+    return f", {' '.join(parts)}" if parts else ""
+
+
 def describe(schedule: CronSchedule | EverySchedule | AtSchedule) -> str:
     """Human text for a schedule, e.g. "At 09:00 AM, Monday through Friday, Pacific Time"."""
     if isinstance(schedule, CronSchedule):
@@ -147,12 +173,16 @@ def describe(schedule: CronSchedule | EverySchedule | AtSchedule) -> str:
             f"{'; and '.join(_lower_after_first(map(_cron_text, schedule.expressions)))}, "
             f"{zone_words(schedule.timezone)}"
             f"{_except_text(schedule.exclude)}"
+            f"{_bounds_text(schedule)}"
         )
     if isinstance(schedule, EverySchedule):
+        bounds = _bounds_text(schedule)
         return (
             _every_text(schedule.interval)
             + _phase_text(schedule.interval, schedule.offset)
             + _except_text(schedule.exclude)
+            # The bounds are local times: the zone is said with them.
+            + (f"{bounds}, {zone_words(schedule.timezone)}" if bounds else "")
         )
     local = schedule.datetime.astimezone(load_timezone(schedule.timezone))
     return (

@@ -53,6 +53,9 @@ ALIASES: dict[str, str] = {
     "tmrow": "tomorrow", "tonite": "tonight", "annually": "yearly", "nightly": "daily",
     "biweekly": "fortnightly", "fortnightly": "fortnightly", "hourly": "hourly",
     "oclock": "oclock", "o'clock": "oclock", "excluding": "except", "besides": "except",
+    "excepting": "except", "skip": "except", "skipping": "except", "skips": "except",
+    "final": "last", "penultimate": "penultimate", "unless": "unless", "if": "if",
+    "whenever": "whenever", "provided": "provided", "only": "only", "for": "for",
     "tues": "tue", "weds": "wed", "thur": "thu", "thurs": "thu", "sept": "sep",
     "and": "and", "plus": "and", "or": "or", "every": "every", "each": "every",
     "per": "a", "once": "once", "twice": "twice", "timezone": "zone", "tz": "zone",
@@ -76,13 +79,13 @@ VOCAB = frozenset(
     daily weekly monthly quarterly yearly hour day week month year second minute weekday weekend
     noon midnight morning afternoon evening night tonight today tomorrow next this coming after
     past now later starting start beginning last business work working office during time
-    am pm hourly fortnightly within yesterday top zone""".split()
+    am pm hourly fortnightly within yesterday top zone before end holiday""".split()
 )
 # Words that carry no meaning for a schedule and are dropped without penalty.
 FILLER = frozenset(
     """the please run it job task schedule scheduled me us remind send check do execute trigger
     fire go make let should will shall would can could be is are starting from that which
-    then also only exactly sharp around approximately about o my our""".split()
+    then also exactly sharp around approximately about o my our""".split()
 )
 # Words typo repair may land on (long enough that a close match means something).
 _REPAIRABLE = sorted({w for w in list(ALIASES) + list(VOCAB) if len(w) >= 4})

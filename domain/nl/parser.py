@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from domain.calendars import check_holiday_calendar
-from domain.nl.build import dates_as_calendar, one_off, recurring
+from domain.nl.build import add_months, dates_as_calendar, one_off, recurring
 from domain.nl.lexicon import NotASchedule, tokenize
-from domain.nl.rules import AnySchedule, Slots, extract
-from domain.schedules import AtSchedule, CronSchedule
+from domain.nl.rules import UNIT_SECONDS, AnySchedule, Slots, extract
+from domain.schedules import AtSchedule, CronSchedule, next_fire_times
 from domain.timezones import TimezoneError, load_timezone
 
 __all__ = ["Parsed", "parse"]
@@ -49,6 +49,11 @@ _RAW_CRON = re.compile(r"\s*(?:@[a-z]+|(?:[\d*/,\-a-zA-Z]+\s+){4}[\d*/,\-a-zA-Z]
 _RAW_CRON_FIELD = re.compile(r"[\d*/,\-]+|[a-zA-Z]{3}(?:-[a-zA-Z]{3})?(?:,[a-zA-Z]{3})*")
 
 
+# A parse with a guess in it (a reading chosen among several, said in a warning) is never
+# surer than this (docs/time.md, "Reading schedules from English").
+GUESS_CONFIDENCE = 0.5
+
+
 @dataclass
 class Parsed:
     schedule: AnySchedule
@@ -78,7 +83,7 @@ def parse(text: str, zone: str, now: dt.datetime) -> Parsed:
     if isinstance(parsed.schedule, AtSchedule):
         raise NotASchedule("a one-off fires once: it has no holidays to skip")
     schedule = parsed.schedule.model_dump()
-    schedule["exclude"] = {"holidays": holidays}
+    schedule["exclude"] = {**schedule.get("exclude", {}), "holidays": holidays}
     parsed.schedule = type(parsed.schedule).model_validate(schedule)
     return parsed
 
@@ -128,12 +133,137 @@ def _parse_words(text: str, zone: str, now: dt.datetime) -> Parsed:
                     "or 'tomorrow at 3pm'"
                 )
             penalty += 0.2  # "friday at 10" or "at 3pm": read as repeating, a guess
+            slots.guesses.append(
+                "read as repeating (no 'every' was said); say 'every …' to confirm, or "
+                "'this …' / a date for once"
+            )
         schedule = recurring(slots, zone, now)
         penalty += slots.penalty
     if is_one_off:
         penalty += slots.penalty
+    if lexed.ambiguous_date:
+        slots.guesses.append(
+            "a date written with slashes is read month first (US order), e.g. 03/04 as March 4"
+        )
+    schedule = _excluding_dates(schedule, slots)
+    try:
+        schedule = _bounded(schedule, slots, zone, now)
+    except NotASchedule:
+        raise
+    except (ValueError, OverflowError):  # a date past what datetimes hold ("until 9999 …")
+        raise NotASchedule("the start or end is too far away to schedule") from None
     confidence = round(max(0.1, min(0.95, 0.95 - penalty)), 2)
-    return Parsed(schedule, confidence, slots.notes)
+    if slots.guesses:
+        confidence = min(confidence, GUESS_CONFIDENCE)
+    return Parsed(schedule, confidence, slots.notes + slots.guesses)
+
+
+def _excluding_dates(schedule: AnySchedule, slots: Slots) -> AnySchedule:
+    """ "except on 2027-12-24": the schedule's ``exclude.dates`` (local dates in its zone)."""
+    if not slots.excluded_dates:
+        return schedule
+    if isinstance(schedule, AtSchedule):
+        raise NotASchedule("a one-off fires once: it has no dates to skip")
+    try:
+        dates = [dt.date(*ymd).isoformat() for ymd in slots.excluded_dates]
+    except ValueError:
+        raise NotASchedule("an excluded date is not a date") from None
+    data = schedule.model_dump()
+    data["exclude"] = {**(data.get("exclude") or {}), "dates": dates}
+    return type(schedule).model_validate(data)
+
+
+def _bound_day(
+    bound: tuple[str, tuple[object, ...]], zone: str, now: dt.datetime, *, end: bool
+) -> dt.datetime:
+    """The instant a bound names: a date's start (its end for an end bound, which includes
+    the day), a date's given time, the start of a month (its end after 'end of')."""
+    tz = load_timezone(zone)
+    today = now.astimezone(tz).date()
+    kind, value = bound
+    if kind == "day":
+        (ahead,) = value
+        assert isinstance(ahead, int)
+        day = today + dt.timedelta(days=ahead)
+        return _edge(day, None, tz, end=end)
+    if kind == "date":
+        year, month, day_number, clock = value
+        assert isinstance(year, int) and isinstance(month, int) and isinstance(day_number, int)
+        assert clock is None or isinstance(clock, tuple)
+        for candidate in [year] if year else [today.year, today.year + 1]:
+            try:
+                day = dt.date(candidate, month, day_number)
+            except ValueError:
+                raise NotASchedule(f"{month}/{day_number} is not a date") from None
+            if year or day >= today:
+                return _edge(day, clock, tz, end=end)
+        raise AssertionError("unreachable")  # pragma: no cover
+    year, month = value
+    assert isinstance(year, int) and isinstance(month, int)
+    if not year:
+        if month == today.month:
+            name = dt.date(2001, month, 1).strftime("%B")
+            raise NotASchedule(
+                f"it is {name} now: say which {name}, e.g. '{name} {today.year + 1}'"
+            )
+        year = today.year + (month < today.month)
+    first = dt.date(year, month, 1)
+    if kind == "end of month":
+        following = dt.date(year + month // 12, month % 12 + 1, 1)
+        return _edge(following - dt.timedelta(days=1), None, tz, end=True)
+    begins = dt.datetime.combine(first, dt.time(), tz)
+    return begins - dt.timedelta(seconds=1) if end else begins
+
+
+def _edge(day: dt.date, clock: tuple[int, int] | None, tz: dt.tzinfo, *, end: bool) -> dt.datetime:
+    if clock is not None:
+        return dt.datetime.combine(day, dt.time(*clock), tz)
+    if end:
+        return dt.datetime.combine(day, dt.time(23, 59, 59), tz)
+    return dt.datetime.combine(day, dt.time(), tz)
+
+
+def _bounded(schedule: AnySchedule, slots: Slots, zone: str, now: dt.datetime) -> AnySchedule:
+    """The schedule with the start and end its words name ("until march 31", "starting
+    tomorrow", "for the next 3 days", "from may 1 to may 10"): Temporal's start_at / end_at."""
+    if slots.start_bound is None and slots.end_bound is None:
+        return schedule
+    if isinstance(schedule, AtSchedule):
+        raise NotASchedule("a one-off fires once: it has no start or end to bound it")
+    zone = schedule.timezone
+    start = None
+    if slots.start_bound is not None:
+        start = _bound_day(slots.start_bound, zone, now, end=False)
+    end: dt.datetime | None = None
+    if slots.end_bound is not None and slots.end_bound[0] == "for":
+        amount, unit = slots.end_bound[1]
+        assert isinstance(amount, float | int) and isinstance(unit, str)
+        if amount != int(amount) or amount < 1:
+            raise NotASchedule(f"'for {amount:g} {unit}s' is not a whole number of {unit}s")
+        begin = (start or now).astimezone(load_timezone(zone)).replace(microsecond=0)
+        if unit in ("month", "year"):
+            months = int(amount) * (12 if unit == "year" else 1)
+            end = dt.datetime.combine(add_months(begin.date(), months), begin.timetz())
+        else:
+            end = begin + dt.timedelta(seconds=int(amount) * UNIT_SECONDS[unit])
+    elif slots.end_bound is not None and slots.end_before:
+        end = _bound_day(slots.end_bound, zone, now, end=False) - dt.timedelta(seconds=1)
+    elif slots.end_bound is not None:
+        if slots.end_bound[0] == "month":
+            first = _bound_day(slots.end_bound, zone, now, end=True) + dt.timedelta(seconds=1)
+            slots.guesses.append(
+                f"'until {first:%B}' is read as up to the start of {first:%B} {first.year} "
+                f"(nothing fires in {first:%B}); say 'until the end of {first:%B}' to include it"
+            )
+        end = _bound_day(slots.end_bound, zone, max(now, start or now), end=True)
+    if end is not None and end <= now:
+        raise NotASchedule(f"the schedule would end in the past ({end:%Y-%m-%d %H:%M} {zone})")
+    data = schedule.model_dump()
+    data.update(start_at=start, end_at=end)
+    bounded = type(schedule).model_validate(data)
+    if not next_fire_times(bounded, after=now, count=1):
+        raise NotASchedule("nothing fires between the schedule's start and its end")
+    return bounded
 
 
 def _raw_cron(text: str, zone: str) -> CronSchedule | None:

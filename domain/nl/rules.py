@@ -94,14 +94,55 @@ _EXCEPT = _c(rf"\b(?:except|but not|not on|other than)(?: on)? ({_DAY_LIST})\b")
 _DAYS = _c(rf"(?:\b(?:every|on) )?\b({_DAY_LIST})\b")
 _DOM_ITEM = r"#\d{1,3}(?: (?:-|to|through|until) #\d{1,3})?"
 _DOM = _c(
-    rf"(?:\bon )?(?:\bday (\d{{1,3}})|({_DOM_ITEM}(?:{_SEP} {_DOM_ITEM})*)(?: day)?)"
+    rf"(?:\bon )?(?:\b(between )?day (\d{{1,3}}(?:(?: ,)?(?: and| or| -| to| through)? \d{{1,3}})*)"
+    rf"|({_DOM_ITEM}(?:{_SEP} {_DOM_ITEM})*)(?: day)?)"
     r"(?:(?: of| in)?(?: every| a)? month)?(?:\b|(?<=#\d))"
 )
 _MONTH_ITEM = rf"(?:{_MON} {_RANGE} {_MON}|{_MON})"
 _MONTHS_RE = _c(rf"(?:\b(?:in|during|every|of|on) )?\b({_MONTH_ITEM}(?:{_SEP} {_MONTH_ITEM})*)\b")
 _TONIGHT = _c("tonight")
+# Qualifiers: conditions (refused), bounds (start_at / end_at), exclusions and restrictions.
+_CONDITION = _c(r"\b(unless|if|whenever|provided)\b")
+_PENULTIMATE = _c(
+    rf"(?:\bon )?\b(?:penultimate|(?:second|next)(?: -)? to(?: -)? last|last but (?:1|one))\b"
+    rf"(?: ({_DAY}|day|weekday)\b)?({_MONTH_TAIL})?"
+)
+_BOUND_DATE = (
+    rf"(?:%\d{{4}}-\d\d-\d\d(?: [@~]\d\d:\d\d)?"
+    rf"|{_MON}(?: ,)? #?\d{{1,2}}\b(?:(?: ,)? \d{{4}}\b)?"
+    rf"|#?\d{{1,2}} (?:day )?(?:of )?{_MON}\b(?:(?: ,)? \d{{4}}\b)?|tomorrow|today)"
+)
+_FOR_NEXT = _c(rf"\bfor (?:next |coming )?({_AMOUNT}) (minute|hour|day|week|month|year)\b")
+_BOUND_RANGE = _c(
+    rf"\b(?:from|between|starting) ({_BOUND_DATE}) (?:to|until|through|and|-) "
+    rf"(?:(end of) )?({_BOUND_DATE})(?!\w)"
+)
+_NOT_A_MONTH_RANGE = "".join(f"(?<!{month} )" for month in MONTHS)
+_UNTIL = _c(
+    rf"{_NOT_A_MONTH_RANGE}\b(until|through|before) (?:on )?(?:(end of) )?"
+    rf"(?:({_BOUND_DATE})(?!\w)|({_MON})(?: (\d{{4}}))?\b(?!(?: ,)? #?\d))"
+)
+_STARTING = _c(
+    rf"\b(?:starting|beginning|from|start|effective)(?: on| from)? ({_BOUND_DATE})(?!\w)"
+)
+_YEAR_DATE = (
+    rf"(?:%(?!0000)\d{{4}}-\d\d-\d\d|{_MON}(?: ,)? #?\d{{1,2}}(?: ,)? \d{{4}}\b"
+    rf"|#?\d{{1,2}} (?:day )?(?:of )?{_MON}(?: ,)? \d{{4}}\b)"
+)
+_EXCEPT_DATES = _c(
+    rf"\b(?:except|but not|not on|other than)(?: on)? "
+    rf"({_YEAR_DATE}(?:{_SEP} (?:on )?{_YEAR_DATE})*)"
+)
+_EXCEPT_MONTHS = _c(
+    rf"\b(?:except|but not|not|other than)(?: in| during| on)? "
+    rf"({_MONTH_ITEM}(?:{_SEP} {_MONTH_ITEM})*)\b(?!(?: ,)? #?\d)"
+)
+_ONLY_DAYS = _c(rf"\bonly (?:on )?({_DAY_LIST})\b")
+_ONLY_MONTHS = _c(
+    rf"\bonly (?:in |during )?({_MONTH_ITEM}(?:{_SEP} {_MONTH_ITEM})*)\b(?!(?: ,)? #?\d)"
+)
 _SOFT = frozenset(
-    "every on at and , - of in a an to time zone starting from once the or this top".split()
+    "every on at and , - of in a an to time zone starting from once the or this top for".split()
 )
 
 
@@ -133,6 +174,19 @@ class Slots:
     next_weekday: tuple[str, int] | None = None
     business_hours: bool = False  # Monday–Friday 9–17 unless days are named
     notes: list[str] = field(default_factory=list)  # readings the answer must point out
+    guesses: list[str] = field(default_factory=list)  # readings chosen among several
+    bare_hours: list[str] = field(default_factory=list)  # clock times said without am/pm
+    read_hours: list[tuple[int, int]] = field(default_factory=list)  # … and how they were read
+    excluded_months: set[int] = field(default_factory=set)
+    excluded_dates: list[tuple[int, int, int]] = field(default_factory=list)  # with a year
+    only_dows: set[int] | None = None
+    only_months: set[int] | None = None
+    # Bounds, resolved to instants by the parser: ("date", (year or 0, month, day, time or
+    # None)), ("month", (year or 0, month)), ("end of month", …) or ("for", (amount, unit)).
+    start_bound: tuple[str, tuple[object, ...]] | None = None
+    end_bound: tuple[str, tuple[object, ...]] | None = None
+    end_before: bool = False  # "before …": the end bound's day (or month) is left out
+    unused: list[str] = field(default_factory=list)  # words no rule read
 
 
 def ordinal(n: int) -> str:
@@ -160,11 +214,20 @@ def _hour_value(token: str, slots: Slots) -> tuple[int, int, bool]:
     return hour, minute, ambiguous
 
 
+def _bare(token: str, hour: int, minute: int, slots: Slots) -> None:
+    """Remember a clock time said without am/pm and how it was read (a guess, said)."""
+    said = token.lstrip("@~")
+    slots.bare_hours.append(said.lstrip("0") if ":" in said and said[0] == "0" else said)
+    slots.read_hours.append((hour, minute))
+
+
 def _time(token: str, slots: Slots) -> tuple[int, int]:
     hour, minute, ambiguous = _hour_value(token, slots)
-    if ambiguous and not slots.ambiguous_hour:
-        slots.ambiguous_hour = True
-        slots.penalty += 0.05
+    if ambiguous:
+        _bare(token, hour, minute, slots)
+        if not slots.ambiguous_hour:
+            slots.ambiguous_hour = True
+            slots.penalty += 0.05
     return hour, minute
 
 
@@ -311,12 +374,18 @@ def _business_hours(s: Slots, _: re.Match[str]) -> None:
 
 
 def _window(s: Slots, match: re.Match[str]) -> None:
-    start_h, start_m, _ = _hour_value(match[1], s)
+    start_h, start_m, start_ambiguous = _hour_value(match[1], s)
     end_h, end_m, end_ambiguous = _hour_value(match[2], s)
     if match[2] == "midnight":
         end_h = 24
     if end_ambiguous and end_h <= start_h and end_h + 12 > start_h:
         end_h += 12
+    if start_ambiguous:
+        _bare(match[1], start_h, start_m, s)
+    if end_ambiguous:
+        _bare(match[2], end_h % 24, end_m, s)
+    if end_m == 59 and not start_m:  # "between 09:00 AM and 04:59 PM": up to 17:00
+        end_h, end_m = (end_h + 1) % 24 or 24, 0
     if start_m or end_m:
         raise NotASchedule(
             "a time window must start and end on the hour (e.g. 'between 9am and 5pm')"
@@ -360,6 +429,12 @@ def _per(s: Slots, match: re.Match[str]) -> None:
         if unit is None:
             raise NotASchedule(f"'twice a {match[2]}' is too vague; name the days")
         s.interval = (12.0 if unit == "hour" else 30.0, unit)
+        s.guesses.append(
+            "'twice a day' is read as every 12 hours, at 00:00 and 12:00; name the times "
+            "('at 9am and 5pm') for others"
+            if unit == "hour"
+            else "'twice an hour' is read as every 30 minutes, at :00 and :30"
+        )
     elif s.interval is None:
         s.interval = (1.0, match[2])
     s.recurring_hint = True
@@ -372,6 +447,7 @@ def _no_interval_yet(s: Slots) -> bool:
 def _bare_interval(s: Slots, match: re.Match[str]) -> None:
     s.penalty += 0.15
     s.interval = (_amount(match[1]), match[2])
+    s.guesses.append(f"'{match[0]}' is read as 'every {match[0]}'; say 'in {match[0]}' for once")
 
 
 def _minute_past(s: Slots, match: re.Match[str]) -> None:
@@ -403,10 +479,18 @@ def _days(s: Slots, match: re.Match[str]) -> None:
 
 def _doms(s: Slots, match: re.Match[str]) -> None:
     found: set[int] = set()
-    if match[1]:
-        found.add(int(match[1]))
+    if match[2]:
+        # "day 15", "day 1 and 15", "days 1–7", "between day 1 and 7" (as descriptions say it)
+        numbers = [int(n) for n in re.findall(r"\d+", match[2])]
+        if match[1]:
+            found |= set(range(numbers[0], numbers[-1] + 1))
+        else:
+            for item in re.split(r" ?(?:,|\band\b|\bor\b) ?", match[2]):
+                ends = [int(n) for n in re.findall(r"\d+", item)]
+                if ends:
+                    found |= set(range(ends[0], ends[-1] + 1))
     else:
-        for item in re.findall(_DOM_ITEM, match[2]):
+        for item in re.findall(_DOM_ITEM, match[3]):
             numbers = [int(n) for n in re.findall(r"\d+", item)]
             found |= set(range(numbers[0], numbers[-1] + 1))
     for day in found:
@@ -417,6 +501,94 @@ def _doms(s: Slots, match: re.Match[str]) -> None:
 
 def _months(s: Slots, match: re.Match[str]) -> None:
     s.months = (s.months or set()) | _month_set(match[1])
+
+
+def _condition(_: Slots, match: re.Match[str]) -> None:
+    raise NotASchedule(
+        f"'{match[1]} …' is a condition, not a time: a schedule cannot hold it; schedule the "
+        "times and give the job a condition instead"
+    )
+
+
+def _penultimate(s: Slots, match: re.Match[str]) -> None:
+    if match[1] not in (None, "day"):
+        said = "weekday" if match[1] == "weekday" else _DAY_WORDS[match[1]]
+        raise NotASchedule(
+            f"'the second-to-last {said} of the month' cannot be said exactly as a Temporal "
+            "calendar; name the days (e.g. 'on the 20th to 24th') or use the last one"
+        )
+    if match[1] is None and match[2] is None:
+        raise NotASchedule("say what the second-to-last is: 'the second-to-last day of the month'")
+    s.last_day = "L-1"
+    s.recurring_hint = True
+
+
+def _bound_date(text: str) -> tuple[str, tuple[object, ...]]:
+    """A bound's date (and time) from its canonical tokens."""
+    if text in ("today", "tomorrow"):
+        return ("day", (0 if text == "today" else 1,))
+    time = re.search(r"[@~](\d\d):(\d\d)", text)
+    clock = (int(time[1]), int(time[2])) if time else None
+    iso = re.match(r"%(\d{4})-(\d\d)-(\d\d)", text)
+    if iso:
+        return ("date", (int(iso[1]), int(iso[2]), int(iso[3]), clock))
+    month = MONTHS.index(re.findall(_MON, text)[0]) + 1
+    numbers = [int(n) for n in re.findall(r"#?(\d+)", text)]
+    year = next((n for n in numbers if n > 999), 0)
+    day = next(n for n in numbers if n <= 999)
+    return ("date", (year, month, day, clock))
+
+
+def _for_next(s: Slots, match: re.Match[str]) -> None:
+    s.end_bound = ("for", (_amount(match[1]), match[2]))
+    s.recurring_hint = True
+
+
+def _bound_range(s: Slots, match: re.Match[str]) -> None:
+    s.start_bound = _bound_date(match[1])
+    s.end_bound = _bound_date(match[3])
+    s.recurring_hint = True
+
+
+def _until(s: Slots, match: re.Match[str]) -> None:
+    """ "until/through march 5" includes the day, "before march 5" ends as it starts; "until
+    march" is read as up to March (said), "through march" and "until the end of march" as
+    through it."""
+    word = match[1]
+    if match[3] is not None:
+        s.end_bound = _bound_date(match[3])
+    else:
+        year = int(match[5]) if match[5] else 0
+        through = match[2] is not None or word == "through"
+        kind = "end of month" if through and word != "before" else "month"
+        s.end_bound = (kind, (year, MONTHS.index(match[4]) + 1))
+    s.end_before = word == "before"
+    s.recurring_hint = True
+
+
+def _starting(s: Slots, match: re.Match[str]) -> None:
+    s.start_bound = _bound_date(match[1])
+    s.recurring_hint = True
+
+
+def _except_dates(s: Slots, match: re.Match[str]) -> None:
+    for found in re.finditer(_YEAR_DATE, match[1]):
+        _, (year, month, day, _clock) = _bound_date(found[0])
+        assert isinstance(year, int) and isinstance(month, int) and isinstance(day, int)
+        s.excluded_dates.append((year, month, day))
+
+
+def _except_months(s: Slots, match: re.Match[str]) -> None:
+    s.excluded_months |= _month_set(match[1])
+
+
+def _only_days(s: Slots, match: re.Match[str]) -> None:
+    s.only_dows = _day_set(match[1]) & (s.only_dows if s.only_dows is not None else set(range(7)))
+
+
+def _only_months(s: Slots, match: re.Match[str]) -> None:
+    months = _month_set(match[1])
+    s.only_months = months & (s.only_months if s.only_months is not None else months)
 
 
 def _blank(_: re.Match[str]) -> str:
@@ -472,6 +644,15 @@ RULES: tuple[Rule, ...] = (
     Rule(_PART, _part),
     Rule(_TONIGHT, _tonight, keep=True),  # "tonight" itself is a day, read below
     Rule(_OCLOCK, into=_oclock),
+    Rule(_CONDITION, _condition),
+    Rule(_PENULTIMATE, _penultimate),
+    Rule(_FOR_NEXT, _for_next),
+    Rule(_BOUND_RANGE, _bound_range),
+    Rule(_UNTIL, _until),
+    Rule(_STARTING, _starting),
+    Rule(_EXCEPT_DATES, _except_dates),
+    Rule(_EXCEPT_MONTHS, _except_months),
+    Rule(_ONLY_MONTHS, _only_months),
     Rule(_IN_REL, _relative),
     Rule(_REL_FROM_NOW, _relative),
     Rule(_DAY_AFTER, _day_after),
@@ -495,6 +676,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_MINUTE_PAST, _minute_past),
     Rule(_TIMES_AT, _times),
     Rule(_TIMES, _times),
+    Rule(_ONLY_DAYS, _only_days),
     Rule(_EXCEPT, _except_days),
     Rule(_DAYS, _days),
     Rule(_DOM, _doms),
@@ -520,11 +702,22 @@ def _fill_defaults(s: Slots) -> None:
     if s.part_of_day is not None and not s.times and s.window is None:
         s.times.append((s.part_of_day, 0))
         s.penalty += 0.2
+        word = next(w for w, h in _PART_OF_DAY.items() if h == s.part_of_day)
+        s.guesses.append(f"'{word}' without a time is read as {s.part_of_day:02d}:00")
+    if s.bare_hours:
+        said = " and ".join(f"'{hour}'" for hour in dict.fromkeys(s.bare_hours))
+        read = " and ".join(f"{h:02d}:{m:02d}" for h, m in dict.fromkeys(s.read_hours))
+        s.guesses.append(
+            f"{said} without am/pm {'is' if len(s.bare_hours) == 1 else 'are'} read as {read}; "
+            "say am or pm (or a 24-hour time such as 17:00) to be sure"
+        )
 
 
 def _judge_leftovers(s: Slots) -> None:
-    """Refuse a text whose unused words say something the rules could not read; every other
-    unused word lowers the confidence."""
+    """Every word is used, refused or said: a word of the grammar that no rule used ("except
+    christmas", "until the harvest", a day or a time in the wrong place) refuses the text,
+    naming it; a word the parser does not know is left out with a warning naming it (a guess:
+    the confidence stays at most 0.5, so a configured LLM reads the text instead)."""
     leftover = [word for word in s.text.split() if word != ";" and word not in _SOFT]
     for word in leftover:
         if word == "yesterday":
@@ -533,8 +726,42 @@ def _judge_leftovers(s: Slots) -> None:
             raise NotASchedule(f"could not tell which day '{word}' means here")
         if word.startswith("#") or word.isdigit():
             raise NotASchedule(f"could not tell what '{word.lstrip('#')}' refers to")
-    s.penalty += 0.1 * len(leftover)
+    known = [_said(word) for word in leftover if not word.startswith("?")]
+    if known:
+        raise NotASchedule(
+            f"could not use {_quoted(known)} here, and leaving "
+            f"{'it' if len(known) == 1 else 'them'} out could change the schedule; rephrase, "
+            "e.g. 'every monday at 9am except in "
+            "august', 'except on 2027-12-24', 'until march 31', 'except US holidays'"
+        )
+    s.unused = [word[1:] for word in leftover]
+    if s.unused:
+        s.penalty += 0.1 * len(s.unused)
+        s.guesses.append(
+            f"the words {_quoted(s.unused)} were not understood and are left out"
+            if len(s.unused) > 1
+            else f"the word {_quoted(s.unused)} was not understood and is left out"
+        )
     s.leftover = leftover
+
+
+_TOKEN_WORDS = {
+    "sun": "sunday", "mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday",
+    "fri": "friday", "sat": "saturday",
+} | {month: month for month in MONTHS}  # fmt: skip
+
+
+def _said(token: str) -> str:
+    """A canonical token as the user would recognise it."""
+    if token[:1] in "@~" and len(token) == 6:
+        return token[1:]
+    if token.startswith("%"):
+        return token[1:].replace("0000-", "")
+    return _TOKEN_WORDS.get(token, token)
+
+
+def _quoted(words: list[str]) -> str:
+    return ", ".join(f"'{word}'" for word in dict.fromkeys(words))
 
 
 def _mark_recurring(s: Slots, lexed_tokens: list[str]) -> None:

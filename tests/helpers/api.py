@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -30,11 +31,16 @@ class Api:
         state: AppState = self.app.state.app
         return state
 
-    async def headers(self, owner: str) -> dict[str, str]:
-        """Authorization headers of a new key for ``owner``."""
+    async def headers(self, owner: str, **key: Any) -> dict[str, str]:
+        """Authorization headers of a new key for ``owner`` (``key``: its scope, limits …)."""
+        return (await self.key(owner, **key))[1]
+
+    async def key(self, owner: str, **key: Any) -> tuple[str, dict[str, str]]:
+        """A new key for ``owner`` (``key``: ``create_key``'s scope, limits …): its id and
+        Authorization headers."""
         async with self.state.sessions() as session:
-            _, key = await create_key(session, owner=owner)
-        return {"Authorization": f"Bearer {key}"}
+            row, plaintext = await create_key(session, owner=owner, **key)
+        return row.id, {"Authorization": f"Bearer {plaintext}"}
 
     def pin(self, now: datetime) -> None:
         """Make ``now`` the app's current instant (the clock dependency)."""
@@ -94,3 +100,24 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
     while not await check():
         assert time.monotonic() < deadline, f"{what} not within {timeout}s"
         await asyncio.sleep(0.05)
+
+
+async def tool_error(
+    api: Api, headers: dict[str, str], name: str, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """Call the MCP tool ``name`` at ``/mcp``; the error body of its tool error (docs/api.md,
+    "Errors"), or ``{}`` when it succeeded."""
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    sent = {**headers, "Accept": "application/json, text/event-stream"}
+    response = await api.http.post("/mcp", json=message, headers=sent)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    if not result.get("isError"):
+        return {}
+    body: dict[str, Any] = json.loads(result["content"][0]["text"])
+    return body

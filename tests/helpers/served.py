@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -54,12 +55,13 @@ def served(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
         sock.close()
 
 
-async def minted_key(settings: Settings, owner: str) -> str:
-    """A new API key of ``owner`` in ``settings``' index, for an app served in another loop."""
+async def minted_key(settings: Settings, owner: str, **options: Any) -> str:
+    """A new API key of ``owner`` in ``settings``' index, for an app served in another loop
+    (``options``: ``create_key``'s scope, limits …)."""
     engine = make_engine(settings.resolved_database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            _, key = await create_key(session, owner=owner)
+            _, key = await create_key(session, owner=owner, **options)
     finally:
         await engine.dispose()
     return key

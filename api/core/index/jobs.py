@@ -15,6 +15,7 @@ from api.core.index.models import (
     Job,
     Run,
     backfills,
+    hooks,
     job_counts,
     job_events,
     jobs,
@@ -86,6 +87,7 @@ async def purge_job(session: AsyncSession, *, job_id: str) -> None:
     await session.execute(sa.delete(job_events).where(job_events.c.job_id == job_id))
     await session.execute(sa.delete(backfills).where(backfills.c.job_id == job_id))
     await session.execute(sa.delete(output_embeddings).where(output_embeddings.c.job_id == job_id))
+    await session.execute(sa.delete(hooks).where(hooks.c.job_id == job_id))
     await delete_job_incidents(session, job_id=job_id)
     await session.execute(sa.delete(Job).where(col(Job.id) == job_id))
     await session.commit()
@@ -115,6 +117,7 @@ async def delete_job_rows(conn: AsyncConnection, *, job_id: str) -> None:
     await conn.execute(job_events.delete().where(job_events.c.job_id == job_id))
     await conn.execute(backfills.delete().where(backfills.c.job_id == job_id))
     await conn.execute(output_embeddings.delete().where(output_embeddings.c.job_id == job_id))
+    await conn.execute(hooks.delete().where(hooks.c.job_id == job_id))
     await delete_job_incidents(conn, job_id=job_id)
     await conn.execute(jobs.delete().where(jobs.c.id == job_id))
 

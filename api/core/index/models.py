@@ -64,6 +64,25 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = _time()
+    # Access (docs/api.md, "Keys and scopes"): ``read``, ``write`` or ``admin``; the key's
+    # limits (``api.services.access.KeyLimits``, None: none); when it stops working.
+    name: str | None = Field(default=None, max_length=200)
+    scope: str = Field(default="write", max_length=10, sa_column_kwargs={"server_default": "write"})
+    limits: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    expires_at: datetime | None = _time()
+    # Written at most once a minute per key and API process (api.services.access).
+    last_used_at: datetime | None = _time()
+
+
+class RateCount(SQLModel, table=True):
+    """Requests of one key in one fixed rate-limit window (``window`` = epoch s // its length):
+    one row a key and window, counted by one UPSERT on every API process alike."""
+
+    __tablename__ = "rate_counts"
+
+    key_id: str = Field(primary_key=True, max_length=40)
+    window: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    count: int = 0
 
 
 class Job(SQLModel, table=True):
@@ -119,6 +138,9 @@ class Job(SQLModel, table=True):
     grace_seconds: int | None = None
     deadline: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     max_run_seconds: int | None = None
+    # The API key that created the job (docs/api.md, "Limits of a key"); None before keys
+    # were recorded.
+    created_by: str | None = Field(default=None, max_length=40, index=True)
 
 
 class Run(SQLModel, table=True):
@@ -161,6 +183,8 @@ class Run(SQLModel, table=True):
     trace_id: str | None = Field(default=None, max_length=32)
     # The agent that answered (the job's, or a fallback agent); None before it finished.
     agent_id: str | None = Field(default=None, max_length=200)
+    # What the run was started with: a hook delivery's body (docs/api.md, "Hooks").
+    input: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
 
 
 class Backfill(SQLModel, table=True):
@@ -358,6 +382,9 @@ sa.Index(
     runs.c.duration_seconds,
 )
 sa.Index("ix_runs_job_duration_status", runs.c.job_id, runs.c.duration_seconds, runs.c.status)
+# Oldest rows first, for the retention prunes (api/core/index/retention.py).
+sa.Index("ix_runs_completed", runs.c.completed_at)
+sa.Index("ix_outbox_created", outbox.c.created_at)
 
 
 class Chain(SQLModel, table=True):
@@ -478,6 +505,7 @@ class Incident(SQLModel, table=True):
         sa.Index("ix_incidents_owner_opened", "owner", "opened_at", "id"),
         sa.Index("ix_incidents_job_opened", "job_id", "opened_at"),
         sa.Index("ix_incidents_status_remind", "status", "next_reminder_at"),
+        sa.Index("ix_incidents_resolved", "resolved_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -532,3 +560,22 @@ class IncidentNotification(SQLModel, table=True):
 owner_settings: sa.Table = OwnerSettings.__table__  # type: ignore[attr-defined]
 incidents: sa.Table = Incident.__table__  # type: ignore[attr-defined]
 incident_notifications: sa.Table = IncidentNotification.__table__  # type: ignore[attr-defined]
+
+
+class Hook(SQLModel, table=True):
+    """A signed event trigger of a job: ``POST /hooks/{id}`` starts a run (docs/api.md, "Hooks").
+
+    The secret is stored as it is, not hashed: checking an HMAC signature needs the secret
+    itself. A job's hooks go with it.
+    """
+
+    __tablename__ = "hooks"
+
+    id: str = Field(primary_key=True, max_length=40)
+    job_id: str = Field(max_length=40, index=True)
+    owner: str = Field(max_length=200)
+    secret: str = Field(max_length=100)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+hooks: sa.Table = Hook.__table__  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from api.core.index.db import upsert_insert
 from api.core.index.models import Job, Run, chain_jobs, jobs, runs, utcnow
 from api.core.tracing import current_trace_id
-from domain.contract.runs import RunFinish, RunStart
+from domain.contract.runs import RunFinish, RunStart, Trigger
 from domain.limits import storable
 
 
@@ -51,17 +51,26 @@ async def running_run_ids(session: AsyncSession, *, job_id: str) -> list[str]:
     return list(rows.scalars())
 
 
-async def insert_manual_run(session: AsyncSession, *, run_id: str, job_id: str, owner: str) -> None:
-    """Record a triggered run as ``running`` unless it is there already (its worker, or an
-    earlier attempt of a keyed trigger, recorded it), and commit (one Core statement: it is
-    on every trigger's path)."""
+async def insert_manual_run(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    job_id: str,
+    owner: str,
+    trigger: Trigger = "manual",
+    input: Any = None,
+) -> None:
+    """Record a triggered run (``manual`` or ``hook``, with its ``input``) as ``running`` unless
+    it is there already (its worker, or an earlier attempt of a keyed trigger, recorded it), and
+    commit (one Core statement: it is on every trigger's path)."""
     await session.execute(
         upsert_insert(session)(runs)
         .values(
             id=run_id,
             job_id=job_id,
             owner=owner,
-            trigger="manual",
+            trigger=trigger,
+            input=input,
             status="running",
             attempts=0,
             started_at=utcnow(),

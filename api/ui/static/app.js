@@ -2,7 +2,9 @@
 
 import { api, key, signIn, signOut } from "./api.js";
 import { renderCalendar } from "./calendar.js";
+import { renderJobForm } from "./form.js";
 import { renderHeatmap } from "./heatmap.js";
+import { renderJob } from "./job.js";
 import { renderJobs } from "./jobs.js";
 import { renderOutbox } from "./outbox.js";
 import { renderRun } from "./run.js";
@@ -10,11 +12,20 @@ import { refreshStats } from "./stats.js";
 import { errorBox, h, heading, route, zone } from "./util.js";
 
 const main = document.getElementById("main");
+const SCOPE = "agent-scheduler-scope";
 const nav = document.getElementById("nav");
 const stats = document.getElementById("stats");
 
+/** #/jobs, #/jobs/new, #/jobs/{id}, #/jobs/{id}/edit. */
+function jobPages(container, parts, query) {
+  if (parts[0] === "new") return renderJobForm(container, null);
+  if (parts[0] && parts[1] === "edit") return renderJobForm(container, parts[0]);
+  if (parts[0]) return renderJob(container, parts[0], query);
+  return renderJobs(container, parts, query);
+}
+
 const PAGES = {
-  jobs: renderJobs,
+  jobs: jobPages,
   calendar: renderCalendar,
   heatmap: renderHeatmap,
   outbox: renderOutbox,
@@ -58,8 +69,26 @@ function signInForm() {
   return form;
 }
 
+/** The signed-in key's scope as <body data-scope>: with a `read` key the pages show no write
+ * action (style.css). Asked once per sign-in (GET /key); on failure nothing is hidden
+ * (the API still refuses what the key may not do). */
+async function markScope() {
+  let scope = sessionStorage.getItem(SCOPE);
+  if (!scope) {
+    try {
+      scope = (await api("/key")).scope;
+      sessionStorage.setItem(SCOPE, scope);
+    } catch {
+      scope = "unknown";
+    }
+  }
+  document.body.dataset.scope = scope;
+}
+
 async function show() {
   if (!key()) {
+    sessionStorage.removeItem(SCOPE);
+    delete document.body.dataset.scope;
     nav.hidden = true;
     stats.hidden = true;
     main.replaceChildren(signInForm());
@@ -67,6 +96,7 @@ async function show() {
     return;
   }
   nav.hidden = false;
+  await markScope();
   const { parts, query } = route();
   const page = PAGES[parts[0]] ? parts[0] : "jobs";
   for (const link of nav.querySelectorAll("a[data-page]")) {

@@ -1,7 +1,25 @@
 // Heatmap: activity per local weekday and hour (GET /smart/heatmap), suggestions beside it.
 
 import { api } from "./api.js";
-import { errorBox, h, heading, zone } from "./util.js";
+import { errorBox, fill, h, heading, zone } from "./util.js";
+
+/** The colour of a cell holding `level` (0–1) of the busiest hour's count. */
+function shade(level) {
+  return level ? `rgba(37, 99, 235, ${0.12 + 0.88 * level})` : "";
+}
+
+/** What the colours mean: none, then a few steps up to the busiest hour's count. */
+function legend(max) {
+  const steps = [0, 0.25, 0.5, 0.75, 1];
+  return h("div", { class: "heat-legend", id: "heat-legend" },
+    h("span", {}, "Events per hour:"),
+    steps.map((level) => {
+      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.backgroundColor = shade(level) || "#f1f3f6";
+      const count = Math.round(level * max);
+      return h("span", { class: "heat-step" }, swatch, " ", level ? count.toLocaleString() : "0");
+    }));
+}
 
 export async function renderHeatmap(container) {
   container.replaceChildren(heading("Activity"), h("p", { class: "muted" }, "Loading…"));
@@ -29,7 +47,7 @@ export async function renderHeatmap(container) {
         title: `${heat.days[row]} ${String(hour).padStart(2, "0")}:00 — ${count} events`,
       }, h("span", { class: "visually-hidden" }, `${heat.days[row]} ${hour}:00: ${count}`));
       // CSSOM, not a style attribute: the page's policy allows no inline style markup.
-      td.style.backgroundColor = level ? `rgba(37, 99, 235, ${0.12 + 0.88 * level})` : "";
+      td.style.backgroundColor = shade(level);
       if (level > 0.6) td.classList.add("hot");
       tr.append(td);
     });
@@ -42,14 +60,19 @@ export async function renderHeatmap(container) {
       h("div", {}, s.reason),
       h("code", {}, s.schedule.expression))))
     : h("p", { class: "muted" }, ideas.note || "No suggestions yet.");
-  container.replaceChildren(
+  fill(container,
     heading("Activity"),
     h("p", { class: "muted" },
       `${heat.total.toLocaleString()} events since ${since.toLocaleDateString()} (${zone}); the busiest hour had ${heat.max.toLocaleString()}.`),
+    heat.total ? null : h("p", { class: "empty-hint", id: "activity-hint" },
+      "Nothing recorded yet. Activity is what you send to POST /api/scheduler/smart/activity ",
+      "(times you were active); the suggested times come from it."),
     h("div", { class: "heat-layout" },
-      h("div", { class: "table-wrap" },
-        h("table", { class: "heatmap", "aria-label": "Events per weekday and hour" },
-          h("thead", {}, head), body)),
+      h("div", {},
+        h("div", { class: "table-wrap" },
+          h("table", { class: "heatmap", "aria-label": "Events per weekday and hour" },
+            h("thead", {}, head), body)),
+        legend(heat.max)),
       h("aside", { class: "panel", "aria-labelledby": "suggestions-title" },
         h("h2", { id: "suggestions-title" }, "Suggested times"), suggestions)),
   );

@@ -1,16 +1,21 @@
-// Jobs: one page of the table at a time (limit/offset), filter by status, pause/resume/trigger.
+// Jobs: one page of the table at a time (limit/offset), filter by status, pause/resume/trigger,
+// and the way to a new job.
 
 import { api } from "./api.js";
 import { refreshStats } from "./stats.js";
-import { badge, errorBox, h, heading, timeEl, toast } from "./util.js";
+import { badge, errorBox, h, heading, timeEl, toast, zone } from "./util.js";
 
 export const PAGE_SIZE = 25;
 const STATUSES = ["active", "paused", "completed", "failed"];
 
-function jobsHash(status, offset) {
+// Times in the viewer's zone (""), or each in its job's zone ("job"): the page's switch.
+let times = "";
+
+function jobsHash(status, offset, inZone = times) {
   const query = new URLSearchParams();
   if (status) query.set("status", status);
   if (offset) query.set("offset", String(offset));
+  if (inZone) query.set("times", inZone);
   const text = query.toString();
   return `#/jobs${text ? `?${text}` : ""}`;
 }
@@ -18,6 +23,13 @@ function jobsHash(status, offset) {
 export async function renderJobs(container, _parts, query) {
   const status = STATUSES.includes(query.get("status")) ? query.get("status") : "";
   const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+  times = query.get("times") === "job" ? "job" : "";
+  const zoneSwitch = h("select", { id: "jobs-zone", name: "times" },
+    h("option", { value: "" }, `your zone (${zone})`),
+    h("option", { value: "job", selected: times === "job" }, "each job's zone"));
+  zoneSwitch.addEventListener("change", () => {
+    location.hash = jobsHash(status, offset, zoneSwitch.value);
+  });
 
   const select = h("select", { id: "status-filter", name: "status" },
     h("option", { value: "" }, "all"),
@@ -29,15 +41,27 @@ export async function renderJobs(container, _parts, query) {
   const summary = h("p", { class: "muted", id: "jobs-summary", "aria-live": "polite" }, "Loading…");
   const pager = h("nav", { class: "pager", "aria-label": "Job pages" });
   const incidents = h("section", { class: "incidents", id: "open-incidents", "aria-live": "polite" });
+  const create = h("button", { type: "button", class: "primary", id: "new-job" }, "New job");
+  create.addEventListener("click", () => {
+    location.hash = "#/jobs/new";
+  });
+  const hint = h("div", { class: "empty-hint", id: "jobs-hint", hidden: true },
+    h("p", {}, "A job asks an agent to do something on a schedule and delivers what it answers. ",
+      "Make one with ", h("a", { href: "#/jobs/new" }, "New job"), ", or from a terminal with ",
+      h("code", {}, 'agent-scheduler jobs create --name … --goal … --schedule "every weekday at 9am"'),
+      "."));
   container.replaceChildren(
     heading("Jobs"),
     incidents,
     h("div", { class: "toolbar" },
-      h("label", { for: "status-filter" }, "Status "), select, summary),
+      create,
+      h("label", { for: "status-filter" }, "Status "), select, summary,
+      h("label", { for: "jobs-zone" }, "Times in "), zoneSwitch),
+    hint,
     h("div", { class: "table-wrap" },
       h("table", { class: "jobs", "aria-describedby": "jobs-summary" },
         h("thead", {}, h("tr", {},
-          ["Name", "Schedule", "Zone", "Status", "Next run", "Last run", "Runs", "Actions"]
+          ["Name", "Schedule", "Job's zone", "Status", "Next run", "Last run", "Runs", "Actions"]
             .map((title) => h("th", { scope: "col" }, title)))),
         body)),
     pager,
@@ -56,6 +80,7 @@ export async function renderJobs(container, _parts, query) {
   summary.textContent = page.count
     ? `${first.toLocaleString()}–${last.toLocaleString()} of ${page.count.toLocaleString()} jobs`
     : status ? `No ${status} jobs.` : "No jobs yet.";
+  hint.hidden = Boolean(page.count || status);
   if (!page.jobs.length) {
     body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "Nothing on this page.")));
   }
@@ -73,6 +98,11 @@ export async function renderJobs(container, _parts, query) {
   await Promise.all(page.jobs.map((job) => fillLastRun(body, job)));
 }
 
+/** The zone a job's times are shown in: the viewer's (null) or, switched, the job's. */
+function tzOf(job) {
+  return times === "job" ? job.schedule.timezone || "UTC" : null;
+}
+
 function pageLink(label, hash, rel) {
   if (hash === null) return h("span", { class: "pager-off", "aria-disabled": "true" }, label);
   return h("a", { href: hash, rel, class: "button" }, label);
@@ -88,19 +118,20 @@ function jobRow(job) {
     "aria-label": `${job.status === "paused" ? "Resume" : "Pause"} ${job.name}`,
   }, job.status === "paused" ? "Resume" : "Pause");
   const trigger = h("button", {
-    type: "button", class: "small", "data-action": "trigger", "aria-label": `Run ${job.name} now`,
+    type: "button", class: "small", "data-action": "trigger", "aria-label": `Run now: ${job.name}`,
   }, "Run now");
   const row = h("tr", { "data-job-id": job.id, "data-status": job.status },
-    h("th", { scope: "row", class: "name" }, h("span", {}, job.name),
+    h("th", { scope: "row", class: "name" },
+      h("a", { href: `#/jobs/${encodeURIComponent(job.id)}`, class: "job-link" }, job.name),
       h("span", { class: "muted id" }, job.id)),
     h("td", { class: "schedule", "data-label": "Schedule" }, job.schedule_description),
-    h("td", { class: "zone", "data-label": "Zone" }, zoneText(job.schedule.timezone || "UTC")),
+    h("td", { class: "zone", "data-label": "Job's zone" }, zoneText(job.schedule.timezone || "UTC")),
     h("td", { class: "status", "data-label": "Status" }, h("span", {}, badge(job.status),
       (job.open_incidents || []).map((incident) => [" ", incidentBadge(incident)]),
       job.paused_reason ? h("span", { class: "muted reason" }, job.paused_reason) : null)),
-    h("td", { class: "next", "data-label": "Next run" }, timeEl(job.next_run_at)),
+    h("td", { class: "next", "data-label": "Next run" }, timeEl(job.next_run_at, tzOf(job))),
     h("td", { class: "last", "data-label": "Last run" },
-      job.last_run_at ? timeEl(job.last_run_at) : h("span", { class: "muted" }, "never")),
+      job.last_run_at ? timeEl(job.last_run_at, tzOf(job)) : h("span", { class: "muted" }, "never")),
     h("td", { class: "count num", "data-label": "Runs" }, job.run_count.toLocaleString()),
     h("td", { class: "actions", "data-label": "Actions" }, toggle, trigger),
   );
@@ -113,15 +144,14 @@ async function act(row, job, action, button) {
   button.disabled = true;
   try {
     const answer = await api(`/jobs/${encodeURIComponent(job.id)}/${action}`, { method: "POST" });
-    if (action === "trigger") {
-      toast(`Started ${answer.run_id} for ${job.name}`);
-    } else {
-      const fresh = jobRow(answer);
-      row.replaceWith(fresh);
-      await fillLastRun(fresh.parentElement, answer);
-      fresh.querySelector(`[data-action]`).focus();
-      toast(`${job.name} is ${answer.status}`);
-    }
+    // The row is drawn again from the job as it is now: its status, and after "Run now" its
+    // last run (the new one, running) and count.
+    const fresh = jobRow(action === "trigger"
+      ? await api(`/jobs/${encodeURIComponent(job.id)}`) : answer);
+    row.replaceWith(fresh);
+    await fillLastRun(fresh.parentElement, action === "trigger" ? job : answer, action === "trigger");
+    fresh.querySelector(`[data-action="${action === "trigger" ? "trigger" : toggleOf(fresh)}"]`)?.focus();
+    toast(action === "trigger" ? `Started ${answer.run_id} for ${job.name}` : `${job.name} is ${answer.status}`);
     refreshStats();
   } catch (error) {
     toast(`${job.name}: ${error.message}`);
@@ -130,8 +160,12 @@ async function act(row, job, action, button) {
   }
 }
 
-async function fillLastRun(body, job) {
-  if (!job.last_run_at && job.run_count === 0) return;
+function toggleOf(row) {
+  return row.dataset.status === "paused" ? "resume" : "pause";
+}
+
+async function fillLastRun(body, job, force = false) {
+  if (!force && !job.last_run_at && job.run_count === 0) return;
   let runs;
   try {
     runs = await api(`/jobs/${encodeURIComponent(job.id)}/runs`, { params: { limit: 1 } });
@@ -143,7 +177,7 @@ async function fillLastRun(body, job) {
   if (!run || !cell) return;
   cell.replaceChildren(h("span", {},
     h("a", { href: `#/runs/${encodeURIComponent(job.id)}/${encodeURIComponent(run.id)}`, class: "run-link" },
-      timeEl(run.started_at || run.scheduled_at)),
+      timeEl(run.started_at || run.scheduled_at, tzOf(job))),
     " ",
     badge(run.status),
   ));

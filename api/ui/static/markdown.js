@@ -45,7 +45,31 @@ function inline(text) {
   return out.replace(/\u0000(\d+)\u0000/g, (_, i) => kept[Number(i)]);
 }
 
-/** Markdown → HTML (headings, paragraphs, lists, quotes, code blocks, rules; safe inline). */
+const TABLE_RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+
+/** The cells of a table row: "| a | b |" → ["a", "b"] (a "\|" stays in its cell). */
+function cells(line) {
+  const inner = line.trim().replace(/^\|/, "").replace(/(?<!\\)\|$/, "");
+  return inner.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+}
+
+/** A GitHub-style table: a header row, its |---| rule (":" aligns), then rows. */
+function table(head, rule, rows) {
+  const aligns = cells(rule).map((c) =>
+    c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : null);
+  const cell = (tag, text, i) =>
+    `<${tag}${aligns[i] ? ` class="align-${aligns[i]}"` : ""}>${inline(text)}</${tag}>`;
+  const width = cells(head).length;
+  const row = (line, tag) => {
+    const found = cells(line);
+    return `<tr>${Array.from({ length: width }, (_, i) => cell(tag, found[i] ?? "", i)).join("")}</tr>`;
+  };
+  return `<table><thead>${row(head, "th")}</thead>` +
+    `<tbody>${rows.map((line) => row(line, "td")).join("")}</tbody></table>`;
+}
+
+/** Markdown → HTML (headings, paragraphs, lists, quotes, code blocks, rules, tables; safe
+ * inline). */
 export function renderMarkdown(source) {
   const lines = escapeHtml(String(source ?? "").replace(/[\u0000\u0001]/g, "")).split(/\r?\n/);
   const out = [];
@@ -84,6 +108,16 @@ export function renderMarkdown(source) {
     if (/^\s{0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) {
       flush();
       out.push("<hr>");
+      continue;
+    }
+    if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])
+        && lines[i + 1].includes("-") && lines[i + 1].includes("|")) {
+      flush();
+      const head = line;
+      const rule = lines[++i];
+      const rows = [];
+      while (i + 1 < lines.length && lines[i + 1].includes("|") && lines[i + 1].trim()) rows.push(lines[++i]);
+      out.push(table(head, rule, rows));
       continue;
     }
     const quote = line.match(/^\s{0,3}&gt;\s?(.*)$/);

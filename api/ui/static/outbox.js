@@ -27,7 +27,10 @@ export async function renderOutbox(container, _parts, query) {
   container.replaceChildren(
     heading("Outbox"),
     h("p", { class: "muted" }, intro),
-    items.length ? h("div", { class: "outbox" }, items) : h("p", { class: "muted" }, "Nothing kept yet."),
+    items.length ? h("div", { class: "outbox" }, items) : h("p", { class: "empty-hint" },
+      page.enabled
+        ? "Nothing kept yet: a run of a job whose channel is slack:… or email:… puts its delivery here."
+        : "Nothing kept."),
     pager,
   );
 }
@@ -62,10 +65,12 @@ function email(content) {
   const frame = h("iframe", {
     class: "email-html",
     title: `E-mail to ${content.to}: ${content.subject}`,
-    sandbox: "",
+    // No scripts ever run in it; same origin only so that this page can size it and apply its
+    // styles (below).
+    sandbox: "allow-same-origin",
     referrerpolicy: "no-referrer",
   });
-  // A sandboxed frame (no scripts, no same origin) shows the HTML part as a mail client would.
+  frame.addEventListener("load", () => showEmail(frame));
   frame.srcdoc = content.html;
   return h("div", { class: "email" },
     h("dl", { class: "facts" },
@@ -74,4 +79,23 @@ function email(content) {
       h("dt", {}, "Subject"), h("dd", { class: "subject" }, content.subject)),
     frame,
     h("details", {}, h("summary", {}, "Plain-text part"), h("pre", {}, content.text)));
+}
+
+/**
+ * Show the e-mail as a mail client would. Its document inherits this page's policy, which
+ * refuses inline style markup; so its `style` attributes and `<style>` elements are applied
+ * through the CSSOM (which the policy allows) rather than loosening the policy for the whole
+ * dashboard. Then the frame takes the height of its content: nothing is clipped.
+ */
+function showEmail(frame) {
+  const doc = frame.contentDocument;
+  if (!doc) return;
+  for (const el of doc.querySelectorAll("[style]")) el.style.cssText = el.getAttribute("style");
+  const sheets = [...doc.querySelectorAll("style")].map((style) => {
+    const sheet = new frame.contentWindow.CSSStyleSheet();
+    sheet.replaceSync(style.textContent);
+    return sheet;
+  });
+  if (sheets.length) doc.adoptedStyleSheets = sheets;
+  frame.style.height = `${doc.documentElement.scrollHeight + 4}px`;
 }

@@ -23,6 +23,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replace `el`'s children with `children` (nodes, text, arrays; null and false skipped). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
@@ -31,17 +38,29 @@ function append(el, children) {
   }
 }
 
+// Every time shown says its zone ("Thu 3 Dec, 14:05 GMT"): the viewer's unless told otherwise.
 const dateTime = new Intl.DateTimeFormat(undefined, {
   weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  timeZoneName: "short",
 });
 const fullTime = new Intl.DateTimeFormat(undefined, {
   weekday: "short", year: "numeric", day: "numeric", month: "short",
   hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
 });
 
-/** "Thu 3 Dec, 14:05" in the viewer's zone, or "—". */
+/** "Thu 3 Dec, 14:05 GMT" in the viewer's zone, or "—". */
 export function when(iso) {
   return iso ? dateTime.format(new Date(iso)) : "—";
+}
+
+/** The same in the IANA zone `tz` (a job's), with that zone's name after it. */
+export function whenIn(iso, tz) {
+  if (!iso) return "—";
+  const format = new Intl.DateTimeFormat(undefined, {
+    weekday: "short", year: "numeric", day: "numeric", month: "short",
+    hour: "2-digit", minute: "2-digit", timeZone: tz,
+  });
+  return `${format.format(new Date(iso))} ${tz}`;
 }
 
 /** The full instant with seconds and zone, for details and tooltips. */
@@ -49,10 +68,11 @@ export function whenFull(iso) {
   return iso ? fullTime.format(new Date(iso)) : "—";
 }
 
-/** A `<time>` element showing `when(iso)` with the full instant as its title. */
-export function timeEl(iso) {
+/** A `<time>` element showing `when(iso)` (or `whenIn(iso, tz)`) with the full instant as
+ * its title. */
+export function timeEl(iso, tz = null) {
   if (!iso) return h("span", { class: "muted" }, "—");
-  return h("time", { datetime: iso, title: whenFull(iso) }, when(iso));
+  return h("time", { datetime: iso, title: whenFull(iso) }, tz ? whenIn(iso, tz) : when(iso));
 }
 
 /** "1.2 s", "3 min 4 s", or "—". */
@@ -94,6 +114,14 @@ export function toast(message) {
 /** A page heading that takes focus after navigation (screen readers hear the new page). */
 export function heading(text) {
   return h("h1", { tabindex: "-1", class: "page-title" }, text);
+}
+
+/** Wait `ms` milliseconds. */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Call `step` every `ms` while it answers true and `el` (the page) is still shown. */
+export async function poll(el, step, ms = 1000) {
+  while (el.isConnected && (await step())) await sleep(ms);
 }
 
 /** An error box for a failed request. */

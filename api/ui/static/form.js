@@ -1,0 +1,260 @@
+// New job (#/jobs/new) and edit job (#/jobs/{id}/edit): name, goal, agent, a schedule in
+// English or as cron / every / at with a live preview of its next runs in the job's zone and
+// its DST warnings, time zone, channel and condition. The API's 422 details are shown on their
+// fields; a new job is sent with an Idempotency-Key, so a retried submit makes one job.
+
+import { api, idempotencyKey } from "./api.js";
+import { refreshStats } from "./stats.js";
+import { errorBox, fill, h, heading, sleep, toast, whenIn, zone } from "./util.js";
+
+const MODES = [
+  ["en", "In English", 'e.g. "every weekday at 9am" or "first monday of the month at 8:30"'],
+  ["cron", "Cron", "5 fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5"],
+  ["every", "Every", "an interval: 30m, 2h, 1h30m, or seconds"],
+  ["at", "Once, at", "a date and time in the job's zone, e.g. 2027-01-04T09:00"],
+];
+
+/** Which input shows an API error on `field` (a dotted path of the body). */
+function fieldOf(path) {
+  const top = path.split(".")[0];
+  if (path === "schedule.timezone") return "timezone";
+  if (top === "schedule" || path === "text" || path === "jitter_seconds") return "schedule";
+  if (top === "delivery") return "channel";
+  if (top === "agent_id") return "agent";
+  return ["name", "goal", "condition"].includes(top) ? top : null;
+}
+
+function zones() {
+  const all = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  return ["UTC", ...all.filter((name) => name !== "UTC")];
+}
+
+/** The form's schedule fields for an existing schedule: [mode, text]. */
+function scheduleText(schedule) {
+  if (schedule.type === "cron" && typeof schedule.expression === "string") return ["cron", schedule.expression];
+  if (schedule.type === "every") return ["every", String(schedule.interval)];
+  if (schedule.type === "at") return ["at", wallTime(schedule.datetime, schedule.timezone || "UTC")];
+  return ["en", ""];
+}
+
+/** An instant as the wall time "YYYY-MM-DDTHH:MM" in the zone `tz` (an `at` job's time). */
+function wallTime(iso, tz) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso)).map((part) => [part.type, part.value]));
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+export async function renderJobForm(container, jobId) {
+  const title = jobId ? "Edit job" : "New job";
+  container.replaceChildren(heading(title), h("p", { class: "muted" }, "Loading…"));
+  let job = null;
+  let agents;
+  try {
+    [job, agents] = await Promise.all([
+      jobId ? api(`/jobs/${encodeURIComponent(jobId)}`) : null,
+      api("/agents"),
+    ]);
+  } catch (error) {
+    container.replaceChildren(heading(title), errorBox(error));
+    return;
+  }
+  const [startMode, startText] = job ? scheduleText(job.schedule) : ["en", ""];
+  const startZone = job ? job.schedule.timezone || "UTC" : zone;
+  const errors = {};
+  const inputs = {};
+
+  const field = (name, label, control, hint) => {
+    control.id = `field-${name}`;
+    errors[name] = h("p", { class: "field-error", id: `error-${name}`, hidden: true });
+    inputs[name] = control;
+    const described = [hint ? `hint-${name}` : null, `error-${name}`].filter(Boolean).join(" ");
+    control.setAttribute("aria-describedby", described);
+    return h("div", { class: "field" }, h("label", { for: control.id }, label), control,
+      hint ? h("p", { class: "hint", id: `hint-${name}` }, hint) : null, errors[name]);
+  };
+
+  const name = h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off", value: job?.name ?? "" });
+  const goal = h("textarea", { name: "goal", required: true, maxlength: 20000 });
+  goal.value = job?.goal ?? "";
+  const agent = h("select", { name: "agent_id", required: true },
+    agents.agents.map((a) => h("option", { value: a.id, selected: job ? a.id === job.agent_id : a.id === "echo" },
+      `${a.id} (${a.kind})`)));
+  const schedule = h("input", { name: "schedule", required: true, autocomplete: "off", value: startText });
+  const timezone = h("input", { name: "timezone", required: true, list: "zones", autocomplete: "off", value: startZone });
+  const channel = h("input", { name: "channel", autocomplete: "off", value: job?.delivery?.channel ?? "",
+    placeholder: "slack:#ops, email:you@example.com, webhook:https://…" });
+  const condition = h("input", { name: "condition", autocomplete: "off", value: job?.condition?.expression ?? "",
+    placeholder: "len(output) > 10" });
+  const stage = h("select", { id: "field-stage", name: "stage" },
+    ["after_run", "before_run"].map((s) => h("option", { value: s, selected: job?.condition?.stage === s }, s)));
+
+  const modeHint = h("p", { class: "hint", id: "hint-schedule" });
+  const modes = h("div", { class: "modes", role: "radiogroup", "aria-label": "Schedule written as" },
+    MODES.map(([value, label]) => h("label", {},
+      h("input", { type: "radio", name: "mode", value, checked: value === startMode }), label)));
+  const mode = () => modes.querySelector("input:checked").value;
+  const preview = h("div", { class: "preview", id: "schedule-preview", "aria-live": "polite" });
+  const formError = h("div", { class: "error", role: "alert", hidden: true, id: "form-error" });
+  const submit = h("button", { type: "submit", class: "primary" }, job ? "Save" : "Create job");
+  const back = job ? `#/jobs/${encodeURIComponent(job.id)}` : "#/jobs";
+
+  const scheduleField = field("schedule", "Schedule", schedule);
+  scheduleField.querySelector(".hint")?.remove();
+  scheduleField.insertBefore(modeHint, errors.schedule);
+  const form = h("form", { class: "job-form", novalidate: true },
+    field("name", "Name", name),
+    field("goal", "Goal", goal, "What the agent is asked to do, in its words."),
+    field("agent", "Agent", agent),
+    h("fieldset", {}, h("legend", {}, "When"), modes, scheduleField,
+      field("timezone", "Time zone", timezone, "Type to search, e.g. New_York or Europe/"),
+      h("datalist", { id: "zones" }, zones().map((z) => h("option", { value: z }))),
+      preview),
+    field("channel", "Channel", channel, "Where the result goes; empty: nowhere."),
+    field("condition", "Condition", condition, "Deliver (after_run) or run (before_run) only when it holds; empty: always."),
+    h("div", { class: "field" }, h("label", { for: "field-stage" }, "Condition stage"), stage),
+    formError,
+    h("div", { class: "actions-bar" }, submit, h("a", { class: "button", href: back }, "Cancel")),
+  );
+  container.replaceChildren(heading(title), form);
+
+  // The live preview: the schedule as the API reads it, its next runs in its zone, warnings.
+  let parsed = null; // {key, schedule, words, warnings} of the last English text read
+  let asked = 0;
+  const readSchedule = async () => {
+    const text = schedule.value.trim();
+    const tz = timezone.value.trim() || "UTC";
+    if (!text) return null;
+    if (mode() === "en") {
+      const key = `${text}\u0000${tz}`;
+      if (parsed?.key !== key) {
+        const answer = await api("/parse-nl", { method: "POST", body: { text, timezone: tz } });
+        parsed = { key, schedule: answer.schedule, words: answer.human_readable, warnings: answer.warnings };
+      }
+      return parsed;
+    }
+    const built = mode() === "cron" ? { type: "cron", expression: text, timezone: tz }
+      : mode() === "every" ? { type: "every", interval: /^\d+$/.test(text) ? Number(text) : text, timezone: tz }
+        : { type: "at", datetime: text, timezone: tz };
+    return { schedule: built, words: null, warnings: [] };
+  };
+  const showPreview = async () => {
+    const ask = ++asked;
+    modeHint.textContent = MODES.find(([value]) => value === mode())[2];
+    // What was previewed no longer holds: only the answer to the latest text is shown.
+    fill(preview, h("p", { class: "muted" }, "Reading the schedule…"));
+    await sleep(300); // typing: only the last keystroke's text is asked about
+    if (ask !== asked) return;
+    clearError("schedule");
+    clearError("timezone");
+    let read;
+    let check;
+    try {
+      read = await readSchedule();
+      if (!read) {
+        preview.replaceChildren(h("p", { class: "muted" }, "The next runs show here."));
+        return;
+      }
+      check = await api("/validate", { method: "POST", body: { schedule: read.schedule, count: 5 } });
+    } catch (error) {
+      if (ask !== asked) return;
+      preview.replaceChildren();
+      const zoneError = detailOf(error, ["timezone"]);
+      if (zoneError) showError("timezone", zoneError);
+      else showError("schedule", detailOf(error, ["text", "schedule"]) || error.message);
+      return;
+    }
+    if (ask !== asked) return;
+    if (!check.valid) {
+      preview.replaceChildren();
+      showError("schedule", check.error);
+      return;
+    }
+    const tz = read.schedule.timezone || "UTC";
+    const warnings = [...read.warnings, ...check.warnings.map((w) => w.message)];
+    fill(preview,
+      h("p", {}, h("strong", {}, check.description || read.words || "")),
+      h("p", { class: "muted" }, `Next runs (${tz}):`),
+      h("ol", { id: "preview-runs" }, check.next_runs.map((iso) => h("li", {}, whenIn(iso, tz)))),
+      warnings.length ? h("ul", {}, warnings.map((w) => h("li", { class: "warning" }, w))) : null);
+  };
+  schedule.addEventListener("input", showPreview);
+  timezone.addEventListener("input", showPreview);
+  modes.addEventListener("change", showPreview);
+  showPreview();
+
+  function clearError(key) {
+    errors[key].hidden = true;
+    inputs[key].removeAttribute("aria-invalid");
+  }
+  function showError(key, message) {
+    errors[key].textContent = message;
+    errors[key].hidden = false;
+    inputs[key].setAttribute("aria-invalid", "true");
+  }
+
+  const idempotency = idempotencyKey(); // one per form: a refused request frees it (docs/api.md)
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const key of Object.keys(errors)) clearError(key);
+    formError.hidden = true;
+    const [startedAs, text] = job ? scheduleText(job.schedule) : [];
+    // An edit that leaves the schedule as it was does not send it (a list of cron expressions
+    // has no text form here).
+    const unchanged = job && mode() === startedAs && schedule.value.trim() === text
+      && timezone.value.trim() === (job.schedule.timezone || "UTC");
+    const missing = [["name", name], ["goal", goal], ["schedule", schedule], ["timezone", timezone]]
+      .filter(([key, input]) => !input.value.trim() && !(key === "schedule" && unchanged));
+    for (const [key] of missing) showError(key, "Required.");
+    if (missing.length) {
+      inputs[missing[0][0]].focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const body = {
+        name: name.value.trim(),
+        goal: goal.value,
+        agent_id: agent.value,
+        delivery: channel.value.trim() ? { ...(job?.delivery || {}), channel: channel.value.trim() } : null,
+        condition: condition.value.trim()
+          ? { type: "expression", expression: condition.value.trim(), stage: stage.value } : null,
+      };
+      if (!unchanged) {
+        try {
+          body.schedule = (await readSchedule()).schedule;
+        } catch (error) {
+          showError("schedule", detailOf(error, ["text"]) || error.message);
+          schedule.focus();
+          return;
+        }
+      }
+      const saved = job
+        ? await api(`/jobs/${encodeURIComponent(job.id)}`, { method: "PUT", body })
+        : await api("/jobs", { method: "POST", body, headers: { "Idempotency-Key": idempotency } });
+      toast(job ? `Saved ${saved.name}` : `Created ${saved.name}`);
+      refreshStats();
+      location.hash = `#/jobs/${encodeURIComponent(saved.id)}`;
+    } catch (error) {
+      const details = error.body?.details || [];
+      const placed = details.filter((d) => fieldOf(d.field));
+      for (const detail of placed) showError(fieldOf(detail.field), detail.message);
+      const rest = details.filter((d) => !fieldOf(d.field));
+      if (!placed.length || rest.length) {
+        formError.replaceChildren(h("p", {}, error.message),
+          rest.length ? h("ul", {}, rest.map((d) => h("li", {}, `${d.field}: ${d.message}`))) : null);
+        formError.hidden = false;
+      }
+      (placed.length ? inputs[fieldOf(placed[0].field)] : submit).focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
+/** The message of a 422's detail on one of `fields`, if it has one. */
+function detailOf(error, fields) {
+  const detail = (error.body?.details || []).find((d) => fields.some((f) => d.field === f || d.field.startsWith(`${f}.`)));
+  return detail?.message;
+}

@@ -1,0 +1,293 @@
+// A job's page (#/jobs/{id}): its status, schedule in words and next runs, its runs (paged,
+// filtered by status, refreshed while one runs), pause/resume, run now, edit, delete, "why
+// didn't it run at …" (explain) and its incidents.
+
+import { api } from "./api.js";
+import { incidentBadge } from "./jobs.js";
+import { refreshStats } from "./stats.js";
+import { badge, duration, errorBox, fill, h, heading, poll, timeEl, toast, zone } from "./util.js";
+
+const RUNS_PAGE = 10;
+const RUN_STATUSES = ["running", "completed", "failed", "cancelled", "timed_out", "skipped"];
+
+/** `#/jobs/{id}` with its query (run status, offset, times zone). */
+function jobHash(id, values) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) if (value) query.set(name, String(value));
+  const text = query.toString();
+  return `#/jobs/${encodeURIComponent(id)}${text ? `?${text}` : ""}`;
+}
+
+export function runHash(jobId, runId) {
+  return `#/runs/${encodeURIComponent(jobId)}/${encodeURIComponent(runId)}`;
+}
+
+export async function renderJob(container, jobId, query) {
+  const status = RUN_STATUSES.includes(query.get("status")) ? query.get("status") : "";
+  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+  const inJobZone = query.get("times") === "job";
+  container.replaceChildren(heading("Job"), h("p", { class: "muted" }, "Loading…"));
+  let job;
+  try {
+    job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+  } catch (error) {
+    container.replaceChildren(heading("Job"), errorBox(error));
+    return;
+  }
+  const tz = job.schedule.timezone || "UTC";
+  const state = { status, offset, times: inJobZone ? "job" : "" };
+  const here = (changes) => jobHash(job.id, { ...state, ...changes });
+  const at = (iso) => timeEl(iso, inJobZone ? tz : null);
+
+  // Times in the viewer's zone or the job's: a switch, kept in the address.
+  const times = h("select", { id: "times-zone", name: "times" },
+    h("option", { value: "" }, `your zone (${zone})`),
+    h("option", { value: "job", selected: inJobZone }, `the job's zone (${tz})`));
+  times.addEventListener("change", () => {
+    location.hash = here({ times: times.value });
+  });
+
+  const finished = job.status === "completed" || job.status === "failed";
+  const toggle = h("button", { type: "button", id: "toggle", disabled: finished },
+    job.status === "paused" ? "Resume" : "Pause");
+  toggle.addEventListener("click", () => act(job.status === "paused" ? "resume" : "pause"));
+  const trigger = h("button", { type: "button", id: "run-now" }, "Run now");
+  trigger.addEventListener("click", () => act("trigger"));
+  const edit = h("a", { class: "button", href: `#/jobs/${encodeURIComponent(job.id)}/edit` }, "Edit job");
+  const remove = h("button", { type: "button", class: "danger", id: "delete-job" }, "Delete job");
+  const dialog = deleteDialog(job);
+  remove.addEventListener("click", () => dialog.showModal());
+
+  const runsBody = h("tbody");
+  const runsSummary = h("p", { class: "muted", id: "runs-summary", "aria-live": "polite" }, "Loading…");
+  const runsPager = h("nav", { class: "pager", "aria-label": "Run pages" });
+  const runFilter = h("select", { id: "run-status", name: "status" },
+    h("option", { value: "" }, "all"),
+    RUN_STATUSES.map((s) => h("option", { value: s, selected: s === status }, s.replace("_", " "))));
+  runFilter.addEventListener("change", () => {
+    location.hash = here({ status: runFilter.value, offset: 0 });
+  });
+
+  const facts = [
+    ["Status", h("span", {}, badge(job.status),
+      job.paused_reason ? [" ", h("span", { class: "muted", id: "paused-reason" }, job.paused_reason)] : null,
+      (job.open_incidents || []).map((incident) => [" ", incidentBadge(incident)]))],
+    ["Schedule", h("span", { id: "schedule-words" }, job.schedule_description)],
+    ["Job's zone", tz],
+    ["Agent", h("code", {}, job.agent_id)],
+    ["Goal", h("span", { class: "goal" }, job.goal)],
+    ["Channel", job.delivery ? h("code", {}, job.delivery.channel) : h("span", { class: "muted" }, "none")],
+    ["Condition", job.condition
+      ? h("span", {}, h("code", {}, job.condition.expression), ` (${job.condition.stage})`)
+      : h("span", { class: "muted" }, "none")],
+    ["Next run", at(job.next_run_at)],
+    ["Last run", at(job.last_run_at)],
+    ["Runs", job.run_count.toLocaleString()],
+    ["Created", at(job.created_at)],
+  ];
+  const nextRuns = h("div", { id: "next-runs" }, h("p", { class: "muted" }, "…"));
+  const incidents = h("div", { id: "job-incident-list" });
+
+  container.replaceChildren(
+    heading(job.name),
+    h("p", { class: "muted id" }, job.id),
+    h("div", { class: "actions-bar" }, toggle, trigger, edit, remove,
+      h("a", { class: "button", href: job.temporal_ui_url, target: "_blank", rel: "noopener noreferrer" },
+        "Schedule in Temporal ↗")),
+    h("div", { class: "toolbar" }, h("label", { for: "times-zone" }, "Times in "), times),
+    h("dl", { class: "facts" }, facts.flatMap(([term, value]) =>
+      [h("dt", {}, term), h("dd", { "data-fact": term }, value)])),
+    panel("Next runs", nextRuns),
+    panel("Runs",
+      h("div", { class: "toolbar" }, h("label", { for: "run-status" }, "Status "), runFilter, runsSummary),
+      h("div", { class: "table-wrap" }, h("table", { class: "runs", "aria-describedby": "runs-summary" },
+        h("thead", {}, h("tr", {}, ["Run", "Status", "Trigger", "Scheduled", "Started", "Duration", "Delivery"]
+          .map((title) => h("th", { scope: "col" }, title)))),
+        runsBody)),
+      runsPager),
+    panel("Why didn't it run?", explainForm(job, at)),
+    panel("Incidents", incidents),
+    dialog,
+  );
+
+  fillNextRuns(nextRuns, job, at);
+  fillIncidents(incidents, job);
+  const fillRuns = async () => {
+    let page;
+    try {
+      page = await api(`/jobs/${encodeURIComponent(job.id)}/runs`,
+        { params: { status, limit: RUNS_PAGE, offset } });
+    } catch (error) {
+      runsSummary.textContent = error.message;
+      return false;
+    }
+    runsSummary.textContent = page.count
+      ? `${(offset + 1).toLocaleString()}–${(offset + page.runs.length).toLocaleString()} of ${page.count.toLocaleString()} runs`
+      : status ? `No ${status.replace("_", " ")} runs.` : "No runs yet: Run now starts one.";
+    runsBody.replaceChildren(...page.runs.map((run) => runRow(run, at)));
+    fill(runsPager,
+      offset > 0 ? h("a", { class: "button", rel: "prev", href: here({ offset: Math.max(0, offset - RUNS_PAGE) }) }, "← Newer") : null,
+      offset + RUNS_PAGE < page.count ? h("a", { class: "button", rel: "next", href: here({ offset: offset + RUNS_PAGE }) }, "Older →") : null);
+    // Keep refreshing while a run on the page runs or its delivery is pending.
+    return page.runs.some((run) => run.status === "running" || run.delivery?.status === "pending");
+  };
+  poll(container, fillRuns, 500);
+
+  /** The facts a run changes (its count, the last run), read again once it ended. */
+  async function refreshFacts() {
+    let fresh;
+    try {
+      fresh = await api(`/jobs/${encodeURIComponent(job.id)}`);
+    } catch {
+      return;
+    }
+    const set = (term, value) => {
+      const dd = container.querySelector(`dd[data-fact="${term}"]`);
+      if (dd) fill(dd, value);
+    };
+    set("Runs", fresh.run_count.toLocaleString());
+    set("Last run", at(fresh.last_run_at));
+    set("Next run", at(fresh.next_run_at));
+  }
+
+  async function act(action) {
+    const button = action === "trigger" ? trigger : toggle;
+    button.disabled = true;
+    try {
+      const answer = await api(`/jobs/${encodeURIComponent(job.id)}/${action}`, { method: "POST" });
+      refreshStats();
+      if (action === "trigger") {
+        toast(`Started ${answer.run_id}`);
+        button.disabled = false;
+        await poll(container, fillRuns, 500);
+        await refreshFacts();
+      } else {
+        toast(`${job.name} is ${answer.status}`);
+        await renderJob(container, job.id, query);
+        container.querySelector("#toggle")?.focus();
+      }
+    } catch (error) {
+      button.disabled = false;
+      toast(`${job.name}: ${error.message}`);
+    }
+  }
+}
+
+function panel(title, ...content) {
+  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, "-").replace(/-$/, "")}`;
+  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), content);
+}
+
+function runRow(run, at) {
+  const cell = (label, ...content) => h("td", { "data-label": label }, content);
+  return h("tr", { "data-run-id": run.id, "data-status": run.status },
+    cell("Run", h("a", { href: runHash(run.job_id, run.id), class: "run-link" }, run.id)),
+    cell("Status", badge(run.status)),
+    cell("Trigger", run.trigger),
+    cell("Scheduled", at(run.scheduled_at)),
+    cell("Started", at(run.started_at)),
+    cell("Duration", duration(run.duration_seconds)),
+    cell("Delivery", run.delivery ? badge(run.delivery.status) : h("span", { class: "muted" }, "—")));
+}
+
+/** The next five fires, from POST /validate on the job's schedule, and its DST warnings. */
+async function fillNextRuns(box, job, at) {
+  if (job.status !== "active") {
+    box.replaceChildren(h("p", { class: "muted" }, `None while the job is ${job.status}.`));
+    return;
+  }
+  let preview;
+  try {
+    preview = await api("/validate", { method: "POST", body: { schedule: job.schedule, count: 5 } });
+  } catch (error) {
+    box.replaceChildren(errorBox(error));
+    return;
+  }
+  const warnings = job.schedule_warnings || [];
+  fill(box,
+    preview.valid
+      ? h("ol", { class: "next-runs" }, preview.next_runs.map((iso) => h("li", {}, at(iso))))
+      : h("p", { class: "muted" }, preview.error),
+    warnings.length
+      ? h("ul", { class: "warnings" }, warnings.map((w) => h("li", { class: "warning" }, w.message)))
+      : null);
+}
+
+async function fillIncidents(box, job) {
+  let page;
+  try {
+    page = await api("/incidents", { params: { job_id: job.id, limit: 10 } });
+  } catch (error) {
+    box.replaceChildren(errorBox(error));
+    return;
+  }
+  if (!page.count) {
+    box.replaceChildren(h("p", { class: "muted" }, "None."));
+    return;
+  }
+  box.replaceChildren(h("ul", {}, page.incidents.map((incident) => h("li", { "data-incident-id": incident.id },
+    badge(incident.kind), " ", badge(incident.status), " ", incident.reason, " ",
+    h("span", { class: "muted" }, "since "), timeEl(incident.opened_at)))));
+}
+
+/** "Why didn't it run at …": a wall time in the job's zone, answered by GET …/explain. */
+function explainForm(job, at) {
+  const tz = job.schedule.timezone || "UTC";
+  const input = h("input", { id: "explain-at", name: "at", type: "datetime-local", required: true });
+  const answer = h("div", { id: "explain-answer", "aria-live": "polite" });
+  const form = h("form", { class: "explain" },
+    h("div", { class: "field" }, h("label", { for: "explain-at" }, `Time (in ${tz})`), input),
+    h("button", { type: "submit" }, "Explain"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let result;
+    try {
+      result = await api(`/jobs/${encodeURIComponent(job.id)}/explain`, { params: { at: input.value } });
+    } catch (error) {
+      answer.replaceChildren(errorBox(error));
+      return;
+    }
+    fill(answer,
+      h("p", {}, h("strong", {}, result.verdict.replaceAll("_", " ")),
+        result.run ? [" — ", h("a", { href: runHash(job.id, result.run.id) }, "its run")] : null),
+      h("ul", {}, result.reasons.map((reason) => h("li", {}, reason.message))),
+      result.nearest_fires?.length
+        ? h("p", { class: "muted" }, "Nearest fires: ", result.nearest_fires.map((iso, i) => [i ? ", " : "", at(iso)]))
+        : null);
+  });
+  return h("div", {}, form, answer);
+}
+
+/** The confirmation before a delete: what goes, and whether running runs are cancelled. */
+function deleteDialog(job) {
+  const cancelRunning = h("input", { type: "checkbox", id: "cancel-running" });
+  const keep = h("button", { type: "button", autofocus: true }, "Keep it");
+  const confirm = h("button", { type: "submit", class: "danger primary" }, "Delete");
+  const message = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", { method: "dialog" },
+    h("h2", { id: "delete-title" }, `Delete ${job.name}?`),
+    h("p", {}, `Its schedule stops and its ${job.run_count.toLocaleString()} runs leave the history. This cannot be undone.`),
+    h("p", {}, cancelRunning, " ", h("label", { for: "cancel-running" }, "Also cancel its runs in flight")),
+    message,
+    h("div", { class: "actions-bar" }, keep, confirm));
+  const dialog = h("dialog", { id: "delete-dialog", "aria-labelledby": "delete-title" }, form);
+  keep.addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    confirm.disabled = true;
+    try {
+      await api(`/jobs/${encodeURIComponent(job.id)}`,
+        { method: "DELETE", params: { cancel_running: cancelRunning.checked ? "true" : "" } });
+    } catch (error) {
+      message.textContent = error.message;
+      message.hidden = false;
+      confirm.disabled = false;
+      return;
+    }
+    dialog.close();
+    toast(`Deleted ${job.name}`);
+    refreshStats();
+    location.hash = "#/jobs";
+  });
+  return dialog;
+}
