@@ -174,8 +174,15 @@ def printed_key(logs: Path) -> str:
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    # Where there is no index yet, list says so and makes none (every keys command names it).
+    nowhere = tmp_path / "nowhere"
+    missing = cli("keys", "list", "--data-dir", str(nowhere), check=False)
+    assert missing.returncode == 1 and f"No index at {nowhere / 'index.db'}" in missing.stderr
+    assert not nowhere.exists()
+
     data_dir = str(tmp_path)
     created = cli("keys", "create", "--owner", "alice", "--data-dir", data_dir)
+    assert f"Index: {tmp_path / 'index.db'} (new)" in created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"sk_[A-Za-z0-9_-]{20,}", key)
     key_id = re.search(r"key_\w+", created.stderr)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cli.jobs import jobs_app
@@ -60,6 +61,32 @@ def _settings(**overrides: Any) -> Settings:
     """The environment's settings with the command-line options that were given on top."""
     given = {name: value for name, value in overrides.items() if value is not None}
     return get_settings().model_copy(update=given)
+
+
+def _index_settings(data_dir: Path | None, *, must_exist: bool) -> Settings:
+    """The settings of a ``keys`` command, after saying on stderr which index it uses; with
+    ``must_exist``, a SQLite index that is not there is an error (exit 1) rather than a new,
+    empty one made in the current directory."""
+    settings = _settings(data_dir=data_dir)
+    if settings.database_url:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        err_console.print(f"Index: {shown}", markup=False, highlight=False, soft_wrap=True)
+        return settings
+    path = (settings.data_dir / "index.db").resolve()
+    if not path.exists():
+        if must_exist:
+            err_console.print(
+                f"[red]No index at {path}[/]: no data directory here. Run it where "
+                "`agent-scheduler dev` ran, or pass --data-dir (AGENT_SCHEDULER_DATA_DIR) or "
+                "set AGENT_SCHEDULER_DATABASE_URL.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+        err_console.print(f"Index: {path} (new)", markup=False, highlight=False, soft_wrap=True)
+    else:
+        err_console.print(f"Index: {path}", markup=False, highlight=False, soft_wrap=True)
+    return settings
 
 
 def _configure_logging() -> None:
@@ -230,7 +257,7 @@ def keys_create(
         for error in invalid_body(exc.errors()).details or []:
             err_console.print(f"[red]{_option(error.field)}: {error.message}[/]")
         raise typer.Exit(2) from None
-    settings = _settings(data_dir=data_dir)
+    settings = _index_settings(data_dir, must_exist=replaces is not None)
 
     async def create(session: AsyncSession) -> tuple[ApiKey, str]:
         key_owner = owner
@@ -282,7 +309,7 @@ def keys_list(
     async def listed(session: AsyncSession) -> list[ApiKey]:
         return await list_keys(session, owner=owner)
 
-    rows = asyncio.run(with_index_session(_settings(data_dir=data_dir), listed))
+    rows = asyncio.run(with_index_session(_index_settings(data_dir, must_exist=True), listed))
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("id", no_wrap=True)
     table.add_column("owner", overflow="fold")
@@ -319,7 +346,8 @@ def keys_revoke(
     async def revoke(session: AsyncSession) -> bool:
         return await revoke_key(session, key_id=key_id)
 
-    if not asyncio.run(with_index_session(_settings(data_dir=data_dir), revoke)):
+    settings = _index_settings(data_dir, must_exist=True)
+    if not asyncio.run(with_index_session(settings, revoke)):
         err_console.print(f"[red]no key {key_id}[/] (see `agent-scheduler keys list`)")
         raise typer.Exit(1)
     console.print(f"Revoked {key_id}.")
