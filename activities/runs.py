@@ -23,6 +23,7 @@ from activities.chains import continue_into_chains
 from activities.incidents import IncidentNotifier
 from activities.incidents import rules as incident_rules
 from api.core import metrics, tracing
+from api.core.index import audit as index_audit
 from api.core.index import backfills as index_backfills
 from api.core.index import chains as index_chains
 from api.core.index import incidents as index_incidents
@@ -150,10 +151,19 @@ class RunRecorder:
         return written.finished
 
     async def _budget_paused(self, conn: Any, job_id: str, reason: str, at: Any) -> bool:
-        """Open the job's ``paused`` incident in the pausing transaction."""
+        """Record the pause in the audit log and open the job's ``paused`` incident, in the
+        pausing transaction."""
         job = await index_jobs.job_row(conn, job_id=job_id)
         if job is None:
             return False
+        await index_audit.insert_event(
+            conn,
+            owner=job.owner,
+            action="job.pause",
+            actor=index_audit.SYSTEM_BUDGET,
+            job_id=job_id,
+            changes={"reason": reason},
+        )
         alerts = await index_incidents.alerts_of(conn, job)
         return await incident_rules.job_paused(conn, job=job, reason=reason, at=at, alerts=alerts)
 
@@ -228,6 +238,14 @@ class RunRecorder:
                         kind="paused",
                         by="auto",
                         reason=changes["paused_reason"],
+                    )
+                    await index_audit.insert_event(
+                        conn,
+                        owner=counters[job_id]["owner"],
+                        action="job.pause",
+                        actor=index_audit.SYSTEM_RECORDER,
+                        job_id=job_id,
+                        changes={"reason": changes["paused_reason"]},
                     )
                     await self._pause_schedule(job_id, changes["paused_reason"])
             queued = False

@@ -21,6 +21,7 @@ from api.errors import add_exception_handlers
 from api.mcp.server import PATH as MCP_PATH
 from api.mcp.server import McpEndpoint
 from api.routes import agents, chains, health, hooks, incidents, jobs, runs, smart, stats, time
+from api.routes import audit as audit_routes
 from api.routes import delivery as delivery_routes
 from api.routes import keys as keys_routes
 from api.routes import status as status_route
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents.router, prefix=API_PREFIX)
     app.include_router(keys_routes.router, prefix=API_PREFIX)
     app.include_router(hooks.router, prefix=API_PREFIX)
+    app.include_router(audit_routes.router, prefix=API_PREFIX)
     # Not an OpenAPI operation: the MCP transport answers it (docs/api.md, "MCP").
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))
     install_ui(app)

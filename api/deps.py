@@ -188,8 +188,12 @@ def run_service(state: AppState, session: AsyncSession, jobs: JobService) -> Run
     return RunService(jobs=jobs, session=session, temporal=state.temporal, settings=state.settings)
 
 
-async def _jobs(state: StateDep, session: SessionDep, caller: CallerDep, now: NowDep) -> JobService:
-    return job_service(state, session, caller, now)
+async def _jobs(
+    request: Request, state: StateDep, session: SessionDep, caller: CallerDep, now: NowDep
+) -> JobService:
+    jobs = job_service(state, session, caller, now)
+    jobs.idempotency_key = request.headers.get(HEADER)  # for the audit log
+    return jobs
 
 
 JobServiceDep = Annotated[JobService, Depends(_jobs)]

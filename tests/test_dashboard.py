@@ -777,6 +777,98 @@ async def test_cancel_run_on_a_running_run_and_the_page_follows_it(
     assert tab.outside == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_retry_budget_and_alerts_through_the_form_then_a_backfill(
+    browser: Browser, dashboard: Dashboard, worker: Worker
+) -> None:
+    """New job with retry, a budget and its own alerts (a refused alerts channel shown on its
+    field), shown on the job page with the budget's use; an edit sends only what changed; a
+    backfill of two past hours answers its fires and its runs appear with no reload."""
+    tab = await open_tab(browser, width=1366)
+    page = tab.page
+    await sign_in(tab, dashboard, "#/jobs/new")
+    await page.get_by_label("Name").fill("Hourly digest")
+    await page.get_by_label("Goal").fill("digest")
+    await page.get_by_label("Cron").check()
+    await page.get_by_label("Schedule", exact=True).fill("0 * * * *")
+    await page.locator("#preview-runs li").nth(4).wait_for()
+    await page.get_by_label("Max attempts").fill("3")
+    await page.get_by_label("Backoff").select_option("linear")
+    await page.get_by_label("Base delay (s)").fill("5")
+    budget = page.get_by_role("group", name="Budget")
+    await budget.get_by_label("Runs a day").fill("50")
+    assert await page.get_by_label("Alerts channel").is_hidden()  # the owner's default
+    await page.get_by_label("Alerts", exact=True).select_option("job")
+    await page.get_by_label("Alerts channel").fill("slack:#Not A Channel")
+    await page.get_by_label("Remind every").fill("6h")
+    await page.get_by_role("button", name="Create job").click()
+    await page.wait_for_selector("#error-alerts_channel:not([hidden])")
+    assert await page.evaluate("document.activeElement.id") == "field-alerts_channel"
+    await page.get_by_label("Alerts channel").fill("slack:#ops")
+    assert await page.locator("#error-alerts_channel").is_hidden()  # changed: the error goes
+    await screenshot(tab, dashboard, "new-job-filled-1366")  # docs/dashboard-new-job.png
+    await page.get_by_role("button", name="Create job").click()
+    await page.wait_for_selector("h1.page-title:has-text('Hourly digest')")
+    [job] = (await dashboard.http.get(JOBS)).json()["jobs"]
+    assert job["retry"] == {
+        "max_attempts": 3,
+        "strategy": "linear",
+        "base_delay": 5,
+        "max_delay": None,
+    }
+    assert job["budget"] == {
+        "max_runs_per_day": 50,
+        "max_tokens_per_day": None,
+        "max_cost_usd_per_month": None,
+    }
+    assert job["alerts_from"] == "job" and job["alerts"]["channel"] == "slack:#ops"
+    assert job["alerts"]["remind_every"] == "6h"
+    assert "3 attempts, linear" in await page.inner_text("dd[data-fact=Retry]")
+    await page.wait_for_selector("#budget-use:has-text('0 of 50 runs today')")
+    assert "slack:#ops" in await page.inner_text("dd[data-fact=Alerts]")
+
+    # An edit of the budget sends the budget, not the retry or alerts it left as they were.
+    await page.get_by_role("link", name="Edit job").click()
+    await budget.get_by_label("Runs a day").fill("40")
+    async with page.expect_request(lambda r: r.method == "PUT") as sent:
+        await page.get_by_role("button", name="Save").click()
+    body = (await sent.value).post_data_json
+    assert isinstance(body, dict)
+    assert body["budget"] == {"max_runs_per_day": 40}
+    assert not {"retry", "alerts", "alerts_from", "schedule"} & body.keys(), body
+    await page.wait_for_selector("#budget-use:has-text('0 of 40 runs today')")
+
+    # Backfill the last two whole hours (wall times in the job's zone, UTC here).
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    await page.get_by_label("From (in UTC)").fill(
+        (hour - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    await page.get_by_label("Until, not included").fill(hour.strftime("%Y-%m-%dT%H:%M"))
+    await page.evaluate("window.notReloaded = true")
+    await page.get_by_role("button", name="Backfill").click()
+    await page.wait_for_selector("#backfill-answer strong:text-is('2 fire(s) will run')")
+    rows = page.locator("table.runs tbody tr[data-status=completed]")
+    await rows.nth(1).wait_for(timeout=30_000)
+    assert await rows.count() == 2
+    assert await page.locator("table.runs tbody td[data-label=Trigger]").all_inner_texts() == [
+        "backfill",
+        "backfill",
+    ]
+    assert await page.evaluate("window.notReloaded") is True
+    await page.wait_for_selector("#budget-use:has-text('2 of 40 runs today')")
+    await page.evaluate("document.getElementById('toast').classList.remove('shown')")
+    await page.wait_for_timeout(300)  # the toast fades out
+    await screenshot(tab, dashboard, "job-budget-1366")  # docs/dashboard-job.png
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await horizontal_overflow(page) == []
+    await screenshot(tab, dashboard, "job-budget-390")
+    await page.get_by_role("link", name="Edit job").click()
+    await page.get_by_label("Alerts channel").wait_for()
+    assert await horizontal_overflow(page) == []
+    await screenshot(tab, dashboard, "edit-job-390")
+    assert tab.outside == []
+
+
 # The bands are the page's own drawing of calendar-data, which runs on both indexes elsewhere.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_calendar_draws_a_busy_job_as_bands_and_says_what_was_left_out(
@@ -937,13 +1029,21 @@ async def test_no_page_has_a_serious_accessibility_violation(
     job = await dashboard.job(
         name="Report",
         goal="# Report\n\n| a | b |\n|---|---|\n| 1 | 2 |",
-        schedule={"type": "cron", "expression": "0 9 * * 1-5", "timezone": "Europe/Paris"},
+        schedule={
+            "type": "cron",
+            "expression": "0 9 * * 1-5",
+            "timezone": "Europe/Paris",
+            "start_at": "2026-01-05T00:00:00",
+        },
         delivery={"channel": "email:ops@example.com"},
+        retry={"max_attempts": 2},
+        budget={"max_runs_per_day": 5, "max_cost_usd_per_month": 2},
+        alerts={"channel": "slack:#ops"},
     )
     run = await dashboard.finished_run(job["id"])
     pages = [
         ("jobs", "#/jobs", "table.jobs tbody tr[data-job-id] td.last a"),
-        ("job", f"#/jobs/{job['id']}", "table.runs tbody tr[data-run-id]"),
+        ("job", f"#/jobs/{job['id']}", "#budget-use:has-text('1 of 5 runs today')"),
         ("new-job", "#/jobs/new", "#field-agent"),
         ("run", f"#/runs/{job['id']}/{run['id']}", "#temporal-link"),
         ("calendar", "#/calendar", "table.calendar tbody tr[data-hour='23']"),
@@ -965,6 +1065,9 @@ async def test_no_page_has_a_serious_accessibility_violation(
             await tab.page.goto(f"{dashboard.url}/ui{hash_}")
             await tab.page.wait_for_selector(ready, state="attached")
             assert await axe_violations(tab.page) == [], f"{name} at {width} px"
+            if name == "job":  # the schedule's start, in the viewer's zone (UTC here)
+                starts = await tab.page.inner_text("dd[data-fact=Starts]")
+                assert starts == "Sun 4 Jan, 23:00 UTC", starts
         assert tab.outside == []
 
 

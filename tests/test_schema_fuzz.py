@@ -52,6 +52,7 @@ SEMANTIC_422 = {
     f"POST {PREFIX}/jobs/{{job_id}}/skip": "a fire of the job's schedule, in the future",
     f"DELETE {PREFIX}/jobs/{{job_id}}/skip/{{at}}": "years 2000-2100",
     f"POST {PREFIX}/keys": "a duration string (`expires_in`, `overlap`, a limit) parses",
+    f"GET {PREFIX}/audit": "`since` in years 2000-2100",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities.tick.scope import TickScope, log
+from api.core.index import audit as index_audit
 from api.core.index import jobs as index_jobs
 from api.core.schedules import parse_schedule
 from api.core.temporal import missing_ok
@@ -38,6 +39,15 @@ async def reopen_budget_paused(tick: TickScope, live: dict[str, Any]) -> int:
                 at=tick.now,
                 next_run_at=following,
             )
+            if resumed:
+                await index_audit.insert_event(
+                    conn,
+                    owner=row.owner,
+                    action="job.resume",
+                    actor=index_audit.SYSTEM_BUDGET,
+                    job_id=row.id,
+                    changes={"reason": "budget window ended"},
+                )
         if not resumed:
             continue
         await missing_ok(

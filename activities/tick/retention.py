@@ -3,12 +3,13 @@
 
 A batch per table and tick keeps a tick over a large backlog short; the next ticks go on where
 it stopped. Each table is pruned in a transaction of its own, so no lock is held across them.
+Audit events have their own period, ``AGENT_SCHEDULER_AUDIT_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from activities.tick.scope import TickScope, log
@@ -30,21 +31,32 @@ _PRUNED: list[tuple[str, Callable[..., Awaitable[int]]]] = [
 
 async def prune(tick: TickScope) -> dict[str, int]:
     """Delete one batch of each table's rows older than the retention period; answers how many
-    went, per table (only tables that lost rows). Nothing when the setting is 0."""
+    went, per table (only tables that lost rows). A period of 0 keeps its tables whole."""
+    pruned: dict[str, int] = {}
+    if audit_days := tick.settings.audit_retention_days:
+        async with tick.engine.begin() as conn:
+            pruned["audit_events"] = await index_retention.prune_audit_events(
+                conn, before=tick.now - timedelta(days=audit_days), limit=BATCH
+            )
     days = tick.settings.retention_days
     if days == 0:
-        return {}
+        return _counted(pruned, None)
     before = tick.now - timedelta(days=days)
-    pruned: dict[str, int] = {}
     for table, delete in _PRUNED:
         async with tick.engine.begin() as conn:
             pruned[table] = await delete(conn, before=before, limit=BATCH)
     async with tick.engine.begin() as conn:
         found = await index_retention.prune_incidents(conn, before=before, limit=BATCH)
         pruned["incidents"], pruned["incident_notifications"] = found
+    return _counted(pruned, before)
+
+
+def _counted(pruned: dict[str, int], before: datetime | None) -> dict[str, int]:
+    """The tables that lost rows, counted in the metrics and logged."""
     pruned = {table: n for table, n in pruned.items() if n}
     for table, n in pruned.items():
         metrics.PRUNED_ROWS.labels(table).inc(n)
     if pruned:
-        log.info("tick pruned rows that ended before %s: %s", before.date(), pruned)
+        since = f" that ended before {before.date()}" if before is not None else ""
+        log.info("tick pruned rows%s: %s", since, pruned)
     return pruned

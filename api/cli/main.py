@@ -27,6 +27,8 @@ from api.cli.jobs import jobs_app
 from api.cli.supervisor import run_dev, run_services, uvicorn_options, with_index_session
 from api.core import logs, metrics
 from api.core.errors import NotFound
+from api.core.index.audit import SYSTEM_CLI as CLI
+from api.core.index.audit import add_event
 from api.core.index.keys import get_key, list_keys, revoke_key
 from api.core.index.models import ApiKey
 from api.core.settings import Settings, get_settings
@@ -267,7 +269,9 @@ def keys_create(
             if old is None:
                 raise NotFound(f"Key {replaces} not found")
             key_owner = old.owner
-        return await key_service.create(session, owner=key_owner, body=body, now=datetime.now(UTC))
+        return await key_service.create(
+            session, owner=key_owner, body=body, now=datetime.now(UTC), actor=CLI
+        )
 
     try:
         row, plaintext = asyncio.run(with_index_session(settings, create))
@@ -344,6 +348,11 @@ def keys_revoke(
     """Revoke a key: requests with it answer 401 from now on."""
 
     async def revoke(session: AsyncSession) -> bool:
+        row = await get_key(session, key_id=key_id)
+        if row is not None:  # committed with the revocation, if it changes anything
+            await add_event(
+                session, owner=row.owner, action="key.revoke", actor=CLI, target_id=key_id
+            )
         return await revoke_key(session, key_id=key_id)
 
     settings = _index_settings(data_dir, must_exist=True)

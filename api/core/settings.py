@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         "older than this many days are pruned by the tick; 0 keeps everything; at least "
         f'{MIN_RETENTION_DAYS} (docs/operations.md, "Retention").',
     )
+    audit_retention_days: int = Field(
+        365,
+        ge=0,
+        description="Audit events older than this many days are pruned by the tick; 0 keeps "
+        'them all (docs/api.md, "Audit log").',
+    )
     idempotency_wait_seconds: float = Field(
         20,
         ge=0,

@@ -18,6 +18,7 @@ from api.schemas.jobs import JobCreate, JobPublic, JobsPublic, JobStatus, JobUpd
 from api.schemas.runs import RunPublic, RunsPublic, RunStatus
 from api.schemas.time import ParsedSchedule, ParseRequest, Validation
 from api.services import time as time_service
+from api.services.audit import actor_of
 from api.services.incidents import IncidentService
 from api.services.jobs import JobService
 from api.services.runs import RunService
@@ -244,7 +245,8 @@ async def _list_incidents(
 
 
 async def _ack_incident(call: Call, args: IncidentRef, _: Mapping[str, Any]) -> IncidentPublic:
-    return await _incidents(call).ack(args.incident_id, by=call.jobs.owner)
+    actor = actor_of(call.jobs.guard.caller)
+    return await _incidents(call).ack(args.incident_id, by=call.jobs.owner, actor=actor)
 
 
 def confirmation(parsed: ParsedSchedule, next_runs: list[datetime]) -> str:

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from api.deps import Limit, NowDep, Offset, OwnerDep, SessionDep, StateDep
+from api.deps import CallerDep, Limit, NowDep, Offset, OwnerDep, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.incidents import IncidentPublic, IncidentsPublic, IncidentStatus
+from api.services.audit import actor_of
 from api.services.incidents import IncidentService
 from domain.alerts import AlertSettings, IncidentKind
 from domain.inputs import Text
@@ -50,10 +51,10 @@ async def get_incident(incident_id: IncidentId, incidents: IncidentServiceDep) -
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentPublic)
 async def ack_incident(
-    incident_id: IncidentId, incidents: IncidentServiceDep, owner: OwnerDep
+    incident_id: IncidentId, incidents: IncidentServiceDep, caller: CallerDep
 ) -> IncidentPublic:
     """Acknowledge: no more reminders for it; `acked_by` records who (the key's owner)."""
-    return await incidents.ack(incident_id, by=owner)
+    return await incidents.ack(incident_id, by=caller.owner, actor=actor_of(caller))
 
 
 @router.get("/settings/alerts", response_model=AlertSettings | None)

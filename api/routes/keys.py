@@ -11,6 +11,7 @@ from api.errors import ERROR_RESPONSES
 from api.routing import JsonRoute
 from api.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 from api.services import keys as key_service
+from api.services.audit import actor_of
 from domain.inputs import Text
 
 router = APIRouter(route_class=JsonRoute, tags=["keys"], responses=ERROR_RESPONSES)
@@ -36,16 +37,18 @@ async def current_key(caller: CallerDep, session: SessionDep) -> KeyPublic:
     "/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, openapi_extra=ADMIN
 )
 async def create_key(
-    body: KeyCreate, owner: OwnerDep, session: SessionDep, now: NowDep
+    body: KeyCreate, caller: CallerDep, session: SessionDep, now: NowDep
 ) -> KeyCreated:
     """Create a key of the owner (its secret is shown only in this answer); `replaces` rotates
     one."""
-    row, plaintext = await key_service.create(session, owner=owner, body=body, now=now)
+    row, plaintext = await key_service.create(
+        session, owner=caller.owner, body=body, now=now, actor=actor_of(caller)
+    )
     return key_service.created(row, plaintext)
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=ADMIN)
-async def revoke_key(key_id: KeyId, owner: OwnerDep, session: SessionDep) -> Response:
+async def revoke_key(key_id: KeyId, caller: CallerDep, session: SessionDep) -> Response:
     """Revoke one of the owner's keys: requests with it answer 401 from now on."""
-    await key_service.revoke(session, owner=owner, key_id=key_id)
+    await key_service.revoke(session, owner=caller.owner, key_id=key_id, actor=actor_of(caller))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

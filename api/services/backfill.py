@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import ScheduleBackfill
 
 from api.core.errors import Conflict, Invalid
+from api.core.index import audit as audit_store
 from api.core.index import backfills as backfills_store
 from api.core.index.models import Backfill, Job
 from api.core.schedules import OVERLAP, parse_schedule, scheduled_run_id
@@ -36,12 +37,14 @@ async def backfill(
     *,
     now: datetime,
     allow: Callable[[int], Awaitable[None]] | None = None,
+    audit: Callable[[Backfill], Awaitable[None]] | None = None,
 ) -> BackfillAccepted:
     """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
     schedule backfill: each run carries its nominal time and the trigger ``backfill``.
 
     ``allow`` is called with the number of runs about to start (a key's limits refuse it by
-    raising)."""
+    raising); ``audit`` with the backfill about to be committed (its audit event, undone with
+    it if Temporal refuses it)."""
     schedule = parse_schedule(job.schedule)
     if isinstance(schedule, AtSchedule):
         raise Conflict(f"Job {job.id} is a one-off (at) job; it has no fires to backfill")
@@ -94,6 +97,8 @@ async def backfill(
         requested_at=now,
     )
     if todo:
+        if audit is not None:
+            await audit(record)
         await backfills_store.insert_backfill(session, backfill=record)
         try:
             handle = (await temporal.client()).get_schedule_handle(job.id)
@@ -109,6 +114,7 @@ async def backfill(
                 )
             )
         except BaseException:
+            await audit_store.forget_event(session, action="job.backfill", target_id=record.id)
             await backfills_store.forget_backfill(session, backfill_id=record.id)
             raise
     return BackfillAccepted(

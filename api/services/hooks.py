@@ -37,6 +37,7 @@ from api.core.errors import (
     Unauthorized,
 )
 from api.core.index import hooks as store
+from api.core.index.audit import Actor
 from api.core.index.models import Hook
 from api.schemas.hooks import HookCreated, HookPublic, HookRunAccepted, HooksPublic
 from api.services.idempotency import (
@@ -155,6 +156,7 @@ class HookService:
             created_at=self.jobs.now,
         )
         public = self.public(hook)
+        await self.jobs.record("hook.create", job.id, target_id=hook.id)
         await store.add_hook(self.jobs.session, hook=hook)
         return HookCreated(**public.model_dump(), secret=hook.secret)
 
@@ -166,6 +168,10 @@ class HookService:
 
     async def delete(self, hook_id: str) -> None:
         """Remove the owner's hook: deliveries to it are 404 from now on."""
+        hook = await store.get_hook(self.jobs.session, hook_id=hook_id, owner=self.jobs.owner)
+        if hook is None:
+            raise NotFound(f"Hook {hook_id} not found")
+        await self.jobs.record("hook.delete", hook.job_id, target_id=hook.id)
         if not await store.delete_hook(self.jobs.session, hook_id=hook_id, owner=self.jobs.owner):
             raise NotFound(f"Hook {hook_id} not found")
 
@@ -218,6 +224,7 @@ class HookDelivery:
         key = delivery_id(self.headers)
         value = delivery_input(self.body)
         jobs = jobs_of(hook.owner)
+        jobs.actor = Actor("hook", hook.id)
 
         async def start(resource_id: str | None) -> tuple[HookRunAccepted, bool]:
             job = await jobs.get(hook.job_id)

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import NotFound
+from api.core.index import audit as audit_store
 from api.core.index import incidents as store
+from api.core.index.audit import Actor
 from api.core.settings import Settings
 from api.schemas.incidents import IncidentPublic, IncidentsPublic, NotificationPublic
 from api.services.jobs import check_alert_channel
@@ -54,9 +56,19 @@ class IncidentService:
             raise NotFound(f"Incident {incident_id} not found")
         return (await self._public([row]))[0]
 
-    async def ack(self, incident_id: str, *, by: str) -> IncidentPublic:
-        """Acknowledge: no more reminders; who and when are kept (the first ack stays)."""
-        await self.get(incident_id)
+    async def ack(self, incident_id: str, *, by: str, actor: Actor) -> IncidentPublic:
+        """Acknowledge: no more reminders; who and when are kept (the first ack stays, and only
+        it is in the audit log)."""
+        found = await self.get(incident_id)
+        if found.acked_at is None:
+            await audit_store.add_event(
+                self.session,
+                owner=self.owner,
+                action="incident.ack",
+                actor=actor,
+                job_id=found.job_id,
+                target_id=incident_id,
+            )
         await store.ack(self.session, owner=self.owner, incident_id=incident_id, by=by, at=self.now)
         await self.session.commit()
         return await self.get(incident_id)

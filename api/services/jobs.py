@@ -35,12 +35,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.core.errors import Conflict, Invalid, NotFound, Unavailable
+from api.core.index import audit as audit_store
 from api.core.index import chains as chains_store
 from api.core.index import incidents as incidents_store
 from api.core.index import job_events
 from api.core.index import jobs as store
 from api.core.index import runs as runs_store
-from api.core.index.models import Job
+from api.core.index.models import Backfill, Job
 from api.core.schedules import (
     build_schedule,
     job_search_attributes,
@@ -58,6 +59,7 @@ from api.schemas.jobs import (
     JobsPublic,
     JobUpdate,
 )
+from api.services import audit
 from api.services import backfill as backfills
 from api.services.access import Guard
 from api.services.delivery import check_delivery
@@ -110,6 +112,10 @@ class JobService:
     """The request's instant (``NowDep``): every "now" of one call is this one."""
     guard: Guard = dataclass_field(default_factory=lambda: Guard(None))
     """The caller's key limits (docs/api.md, "Limits of a key")."""
+    actor: audit_store.Actor | None = None
+    """Who the audit log records this call's changes as (default: the guard's key)."""
+    idempotency_key: str | None = None
+    """The request's ``Idempotency-Key``, recorded with its changes."""
     _open: dict[str, list[Any]] = dataclass_field(default_factory=dict)
     """The open incidents of the jobs this call read (``public`` shows them)."""
 
@@ -169,6 +175,7 @@ class JobService:
         job.next_run_at = next_fire(job.status, job.schedule, self.now)
         client = await self.temporal.client()
         self.session.add(job)
+        await self.record("job.create", job.id, changes={"name": job.name})
         if not body.enabled:
             job_events.add_event(
                 self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
@@ -196,6 +203,27 @@ class JobService:
             await self._forget_half_created(job)
             raise
         return job, False
+
+    async def record(
+        self,
+        action: str,
+        job_id: str | None,
+        *,
+        target_id: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Record ``action`` in the session's open transaction, committed with the change
+        (docs/api.md, "Audit log")."""
+        await audit_store.add_event(
+            self.session,
+            owner=self.owner,
+            action=action,
+            actor=self.actor or audit.actor_of(self.guard.caller),
+            job_id=job_id,
+            target_id=target_id,
+            changes=changes,
+            idempotency_key=self.idempotency_key,
+        )
 
     async def _made_earlier(self, job_id: str) -> Job | None:
         """The job an earlier attempt of this request made, with its schedule made sure of."""
@@ -237,6 +265,7 @@ class JobService:
     async def update(self, job_id: str, body: JobUpdate) -> Job:
         """Change the fields sent; a new schedule applies from the next fire."""
         job = await self.get(job_id)
+        before = job.model_dump(mode="json")
         changes = body.model_dump(exclude_unset=True)
         sent = body.model_fields_set
         if "agent_id" in sent:
@@ -292,6 +321,8 @@ class JobService:
                 setattr(job, field, value)
         if {"schedule", "jitter_seconds"} & sent:
             _check_jitter(parse_schedule(job.schedule), job.jitter_seconds, now=self.now)
+        if diff := audit.diff(before, job.model_dump(mode="json")):
+            await self.record("job.update", job.id, changes=diff)
         await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
         return job
 
@@ -304,6 +335,7 @@ class JobService:
         self._check_not_finished(job)
         if job.status == "active" or job.budget_reopens_at is not None:
             self._pause(job)
+            await self.record("job.pause", job.id, changes={"reason": job.paused_reason})
             await self._save(job, rebuild=True)
         return job
 
@@ -313,6 +345,7 @@ class JobService:
         self._check_not_finished(job)
         if job.status == "paused":
             self._resume(job)
+            await self.record("job.resume", job.id)
             # Its recovery notice is sent by the next tick (the API sends nothing itself).
             await incidents_store.resolve_incidents(
                 self.session, job_id=job.id, kinds=("paused",), reason="resumed", at=self.now
@@ -327,11 +360,13 @@ class JobService:
         if used_by := await chains_store.chains_using_job(self.session, job_id=job.id):
             raise Conflict(f"Job {job.id} is used by chain {', '.join(used_by)}; delete it first")
         job.deleted_at = self.now
+        await self.record("job.delete", job.id, changes={"cancel_running": cancel_running})
         await self.session.commit()
         try:
             await missing_ok((await self._handle(job)).delete())
         except (RPCError, Unavailable):
             job.deleted_at = None
+            await audit_store.forget_event(self.session, action="job.delete", job_id=job.id)
             await self.session.commit()
             raise
         if cancel_running:
@@ -394,7 +429,9 @@ class JobService:
                 static_summary=f"{job.name} ({trigger})"[:200],
             )
 
+        changes = {"trigger": trigger}
         if resource_id is None:
+            await self.record("job.trigger", job.id, target_id=run_id, changes=changes)
             await runs_store.insert_manual_run(
                 self.session,
                 run_id=run_id,
@@ -406,6 +443,7 @@ class JobService:
             try:
                 await start()
             except BaseException:
+                await audit_store.forget_event(self.session, action="job.trigger", target_id=run_id)
                 await runs_store.forget_run(self.session, run_id=run_id)
                 raise
             return run_id, False
@@ -414,6 +452,8 @@ class JobService:
             await start()
         except WorkflowAlreadyStartedError:
             found = True
+        if not await audit_store.has_event(self.session, action="job.trigger", target_id=run_id):
+            await self.record("job.trigger", job.id, target_id=run_id, changes=changes)
         await runs_store.insert_manual_run(
             self.session,
             run_id=run_id,
@@ -434,8 +474,14 @@ class JobService:
         async def allow(runs: int) -> None:
             await self.guard.check_start(self.session, now=self.now, runs=runs)
 
+        async def record(made: Backfill) -> None:
+            span = {"start": made.start.isoformat(), "end": made.end.isoformat()}
+            await self.record(
+                "job.backfill", job.id, target_id=made.id, changes={**span, "fires": made.fires}
+            )
+
         return await backfills.backfill(
-            self.session, self.temporal, job, body, now=now, allow=allow
+            self.session, self.temporal, job, body, now=now, allow=allow, audit=record
         )
 
     async def skip(self, job_id: str, at: datetime) -> Job:
@@ -446,6 +492,7 @@ class JobService:
         skipped = [s for s in _skipped(schedule) if s > self.now]  # past ones are done with
         if instant not in skipped:
             skipped.append(instant)
+        await self.record("job.skip", job.id, changes={"at": instant.isoformat()})
         await self._set_skipped(job, schedule, skipped)
         return job
 
@@ -460,6 +507,7 @@ class JobService:
             raise NotFound(
                 f"{instant.astimezone(zone).isoformat()} is not a skipped fire of {job.id}"
             )
+        await self.record("job.unskip", job.id, changes={"at": instant.isoformat()})
         await self._set_skipped(job, schedule, [s for s in skipped if s != instant])
         return job
 
@@ -585,6 +633,7 @@ class JobService:
         except Exception:  # noqa: BLE001 - most likely it does not exist; the tick is the backstop
             pass
         await self.session.rollback()
+        await audit_store.forget_event(self.session, action="job.create", job_id=job.id)
         await store.purge_job(self.session, job_id=job.id)
 
     async def _cancel_running(self, job: Job) -> None:

@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import NotFound
+from api.core.index import audit as audit_store
 from api.core.index import keys as store
+from api.core.index.audit import Actor
 from api.core.index.models import ApiKey
 from api.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 from api.services.access import Caller, KeyLimits
+from domain.ids import new_id
 from domain.limits import storable_text
 
 
@@ -31,7 +34,7 @@ def public_key(row: ApiKey) -> KeyPublic:
 
 
 async def create(
-    session: AsyncSession, *, owner: str, body: KeyCreate, now: datetime
+    session: AsyncSession, *, owner: str, body: KeyCreate, now: datetime, actor: Actor
 ) -> tuple[ApiKey, str]:
     """A new key of ``owner`` and its secret. With ``replaces``: the owner's key it rotates
     keeps working ``overlap`` seconds more, then expires; the new key takes its name, scope
@@ -44,8 +47,14 @@ async def create(
     scope = body.scope or (old.scope if old is not None else "write")
     limits = body.limits.stored() if body.limits is not None else (old.limits if old else None)
     name = body.name if body.name is not None else (old.name if old else None)
+    key_id = new_id("key")
+    changes = {"scope": scope, "replaces": body.replaces}
+    await audit_store.add_event(
+        session, owner=owner, action="key.create", actor=actor, target_id=key_id, changes=changes
+    )
     row, plaintext = await store.create_key(
         session,
+        key_id=key_id,
         owner=owner,
         name=storable_text(name)[0] if name is not None else None,
         scope=scope,
@@ -76,7 +85,11 @@ async def current(session: AsyncSession, *, caller: Caller) -> KeyPublic:
     return public_key(row)
 
 
-async def revoke(session: AsyncSession, *, owner: str, key_id: str) -> None:
-    """Revoke one of ``owner``'s keys at once; 404 for another's or an unknown one."""
+async def revoke(session: AsyncSession, *, owner: str, key_id: str, actor: Actor) -> None:
+    """Revoke one of ``owner``'s keys at once; 404 for another's or an unknown one. The audit
+    event is committed with the revocation (and dropped, uncommitted, when nothing changed)."""
+    await audit_store.add_event(
+        session, owner=owner, action="key.revoke", actor=actor, target_id=key_id
+    )
     if not await store.revoke_key(session, key_id=key_id, owner=owner):
         raise NotFound(f"Key {key_id} not found")

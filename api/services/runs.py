@@ -58,6 +58,9 @@ class RunService:
         if run.status != "running":
             raise Conflict(f"Run {run_id} already finished ({run.status})")
         await cancel_workflow(self.temporal, run.id)
+        # The change is Temporal's: recorded once Temporal took it.
+        await self.jobs.record("run.cancel", run.job_id, target_id=run.id)
+        await self.session.commit()
 
     async def redeliver(self, job_id: str, run_id: str) -> None:
         """Deliver a finished run again through a workflow of its own; the agent is not called.
@@ -87,6 +90,8 @@ class RunService:
             )
         except WorkflowAlreadyStartedError:
             raise Conflict(f"A redelivery of run {run_id} is already in progress") from None
+        await self.jobs.record("run.redeliver", job.id, target_id=run.id)
+        await self.session.commit()
 
     def public(self, run: Run) -> RunPublic:
         """The API view of a run."""

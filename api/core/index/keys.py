@@ -32,11 +32,13 @@ async def create_key(
     scope: str = "write",
     limits: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
+    key_id: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for ``owner``; returns the row and the plaintext (shown only once)."""
+    """Create a key for ``owner`` (as ``key_id``: a new id by default) and commit; returns the
+    row and the plaintext (shown only once)."""
     plaintext = "sk_" + secrets.token_urlsafe(32)
     row = ApiKey(
-        id=new_id("key"),
+        id=key_id or new_id("key"),
         owner=owner,
         prefix=plaintext[:10],
         key_hash=hash_key(plaintext),

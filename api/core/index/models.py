@@ -219,6 +219,32 @@ class JobEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class AuditEvent(SQLModel, table=True):
+    """One change to an owner's jobs, keys, hooks or incidents: what, by whom (a key, a hook or
+    the system), how it came and what changed (docs/api.md, "Audit log")."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_owner_at", "owner", "at"),
+        sa.Index("ix_audit_job_at", "job_id", "at"),
+        sa.Index("ix_audit_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(max_length=200)
+    at: datetime = Field(sa_type=UTCDateTime)
+    action: str = Field(max_length=40)
+    job_id: str | None = Field(default=None, max_length=40)
+    target_id: str | None = Field(default=None, max_length=80)
+    actor_kind: str = Field(max_length=20)
+    actor_id: str = Field(max_length=80)
+    actor_name: str | None = Field(default=None, max_length=200)
+    transport: str | None = Field(default=None, max_length=10)
+    request_id: str | None = Field(default=None, max_length=80)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    changes: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
 class ActivityEvent(SQLModel, table=True):
     """One unit of an owner's activity (API calls, host-platform events)."""
 
@@ -370,6 +396,7 @@ deliveries_sent: sa.Table = DeliverySent.__table__  # type: ignore[attr-defined]
 outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 backfills: sa.Table = Backfill.__table__  # type: ignore[attr-defined]
 job_events: sa.Table = JobEvent.__table__  # type: ignore[attr-defined]
+audit_events: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 # Indexes of the stats and list queries (api/core/index/stats.py, api/core/index/jobs.py).
 sa.Index("ix_jobs_owner_deleted_status", jobs.c.owner, jobs.c.deleted_at, jobs.c.status)

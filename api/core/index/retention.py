@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import (
+    audit_events,
     chain_runs,
     deliveries_sent,
     incident_notifications,
@@ -198,6 +199,12 @@ async def prune_job_events(conn: AsyncConnection, *, before: datetime, limit: in
         conn, job_events, at="at", before=before, limit=limit, row=e, where=[later]
     )
     return len(found)
+
+
+async def prune_audit_events(conn: AsyncConnection, *, before: datetime, limit: int) -> int:
+    """Delete audit events from before ``before`` (their own period: docs/api.md, "Audit
+    log")."""
+    return len(await _delete_oldest(conn, audit_events, at="at", before=before, limit=limit))
 
 
 async def prune_chain_runs(conn: AsyncConnection, *, before: datetime, limit: int) -> int:

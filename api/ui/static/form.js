@@ -1,7 +1,8 @@
 // New job (#/jobs/new) and edit job (#/jobs/{id}/edit): name, goal, agent, a schedule in
 // English or as cron / every / at with a live preview of its next runs in the job's zone and
-// its DST warnings, time zone, channel and condition. The API's 422 details are shown on their
-// fields; a new job is sent with an Idempotency-Key, so a retried submit makes one job.
+// its DST warnings, time zone, channel, condition, retry, budget and alerts. The API's 422
+// details are shown on their fields; a new job is sent with an Idempotency-Key, so a retried
+// submit makes one job; an edit sends retry, budget and alerts only when they were changed.
 
 import { api, idempotencyKey } from "./api.js";
 import { refreshStats } from "./stats.js";
@@ -14,6 +15,15 @@ const MODES = [
   ["at", "Once, at", "a date and time in the job's zone, e.g. 2027-01-04T09:00"],
 ];
 
+const RETRY_FIELDS = ["max_attempts", "strategy", "base_delay", "max_delay"];
+const BUDGET_FIELDS = ["max_runs_per_day", "max_tokens_per_day", "max_cost_usd_per_month"];
+const ALERTS_FROM = [["owner", "the owner's default"], ["job", "this job's own"], ["off", "off"]];
+
+/** A number field's value: a number, or null when empty. */
+function numberOf(input) {
+  return input.value.trim() === "" ? null : Number(input.value);
+}
+
 /** Which input shows an API error on `field` (a dotted path of the body). */
 function fieldOf(path) {
   const top = path.split(".")[0];
@@ -21,6 +31,10 @@ function fieldOf(path) {
   if (top === "schedule" || path === "text" || path === "jitter_seconds") return "schedule";
   if (top === "delivery") return "channel";
   if (top === "agent_id") return "agent";
+  if (top === "retry") return RETRY_FIELDS.includes(path.slice(6)) ? path.slice(6) : "max_attempts";
+  if (top === "budget") return BUDGET_FIELDS.includes(path.slice(7)) ? path.slice(7) : "max_runs_per_day";
+  if (top === "alerts_from") return "alerts";
+  if (top === "alerts") return { after_failures: "after_failures", remind_every: "remind_every" }[path.slice(7)] || "alerts_channel";
   return ["name", "goal", "condition"].includes(top) ? top : null;
 }
 
@@ -90,6 +104,50 @@ export async function renderJobForm(container, jobId) {
   const stage = h("select", { id: "field-stage", name: "stage" },
     ["after_run", "before_run"].map((s) => h("option", { value: s, selected: job?.condition?.stage === s }, s)));
 
+  const number = (key, value, attrs = {}) => h("input", { name: key, type: "number", inputmode: "decimal",
+    autocomplete: "off", value: value ?? "", ...attrs });
+  const retry = job?.retry || {};
+  const maxAttempts = number("max_attempts", job?.retry ? retry.max_attempts : "", { min: 1, max: 100, step: 1, placeholder: "1" });
+  const strategy = h("select", { name: "strategy" }, ["exponential", "linear", "fixed"]
+    .map((s) => h("option", { value: s, selected: (retry.strategy || "exponential") === s }, s)));
+  const baseDelay = number("base_delay", retry.base_delay ?? 60, { min: 0, step: "any" });
+  const maxDelay = number("max_delay", retry.max_delay, { min: 0, step: "any", placeholder: "no cap" });
+  const budget = job?.budget || {};
+  const budgetInputs = {
+    max_runs_per_day: number("max_runs_per_day", budget.max_runs_per_day, { min: 1, step: 1, placeholder: "no limit" }),
+    max_tokens_per_day: number("max_tokens_per_day", budget.max_tokens_per_day, { min: 1, step: 1, placeholder: "no limit" }),
+    max_cost_usd_per_month: number("max_cost_usd_per_month", budget.max_cost_usd_per_month, { min: 0, step: "any", placeholder: "no limit" }),
+  };
+  const alerts = job?.alerts || {};
+  const alertsFrom = h("select", { name: "alerts_from" }, ALERTS_FROM.map(([value, label]) =>
+    h("option", { value, selected: (job?.alerts_from || "owner") === value }, label)));
+  const alertsChannel = h("input", { name: "alerts_channel", autocomplete: "off", value: alerts.channel ?? "",
+    placeholder: "slack:#ops, email:oncall@example.com" });
+  const afterFailures = number("after_failures", alerts.after_failures ?? 1, { min: 1, max: 1000, step: 1 });
+  const remindEvery = h("input", { name: "remind_every", autocomplete: "off", value: alerts.remind_every ?? "",
+    placeholder: "no reminders; e.g. 6h" });
+  const ownAlerts = h("div", { id: "own-alerts" },
+    field("alerts_channel", "Alerts channel", alertsChannel, "Any delivery channel."),
+    field("after_failures", "Failures before an incident", afterFailures),
+    field("remind_every", "Remind every", remindEvery, "While an incident is open and not acknowledged."));
+  const showOwnAlerts = () => { ownAlerts.hidden = alertsFrom.value !== "job"; };
+  alertsFrom.addEventListener("change", showOwnAlerts);
+  showOwnAlerts();
+
+  /** The retry, budget and alerts the form says (`undefined`: leave as the API defaults). */
+  const retryBody = () => maxAttempts.value.trim() === "" ? null : {
+    max_attempts: numberOf(maxAttempts), strategy: strategy.value,
+    base_delay: numberOf(baseDelay) ?? 60, max_delay: numberOf(maxDelay),
+  };
+  const budgetBody = () => {
+    const set = Object.entries(budgetInputs).filter(([, input]) => input.value.trim() !== "");
+    return set.length ? Object.fromEntries(set.map(([key, input]) => [key, numberOf(input)])) : null;
+  };
+  const alertsBody = () => alertsFrom.value === "off" ? { alerts: null }
+    : alertsFrom.value === "owner" ? { alerts_from: "owner" }
+      : { alerts: { ...alerts, channel: alertsChannel.value.trim(), after_failures: numberOf(afterFailures),
+        remind_every: remindEvery.value.trim() || null } };
+
   const modeHint = h("p", { class: "hint", id: "hint-schedule" });
   const modes = h("div", { class: "modes", role: "radiogroup", "aria-label": "Schedule written as" },
     MODES.map(([value, label]) => h("label", {},
@@ -114,10 +172,29 @@ export async function renderJobForm(container, jobId) {
     field("channel", "Channel", channel, "Where the result goes; empty: nowhere."),
     field("condition", "Condition", condition, "Deliver (after_run) or run (before_run) only when it holds; empty: always."),
     h("div", { class: "field" }, h("label", { for: "field-stage" }, "Condition stage"), stage),
+    h("fieldset", {}, h("legend", {}, "Retry"),
+      field("max_attempts", "Max attempts", maxAttempts, "Attempts of the agent call in all, the first included; empty: 1."),
+      h("div", { class: "field-row" },
+        field("strategy", "Backoff", strategy),
+        field("base_delay", "Base delay (s)", baseDelay),
+        field("max_delay", "Max delay (s)", maxDelay))),
+    h("fieldset", { id: "budget" }, h("legend", {}, "Budget"),
+      h("p", { class: "hint" }, "Runs over a limit are skipped and the job pauses until the next local day or month; empty: no limit."),
+      h("div", { class: "field-row" },
+        field("max_runs_per_day", "Runs a day", budgetInputs.max_runs_per_day),
+        field("max_tokens_per_day", "Tokens a day", budgetInputs.max_tokens_per_day),
+        field("max_cost_usd_per_month", "Cost a month (USD)", budgetInputs.max_cost_usd_per_month))),
+    h("fieldset", {}, h("legend", {}, "Alerts"),
+      field("alerts", "Alerts", alertsFrom, "Who is told of this job's incidents (failing, missed, late, paused)."),
+      ownAlerts),
     formError,
     h("div", { class: "actions-bar" }, submit, h("a", { class: "button", href: back }, "Cancel")),
   );
   container.replaceChildren(heading(title), form);
+  // A refusal shown on a field goes once the field is changed.
+  for (const [key, input] of Object.entries(inputs)) input.addEventListener("input", () => clearError(key));
+  // What retry, budget and alerts were when the form opened: an edit sends only what changed.
+  const started = JSON.stringify([retryBody(), budgetBody(), alertsBody()]);
 
   // The live preview: the schedule as the API reads it, its next runs in its zone, warnings.
   let parsed = null; // {key, schedule, words, warnings} of the last English text read
@@ -221,6 +298,12 @@ export async function renderJobForm(container, jobId) {
         condition: condition.value.trim()
           ? { type: "expression", expression: condition.value.trim(), stage: stage.value } : null,
       };
+      const [retryNow, budgetNow, alertsNow] = [retryBody(), budgetBody(), alertsBody()];
+      const [retryThen, budgetThen, alertsThen] = JSON.parse(started);
+      const changed = (now, then) => !job || JSON.stringify(now) !== JSON.stringify(then);
+      if (changed(retryNow, retryThen) && (job || retryNow)) body.retry = retryNow;
+      if (changed(budgetNow, budgetThen) && (job || budgetNow)) body.budget = budgetNow;
+      if (changed(alertsNow, alertsThen) && (job || !alertsNow.alerts_from)) Object.assign(body, alertsNow);
       if (!unchanged) {
         try {
           body.schedule = (await readSchedule()).schedule;

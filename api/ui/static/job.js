@@ -1,11 +1,12 @@
 // A job's page (#/jobs/{id}): its status, schedule in words and next runs, its runs (paged,
 // filtered by status, refreshed while one runs), pause/resume, run now, edit, delete, "why
-// didn't it run at …" (explain) and its incidents.
+// didn't it run at …" (explain), its retry, budget (and its use) and alerts, backfill of a range,
+// and its incidents.
 
 import { api } from "./api.js";
 import { incidentBadge } from "./jobs.js";
 import { refreshStats } from "./stats.js";
-import { badge, duration, errorBox, fill, h, heading, poll, timeEl, toast, zone } from "./util.js";
+import { badge, duration, errorBox, fill, h, heading, poll, sleep, timeEl, toast, zone } from "./util.js";
 
 const RUNS_PAGE = 10;
 const RUN_STATUSES = ["running", "completed", "failed", "cancelled", "timed_out", "skipped"];
@@ -74,12 +75,25 @@ export async function renderJob(container, jobId, query) {
       (job.open_incidents || []).map((incident) => [" ", incidentBadge(incident)]))],
     ["Schedule", h("span", { id: "schedule-words" }, job.schedule_description)],
     ["Job's zone", tz],
+    job.schedule.start_at ? ["Starts", at(job.schedule.start_at)] : null,
+    job.schedule.end_at ? ["Ends", at(job.schedule.end_at)] : null,
     ["Agent", h("code", {}, job.agent_id)],
     ["Goal", h("span", { class: "goal" }, job.goal)],
     ["Channel", job.delivery ? h("code", {}, job.delivery.channel) : h("span", { class: "muted" }, "none")],
     ["Condition", job.condition
       ? h("span", {}, h("code", {}, job.condition.expression), ` (${job.condition.stage})`)
       : h("span", { class: "muted" }, "none")],
+    ["Retry", job.retry
+      ? `${job.retry.max_attempts} attempts, ${job.retry.strategy} from ${job.retry.base_delay} s`
+        + (job.retry.max_delay !== null && job.retry.max_delay !== undefined ? ` up to ${job.retry.max_delay} s` : "")
+      : h("span", { class: "muted" }, "none (1 attempt)")],
+    ["Budget", hasBudget(job)
+      ? h("span", { id: "budget-use" }, budgetLimits(job.budget))
+      : h("span", { class: "muted" }, "none")],
+    ["Alerts", job.alerts_from === "job" && job.alerts
+      ? h("span", {}, h("code", {}, job.alerts.channel), ` after ${job.alerts.after_failures} failure(s)`,
+        job.alerts.remind_every ? `, reminders every ${job.alerts.remind_every}` : "")
+      : h("span", { class: "muted" }, job.alerts_from === "off" ? "off" : "the owner's default")],
     ["Next run", at(job.next_run_at)],
     ["Last run", at(job.last_run_at)],
     ["Runs", job.run_count.toLocaleString()],
@@ -95,7 +109,7 @@ export async function renderJob(container, jobId, query) {
       h("a", { class: "button", href: job.temporal_ui_url, target: "_blank", rel: "noopener noreferrer" },
         "Schedule in Temporal ↗")),
     h("div", { class: "toolbar" }, h("label", { for: "times-zone" }, "Times in "), times),
-    h("dl", { class: "facts" }, facts.flatMap(([term, value]) =>
+    h("dl", { class: "facts" }, facts.filter(Boolean).flatMap(([term, value]) =>
       [h("dt", {}, term), h("dd", { "data-fact": term }, value)])),
     panel("Next runs", nextRuns),
     panel("Runs",
@@ -106,12 +120,26 @@ export async function renderJob(container, jobId, query) {
         runsBody)),
       runsPager),
     panel("Why didn't it run?", explainForm(job, at)),
+    job.schedule.type === "at" ? null : panel("Backfill", backfillForm(job, at, (fires) => awaitRuns(fires))),
     panel("Incidents", incidents),
     dialog,
   );
 
   fillNextRuns(nextRuns, job, at);
+  if (hasBudget(job)) fillBudgetUse(container, job, at);
   fillIncidents(incidents, job);
+  let runCount = 0;
+  /** After a backfill of `fires`: refresh the runs until they are recorded and finished. */
+  const awaitRuns = async (fires) => {
+    const until = (status ? 0 : runCount) + fires;
+    const deadline = Date.now() + 60_000;
+    while (container.isConnected && Date.now() < deadline) {
+      if (!(await fillRuns()) && (status || runCount >= until)) break;
+      await sleep(500);
+    }
+    refreshStats();
+    await refreshFacts();
+  };
   const fillRuns = async () => {
     let page;
     try {
@@ -121,6 +149,7 @@ export async function renderJob(container, jobId, query) {
       runsSummary.textContent = error.message;
       return false;
     }
+    runCount = page.count;
     runsSummary.textContent = page.count
       ? `${(offset + 1).toLocaleString()}–${(offset + page.runs.length).toLocaleString()} of ${page.count.toLocaleString()} runs`
       : status ? `No ${status.replace("_", " ")} runs.` : "No runs yet: Run now starts one.";
@@ -148,6 +177,7 @@ export async function renderJob(container, jobId, query) {
     set("Runs", fresh.run_count.toLocaleString());
     set("Last run", at(fresh.last_run_at));
     set("Next run", at(fresh.next_run_at));
+    if (hasBudget(fresh)) fillBudgetUse(container, fresh, at);
   }
 
   async function act(action) {
@@ -228,6 +258,74 @@ async function fillIncidents(box, job) {
   box.replaceChildren(h("ul", {}, page.incidents.map((incident) => h("li", { "data-incident-id": incident.id },
     badge(incident.kind), " ", badge(incident.status), " ", incident.reason, " ",
     h("span", { class: "muted" }, "since "), timeEl(incident.opened_at)))));
+}
+
+const LIMITS = [
+  ["max_runs_per_day", "runs_today", "runs today", (n) => n.toLocaleString()],
+  ["max_tokens_per_day", "tokens_today", "tokens today", (n) => n.toLocaleString()],
+  ["max_cost_usd_per_month", "cost_usd_this_month", "this month", (n) => `$${Number(n).toFixed(2)}`],
+];
+
+/** Whether the job has a budget with any limit. */
+function hasBudget(job) {
+  return Object.values(job.budget || {}).some((limit) => limit !== null && limit !== undefined);
+}
+
+/** A budget's limits: "24 runs today, 200,000 tokens today, $5.00 this month" (at most). */
+function budgetLimits(budget) {
+  return LIMITS.filter(([limit]) => budget[limit] !== null && budget[limit] !== undefined)
+    .map(([limit, , words, show]) => `at most ${show(budget[limit])} ${words}`).join(", ");
+}
+
+/** The budget's use in its current windows (GET …/stats `budget`), beside its limits. */
+async function fillBudgetUse(container, job, at) {
+  let stats;
+  try {
+    stats = await api(`/jobs/${encodeURIComponent(job.id)}/stats`);
+  } catch {
+    return;
+  }
+  const use = stats.budget;
+  const dd = container.querySelector('dd[data-fact="Budget"]');
+  if (!use || !dd) return;
+  const parts = LIMITS.filter(([limit]) => use[limit] !== null && use[limit] !== undefined)
+    .map(([limit, used, words, show]) => `${show(use[used] ?? 0)} of ${show(use[limit])} ${words}`);
+  fill(dd, h("span", { id: "budget-use" }, `${parts.join(", ")} (${use.day}, ${use.timezone})`),
+    job.budget_reopens_at ? [h("br"), h("span", { class: "warning" }, "Used up: resumes at "), at(job.budget_reopens_at)] : null);
+}
+
+/** Backfill a past range: POST …/backfill with wall times in the job's zone; runs refresh. */
+function backfillForm(job, at, refreshRuns) {
+  const tz = job.schedule.timezone || "UTC";
+  const start = h("input", { id: "backfill-start", name: "start", type: "datetime-local", required: true });
+  const end = h("input", { id: "backfill-end", name: "end", type: "datetime-local", required: true });
+  const answer = h("div", { id: "backfill-answer", "aria-live": "polite" });
+  const button = h("button", { type: "submit", id: "backfill" }, "Backfill");
+  const form = h("form", { class: "explain", "data-action": "backfill" },
+    h("div", { class: "field" }, h("label", { for: "backfill-start" }, `From (in ${tz})`), start),
+    h("div", { class: "field" }, h("label", { for: "backfill-end" }, "Until, not included"), end),
+    button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    let result;
+    try {
+      result = await api(`/jobs/${encodeURIComponent(job.id)}/backfill`,
+        { method: "POST", body: { start: start.value, end: end.value } });
+    } catch (error) {
+      answer.replaceChildren(errorBox(error));
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    fill(answer, h("p", {}, h("strong", {}, `${result.fires.toLocaleString()} fire(s) will run`),
+      result.already_run ? `, ${result.already_run.toLocaleString()} already ran` : "",
+      result.first_fire ? [": ", at(result.first_fire), " to ", at(result.last_fire)] : "."));
+    refreshStats();
+    await refreshRuns(result.fires);
+  });
+  return h("div", {}, h("p", { class: "hint" }, "Runs the schedule's past fires in the range, one after another; a time that already ran is not run again."),
+    form, answer);
 }
 
 /** "Why didn't it run at …": a wall time in the job's zone, answered by GET …/explain. */
