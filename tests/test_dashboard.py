@@ -539,6 +539,12 @@ async def test_a_job_from_new_to_deleted_as_a_user_does_it(
     await page.wait_for_selector("h1.page-title:has-text('Morning brief, Paris')")
     edited = (await dashboard.http.get(f"{JOBS}/{job['id']}")).json()
     assert edited["schedule"] == job["schedule"] and edited["status"] == "paused"
+    # The job's history (its audit log): the rename field by field, the pause, the creation.
+    await page.wait_for_selector("#job-history li[data-action='job.update']")
+    renamed = await page.inner_text("#job-history li[data-action='job.update']")
+    assert "name: Morning brief → Morning brief, Paris" in renamed
+    for action in ("job.pause", "job.create"):
+        assert await page.locator(f"#job-history li[data-action='{action}']").count() == 1
     # The jobs list, its times switched to the job's zone.
     await page.goto(f"{dashboard.url}/ui#/jobs?times=job")
     next_cell = page.locator(f'tr[data-job-id="{job["id"]}"] td.last time')

@@ -101,6 +101,7 @@ export async function renderJob(container, jobId, query) {
   ];
   const nextRuns = h("div", { id: "next-runs" }, h("p", { class: "muted" }, "…"));
   const incidents = h("div", { id: "job-incident-list" });
+  const history = h("div", { id: "job-history" });
 
   container.replaceChildren(
     heading(job.name),
@@ -122,12 +123,14 @@ export async function renderJob(container, jobId, query) {
     panel("Why didn't it run?", explainForm(job, at)),
     job.schedule.type === "at" ? null : panel("Backfill", backfillForm(job, at, (fires) => awaitRuns(fires))),
     panel("Incidents", incidents),
+    panel("History", history),
     dialog,
   );
 
   fillNextRuns(nextRuns, job, at);
   if (hasBudget(job)) fillBudgetUse(container, job, at);
   fillIncidents(incidents, job);
+  fillHistory(history, job, at);
   let runCount = 0;
   /** After a backfill of `fires`: refresh the runs until they are recorded and finished. */
   const awaitRuns = async (fires) => {
@@ -258,6 +261,46 @@ async function fillIncidents(box, job) {
   box.replaceChildren(h("ul", {}, page.incidents.map((incident) => h("li", { "data-incident-id": incident.id },
     badge(incident.kind), " ", badge(incident.status), " ", incident.reason, " ",
     h("span", { class: "muted" }, "since "), timeEl(incident.opened_at)))));
+}
+
+/** Who made a change: a key (its name, else its id, and `via MCP`), a hook, or the system. */
+function actorText(event) {
+  if (event.actor_kind === "system") return `the system (${event.actor_id})`;
+  if (event.actor_kind === "hook") return `hook ${event.actor_id}`;
+  const who = event.actor_name ? `${event.actor_name} (${event.actor_id})` : event.actor_id;
+  return event.transport === "mcp" ? `${who} via MCP` : who;
+}
+
+/** What an update changed: "name: a → b; goal: …"; other events' details as they are. */
+function changesText(event) {
+  const changes = event.changes || {};
+  const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+  return Object.entries(changes).map(([field, change]) =>
+    change && typeof change === "object" && "before" in change
+      ? `${field}: ${shown(change.before)} → ${shown(change.after)}`
+      : `${field}: ${shown(change)}`).join("; ");
+}
+
+/** The job's last changes, newest first, from its audit log (`GET /jobs/{id}/history`). */
+async function fillHistory(box, job, at) {
+  let page;
+  try {
+    page = await api(`/jobs/${encodeURIComponent(job.id)}/history`, { params: { limit: 20 } });
+  } catch (error) {
+    box.replaceChildren(errorBox(error));
+    return;
+  }
+  if (!page.count) {
+    box.replaceChildren(h("p", { class: "muted" }, "No changes recorded."));
+    return;
+  }
+  box.replaceChildren(
+    h("ul", { class: "history" }, page.events.map((event) => h("li", { "data-action": event.action },
+      at(event.at), " ", h("strong", {}, event.action), " by ", actorText(event),
+      event.changes ? h("span", { class: "muted" }, ` — ${changesText(event)}`) : null))),
+    page.count > page.events.length
+      ? h("p", { class: "muted" }, `The last ${page.events.length} of ${page.count.toLocaleString()}.`)
+      : null);
 }
 
 const LIMITS = [
