@@ -525,10 +525,11 @@ async def test_a_job_from_new_to_deleted_as_a_user_does_it(
     await page.wait_for_url(lambda url: url != first_run)
     await page.wait_for_selector("dl.facts dd .badge.status-completed")  # follows it, no reload
     await page.get_by_role("link", name="Morning brief").click()
+    await page.get_by_label("Pause reason").fill("team offsite")
     await page.get_by_role("button", name="Pause").click()
     await page.get_by_role("button", name="Resume").wait_for()
     assert (await dashboard.http.get(f"{JOBS}/{job['id']}")).json()["status"] == "paused"
-    assert await page.inner_text("#paused-reason") == "paused by user"
+    assert await page.inner_text("#paused-reason") == "paused by user: team offsite"
 
     # Edit: the form holds the job as it is; a new name is saved, the schedule not resent.
     await page.get_by_role("link", name="Edit job").click()
@@ -540,11 +541,12 @@ async def test_a_job_from_new_to_deleted_as_a_user_does_it(
     edited = (await dashboard.http.get(f"{JOBS}/{job['id']}")).json()
     assert edited["schedule"] == job["schedule"] and edited["status"] == "paused"
     # The job's history (its audit log): the rename field by field, the pause, the creation.
-    await page.wait_for_selector("#job-history li[data-action='job.update']")
-    renamed = await page.inner_text("#job-history li[data-action='job.update']")
+    await page.wait_for_selector("#job-history li[data-event='job.update']")
+    renamed = await page.inner_text("#job-history li[data-event='job.update']")
     assert "name: Morning brief → Morning brief, Paris" in renamed
     for action in ("job.pause", "job.create"):
-        assert await page.locator(f"#job-history li[data-action='{action}']").count() == 1
+        assert await page.locator(f"#job-history li[data-event='{action}']").count() == 1
+    assert "team offsite" in await page.inner_text("#job-history li[data-event='job.pause']")
     # The jobs list, its times switched to the job's zone.
     await page.goto(f"{dashboard.url}/ui#/jobs?times=job")
     next_cell = page.locator(f'tr[data-job-id="{job["id"]}"] td.last time')

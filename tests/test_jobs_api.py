@@ -556,3 +556,20 @@ async def test_unknown_route_and_malformed_json_use_the_error_format(api: Api) -
         JOBS, content=b"{not json", headers={**alice, "Content-Type": "application/json"}
     )
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
+
+
+async def test_a_pause_may_say_why(api: Api) -> None:
+    alice = await api.headers("alice")
+    job = await create(api, alice)
+    url = f"{JOBS}/{job['id']}"
+    for refused in ({"reason": ""}, {"reason": "a\u0000b"}, {"reason": "x" * 501}, {"why": "x"}):
+        answer = await api.http.post(f"{url}/pause", json=refused, headers=alice)
+        assert answer.status_code == 422, refused
+    assert (await api.http.get(url, headers=alice)).json()["status"] == "active"
+    paused = await api.http.post(f"{url}/pause", json={"reason": "migration"}, headers=alice)
+    assert paused.json()["paused_reason"] == "paused by user: migration"
+    again = await api.http.post(f"{url}/pause", json={"reason": "other"}, headers=alice)
+    assert again.json()["paused_reason"] == "paused by user: migration"  # already paused: kept
+    await api.http.post(f"{url}/resume", headers=alice)
+    plain = await api.http.post(f"{url}/pause", headers=alice)
+    assert plain.json()["paused_reason"] == "paused by user"

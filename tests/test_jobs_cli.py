@@ -143,9 +143,9 @@ def test_create_with_flags_then_list_show_pause_resume_delete(dev: Dev) -> None:
     assert "fallback agents" in shown.stdout and "broken" in shown.stdout
     assert dev.json("show", job_id)["name"] == "digest"
 
-    paused = dev.jobs("pause", job_id)
+    paused = dev.jobs("pause", job_id, "--reason", "quiet week")
     assert paused.returncode == 0 and f"{job_id} (digest) is paused" in paused.stdout
-    assert dev.json("show", job_id)["paused_reason"] == "paused by user"
+    assert dev.json("show", job_id)["paused_reason"] == "paused by user: quiet week"
     assert dev.json("resume", job_id)["status"] == "active"
 
     refused = dev.jobs("delete", job_id, stdin="n\n")

@@ -535,8 +535,15 @@ def _optional_fields(
     return body
 
 
-def _transition(action: str, job_id: str, api_url: str, key: str | None, as_json: bool) -> None:
-    job = Api(api_url, key, as_json).call("POST", f"/jobs/{job_id}/{action}")
+def _transition(
+    action: str,
+    job_id: str,
+    api_url: str,
+    key: str | None,
+    as_json: bool,
+    body: dict[str, Any] | None = None,
+) -> None:
+    job = Api(api_url, key, as_json).call("POST", f"/jobs/{job_id}/{action}", json=body)
     if as_json:
         _write_json(job)
         return
@@ -545,10 +552,16 @@ def _transition(action: str, job_id: str, api_url: str, key: str | None, as_json
 
 @jobs_app.command("pause")
 def pause(
-    job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API_URL, key: Key = None, as_json: AsJson = False
+    job_id: JobIdArg,
+    reason: Annotated[
+        str | None, typer.Option(help="Why: kept in its paused_reason (and audit log).")
+    ] = None,
+    api_url: ApiUrl = DEFAULT_API_URL,
+    key: Key = None,
+    as_json: AsJson = False,
 ) -> None:
     """Pause a job: its schedule stops firing."""
-    _transition("pause", job_id, api_url, key, as_json)
+    _transition("pause", job_id, api_url, key, as_json, {"reason": reason} if reason else None)
 
 
 @jobs_app.command("resume")

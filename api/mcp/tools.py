@@ -41,6 +41,14 @@ class JobRef(_Args):
     job_id: Text = Field(description=JOB_ID)
 
 
+class PauseArgs(JobRef):
+    """Which job, and why it is paused."""
+
+    reason: Text | None = Field(
+        None, min_length=1, max_length=500, description="Why; kept in its `paused_reason`."
+    )
+
+
 class ListJobsArgs(_Args):
     """A page of your jobs."""
 
@@ -198,8 +206,8 @@ async def _update(call: Call, args: UpdateJobArgs, raw: Mapping[str, Any]) -> Jo
     return call.jobs.public(await call.jobs.update(args.job_id, body))
 
 
-async def _pause(call: Call, args: JobRef, _: Mapping[str, Any]) -> JobPublic:
-    return call.jobs.public(await call.jobs.pause(args.job_id))
+async def _pause(call: Call, args: PauseArgs, _: Mapping[str, Any]) -> JobPublic:
+    return call.jobs.public(await call.jobs.pause(args.job_id, reason=args.reason))
 
 
 async def _resume(call: Call, args: JobRef, _: Mapping[str, Any]) -> JobPublic:
@@ -360,7 +368,7 @@ TOOLS: dict[str, ToolSpec] = {
                 "Stop a job's schedule from firing (trigger_job still runs it). A completed or "
                 "failed one-off job cannot be paused (a conflict error)."
             ),
-            args=JobRef,
+            args=PauseArgs,
             output=JobPublic,
             run=_pause,
             idempotent=True,

@@ -18,6 +18,7 @@ from api.schemas.jobs import (
     JobPublic,
     JobsPublic,
     JobUpdate,
+    PauseRequest,
     SkipRequest,
     TriggerAccepted,
 )
@@ -78,9 +79,11 @@ async def delete_job(job_id: JobId, jobs: JobServiceDep, cancel_running: bool = 
 
 
 @router.post("/{job_id}/pause", response_model=JobPublic, responses=CONFLICT_RESPONSE)
-async def pause_job(job_id: JobId, jobs: JobServiceDep) -> JobPublic:
-    """Pause a job: its schedule stops firing."""
-    return jobs.public(await jobs.pause(job_id))
+async def pause_job(
+    job_id: JobId, jobs: JobServiceDep, body: PauseRequest | None = None
+) -> JobPublic:
+    """Pause a job: its schedule stops firing; an optional `reason` is kept in `paused_reason`."""
+    return jobs.public(await jobs.pause(job_id, reason=body.reason if body else None))
 
 
 @router.post("/{job_id}/resume", response_model=JobPublic, responses=CONFLICT_RESPONSE)

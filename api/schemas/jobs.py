@@ -267,6 +267,16 @@ class SkipRequest(_Strict):
     at: IsoDatetime = Field(description="The fire time to skip; naive: in the job's zone.")
 
 
+class PauseRequest(_Strict):
+    """Body of ``POST /jobs/{id}/pause``, which may also be sent without one."""
+
+    reason: Text = Field(
+        min_length=1,
+        max_length=500,
+        description="Why: kept in the job's `paused_reason` as `paused by user: <reason>`.",
+    )
+
+
 class BackfillRequest(_Strict):
     """Body of ``POST /jobs/{id}/backfill``: run the schedule's fires in ``[start, end)``."""
 

@@ -326,15 +326,16 @@ class JobService:
         await self._save(job, rebuild=bool(_SCHEDULE_FIELDS & body.model_fields_set))
         return job
 
-    async def pause(self, job_id: str) -> Job:
-        """Pause: the schedule stops firing; triggers still work.
+    async def pause(self, job_id: str, reason: str | None = None) -> Job:
+        """Pause: the schedule stops firing; triggers still work. ``reason`` is said in its
+        ``paused_reason`` (``paused by user: <reason>``); a job already paused keeps its own.
 
         A job its budget paused becomes paused by the user: the tick no longer resumes it.
         """
         job = await self.get(job_id)
         self._check_not_finished(job)
         if job.status == "active" or job.budget_reopens_at is not None:
-            self._pause(job)
+            self._pause(job, reason)
             await self.record("job.pause", job.id, changes={"reason": job.paused_reason})
             await self._save(job, rebuild=True)
         return job
@@ -572,8 +573,8 @@ class JobService:
         job.budget_reopens_at = None
         job_events.add_event(self.session, job_id=job.id, kind="resumed", by="api", reason=None)
 
-    def _pause(self, job: Job) -> None:
-        _paused_by_user(job)
+    def _pause(self, job: Job, reason: str | None = None) -> None:
+        _paused_by_user(job, reason)
         job_events.add_event(
             self.session, job_id=job.id, kind="paused", by="api", reason=job.paused_reason
         )
@@ -721,5 +722,6 @@ def _budget(budget: Budget | None) -> dict[str, Any] | None:
     return dict(budget.model_dump(mode="json", exclude_none=True))
 
 
-def _paused_by_user(job: Job) -> None:
-    job.status, job.paused_reason, job.budget_reopens_at = "paused", "paused by user", None
+def _paused_by_user(job: Job, reason: str | None = None) -> None:
+    said = f"paused by user: {reason}" if reason else "paused by user"
+    job.status, job.paused_reason, job.budget_reopens_at = "paused", said, None

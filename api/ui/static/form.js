@@ -325,7 +325,7 @@ export async function renderJobForm(container, jobId) {
       for (const detail of placed) showError(fieldOf(detail.field), detail.message);
       const rest = details.filter((d) => !fieldOf(d.field));
       if (!placed.length || rest.length) {
-        formError.replaceChildren(h("p", {}, error.message),
+        fill(formError, h("p", {}, error.message),
           rest.length ? h("ul", {}, rest.map((d) => h("li", {}, `${d.field}: ${d.message}`))) : null);
         formError.hidden = false;
       }

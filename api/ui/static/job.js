@@ -52,6 +52,12 @@ export async function renderJob(container, jobId, query) {
   const toggle = h("button", { type: "button", id: "toggle", disabled: finished },
     job.status === "paused" ? "Resume" : "Pause");
   toggle.addEventListener("click", () => act(job.status === "paused" ? "resume" : "pause"));
+  // Why it is paused, said in its paused_reason and history (optional; only while active).
+  const reason = h("input", { id: "pause-reason", type: "text", maxlength: 500,
+    placeholder: "optional", "aria-label": "Pause reason" });
+  const reasonField = job.status === "active"
+    ? h("span", { class: "pause-reason" }, h("label", { for: "pause-reason" }, "Pause reason "), reason)
+    : null;
   const trigger = h("button", { type: "button", id: "run-now" }, "Run now");
   trigger.addEventListener("click", () => act("trigger"));
   const edit = h("a", { class: "button", href: `#/jobs/${encodeURIComponent(job.id)}/edit` }, "Edit job");
@@ -103,10 +109,10 @@ export async function renderJob(container, jobId, query) {
   const incidents = h("div", { id: "job-incident-list" });
   const history = h("div", { id: "job-history" });
 
-  container.replaceChildren(
+  fill(container,
     heading(job.name),
     h("p", { class: "muted id" }, job.id),
-    h("div", { class: "actions-bar" }, toggle, trigger, edit, remove,
+    h("div", { class: "actions-bar" }, toggle, reasonField, trigger, edit, remove,
       h("a", { class: "button", href: job.temporal_ui_url, target: "_blank", rel: "noopener noreferrer" },
         "Schedule in Temporal ↗")),
     h("div", { class: "toolbar" }, h("label", { for: "times-zone" }, "Times in "), times),
@@ -187,7 +193,9 @@ export async function renderJob(container, jobId, query) {
     const button = action === "trigger" ? trigger : toggle;
     button.disabled = true;
     try {
-      const answer = await api(`/jobs/${encodeURIComponent(job.id)}/${action}`, { method: "POST" });
+      const said = action === "pause" ? reason.value.trim() : "";
+      const answer = await api(`/jobs/${encodeURIComponent(job.id)}/${action}`,
+        { method: "POST", body: said ? { reason: said } : undefined });
       refreshStats();
       if (action === "trigger") {
         toast(`Started ${answer.run_id}`);
@@ -294,8 +302,8 @@ async function fillHistory(box, job, at) {
     box.replaceChildren(h("p", { class: "muted" }, "No changes recorded."));
     return;
   }
-  box.replaceChildren(
-    h("ul", { class: "history" }, page.events.map((event) => h("li", { "data-action": event.action },
+  fill(box,
+    h("ul", { class: "history" }, page.events.map((event) => h("li", { "data-event": event.action },
       at(event.at), " ", h("strong", {}, event.action), " by ", actorText(event),
       event.changes ? h("span", { class: "muted" }, ` — ${changesText(event)}`) : null))),
     page.count > page.events.length
