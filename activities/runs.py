@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +30,7 @@ from api.core.index import chains as index_chains
 from api.core.index import incidents as index_incidents
 from api.core.index import job_events as index_job_events
 from api.core.index import jobs as index_jobs
+from api.core.index import keys as index_keys
 from api.core.index import runs as index_runs
 from api.core.temporal import missing_ok
 from domain.budgets import Spent, exceeded, windows
@@ -112,7 +114,11 @@ class RunRecorder:
             )
             over = exceeded(check.budget, Spent(runs_today, tokens_today, cost), window, zone)
             if over is None:
-                return BudgetVerdict()
+                held = await _over_creator_limit(conn, check)
+                if held is None:
+                    return BudgetVerdict()
+                log.info("run %s not started: %s", check.run_id, held)
+                return BudgetVerdict(allowed=False, reason=held, paused=False)
             paused = await index_jobs.pause_for_budget(
                 conn,
                 job_id=check.job_id,
@@ -398,3 +404,21 @@ def _counted(job: Any, status: str, started_at: Any, trigger: str) -> dict[str, 
         changes["status"] = "paused"
         changes["paused_reason"] = f"paused after {failures} consecutive failed runs"
     return changes
+
+
+async def _over_creator_limit(conn: Any, check: BudgetCheck) -> str | None:
+    """Why the run may not start under the ``max_runs_per_day`` of the key that created its
+    job (across all of that key's jobs, rolling 24 hours), or None. The run is skipped; the
+    job stays active, as other jobs of the key may be what used the day up."""
+    found = await index_keys.runs_per_day_of_creator(
+        conn, job_id=check.job_id, run_id=check.run_id, since=check.at - timedelta(days=1)
+    )
+    if found is None:
+        return None
+    key_id, most, started = found
+    if started < most:
+        return None
+    return (
+        f"key limit: the jobs of key {key_id} started {started} runs in the last 24 hours "
+        f"(its max_runs_per_day is {most})"
+    )

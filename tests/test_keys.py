@@ -10,9 +10,15 @@ import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
+from activities.runs import RunRecorder
+from domain.budgets import Budget
+from domain.contract.runs import BudgetCheck
 from tests.helpers.api import JOBS, Api, job_body, tool_error
 from tests.helpers.processes import CLI, clean_env
 
@@ -174,3 +180,39 @@ def test_keys_create_takes_scope_expiry_limits_and_rotation(tmp_path: Path) -> N
     bad = cli("keys", "create", "--owner", "a", "--scope", "root", "--min-interval", "x", *data,
               check=False)  # fmt: skip
     assert bad.returncode == 2 and "--scope" in bad.stderr and "--min-interval" in bad.stderr
+
+
+async def test_a_keys_max_runs_per_day_holds_scheduled_runs_across_its_jobs(
+    api: Api, temporal_client: Client
+) -> None:
+    """A scheduled run's budget check also counts every job of the key that created its job:
+    the run is skipped past the key's limit, the job stays active (docs/api.md, "Limits of a
+    key")."""
+    _, agent = await api.key("alice", limits={"max_runs_per_day": 2})
+    first, second = [
+        (await api.http.post(JOBS, json=job_body(), headers=agent)).json() for _ in range(2)
+    ]
+    assert second["budget"]["max_runs_per_day"] == 2
+    for _ in range(2):  # the key's day used up by its first job
+        started = await api.http.post(f"{JOBS}/{first['id']}/trigger", headers=agent)
+        assert started.status_code == 202, started.text
+    alice = await api.headers("alice")
+    free = (await api.http.post(JOBS, json=job_body(), headers=alice)).json()
+    recorder = RunRecorder(api.state.sessions.kw["bind"], temporal_client)
+    env = ActivityEnvironment()
+
+    def check(job: dict[str, Any]) -> BudgetCheck:
+        return BudgetCheck(
+            run_id=f"run_scheduled_{job['id']}",
+            job_id=job["id"],
+            timezone="UTC",
+            budget=Budget(max_runs_per_day=2),
+            at=datetime.now(UTC),
+        )
+
+    held = await env.run(recorder.check_budget, check(second))
+    assert not held.allowed and not held.paused
+    assert held.reason is not None and "max_runs_per_day is 2" in held.reason
+    assert (await env.run(recorder.check_budget, check(free))).allowed
+    job = (await api.http.get(f"{JOBS}/{second['id']}", headers=agent)).json()
+    assert job["status"] == "active"

@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from api.core.index.db import upsert_insert
 from api.core.index.models import ApiKey, RateCount, jobs, runs, utcnow
 from domain.ids import new_id
+
+_KEYS: sa.Table = ApiKey.__table__  # type: ignore[attr-defined]
 
 
 def hash_key(plaintext: str) -> str:
@@ -181,6 +183,35 @@ async def runs_of_jobs_created_by(session: AsyncSession, *, key_id: str, since: 
         )
     )
     return int(result.scalar_one())
+
+
+async def runs_per_day_of_creator(
+    conn: AsyncConnection, *, job_id: str, run_id: str, since: datetime
+) -> tuple[str, int, int] | None:
+    """For a job created by a key with a ``max_runs_per_day``: the key's id, that limit, and
+    the runs its jobs started since ``since`` (``run_id``, the run asking, and skipped ones
+    aside); None for any other job. A scheduled run's check (the worker's budget check)."""
+    creator = (
+        await conn.execute(
+            sa.select(_KEYS.c.id, _KEYS.c.limits)
+            .select_from(jobs.join(_KEYS, jobs.c.created_by == _KEYS.c.id))
+            .where(jobs.c.id == job_id)
+        )
+    ).first()
+    most = (creator.limits or {}).get("max_runs_per_day") if creator is not None else None
+    if creator is None or not most:
+        return None
+    started = await conn.execute(
+        sa.select(sa.func.count())
+        .select_from(runs.join(jobs, runs.c.job_id == jobs.c.id))
+        .where(
+            jobs.c.created_by == creator.id,
+            runs.c.started_at >= since,
+            runs.c.status != "skipped",
+            runs.c.id != run_id,
+        )
+    )
+    return str(creator.id), int(most), int(started.scalar_one())
 
 
 async def schedules_of_jobs(
