@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.core import metrics, tracing
+from api.core import logs, metrics, tracing
 from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,39 @@ class RequestMetrics:
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+REQUEST_ID_HEADER = "x-request-id"
+# A caller's own request id is kept when it looks like one; any other gets a new id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,80}")
+
+
+class RequestIds:
+    """Gives each HTTP request an id: the caller's ``X-Request-Id`` when it is 1–80 characters
+    of ``A-Z a-z 0-9 . _ : -``, else a new ``req_<16 hex>``. It is answered in the response's
+    ``X-Request-Id``, carried by the request's log lines and recorded on its audit events."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = next(
+            (v for k, v in scope.get("headers", ()) if k == REQUEST_ID_HEADER.encode()), b""
+        ).decode("latin-1")
+        request_id = sent if _REQUEST_ID.fullmatch(sent) else f"req_{secrets.token_hex(8)}"
+        logs.bind(request_id=request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k != REQUEST_ID_HEADER.encode()
+                ]
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class RouteTemplates:
@@ -99,6 +133,7 @@ def instrument(app: FastAPI) -> None:
     """Count requests (outermost, so a 413 or a 408 is counted too) and, with traces on,
     trace them."""
     app.add_middleware(RequestMetrics, routes=RouteTemplates(app))
+    app.add_middleware(RequestIds)  # outermost: every answer carries its id
     # FastAPI traces each request itself once a tracer provider is set (its own telemetry:
     # a server span named by the route template, the caller's traceparent continued).
     tracing.configure()

@@ -4,6 +4,7 @@ their own; the tick prunes old events."""
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,10 @@ async def test_each_change_is_one_event_with_its_actor_and_diff(api: Api) -> Non
     for event in events:
         assert (event["actor_kind"], event["actor_id"]) == ("key", key_id)
         assert (event["actor_name"], event["transport"]) == ("deploy bot", "rest")
-        assert event["job_id"] == job["id"] and event["request_id"] is None
+        assert event["job_id"] == job["id"] and re.fullmatch(
+            r"req_[0-9a-f]{16}", event["request_id"]
+        )
+    assert len({event["request_id"] for event in events}) == len(events)  # one id a request
     cancel, trigger_event, _, pause, update, _ = events
     assert cancel["target_id"] == run_id
     assert update["changes"] == {
@@ -93,6 +97,15 @@ async def test_each_change_is_one_event_with_its_actor_and_diff(api: Api) -> Non
     assert pause["changes"] == {"reason": "paused by user"}
     assert trigger_event["target_id"] == run_id and trigger_event["idempotency_key"] == "trigger-1"
 
+    # A caller's own X-Request-Id is kept (and answered); one that is not an id is replaced.
+    for sent, kept in (("deploy-42", True), ("not an id!", False)):
+        answer = await api.http.put(
+            url, json={"goal": sent}, headers={**alice, "X-Request-Id": sent}
+        )
+        assert (answer.headers["x-request-id"] == sent) is kept
+        recorded = (await history(api, alice, job["id"]))[0]
+        assert recorded["request_id"] == answer.headers["x-request-id"]
+
     # Refused requests change nothing and record nothing.
     refused = [
         await api.http.put(url, json={"agent_id": "nope"}, headers=alice),
@@ -100,7 +113,7 @@ async def test_each_change_is_one_event_with_its_actor_and_diff(api: Api) -> Non
         await api.http.post(f"{url}/pause", headers=await api.headers("alice", scope="read")),
     ]
     assert [r.status_code for r in refused] == [422, 404, 403]
-    assert len(await history(api, alice, job["id"])) == 6
+    assert len(await history(api, alice, job["id"])) == 8  # the six above and two goals
 
     # An agent over MCP is told apart from the same owner's REST calls.
     mcp_key, agent = await api.key("alice", name="planner")

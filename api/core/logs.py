@@ -18,7 +18,7 @@ from domain.contract.names import RUN_WORKFLOW
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The ids a line may carry; a logging call can also pass them as ``extra``.
-FIELDS = ("job_id", "run_id", "owner", "trace_id")
+FIELDS = ("job_id", "run_id", "owner", "trace_id", "request_id")
 # Their INFO lines carry full request URLs: webhook and Slack URLs can hold secrets.
 QUIET = ("httpx", "httpcore")
 
@@ -31,6 +31,11 @@ _context: ContextVar[dict[str, str] | None] = ContextVar(
 def bind(**ids: str | None) -> None:
     """Add ids to every line this task logs from now on (a request's owner, job and run)."""
     _context.set({**(_context.get() or {}), **{name: v for name, v in ids.items() if v}})
+
+
+def bound(name: str) -> str | None:
+    """An id bound to this task (the request's ``request_id``, …), or None."""
+    return (_context.get() or {}).get(name)
 
 
 def _temporal_ids(record: logging.LogRecord) -> dict[str, str]:

@@ -44,7 +44,10 @@ class AuditEventPublic(BaseModel):
     )
     actor_name: str | None = Field(description="The key's name.")
     transport: Literal["rest", "mcp"] | None = Field(description="How a key's call came.")
-    request_id: str | None = Field(description="Always null: the API assigns no request ids.")
+    request_id: str | None = Field(
+        description="The request's id (its `X-Request-Id`, the caller's or a new `req_…`); "
+        "null for the system's changes."
+    )
     idempotency_key: str | None = Field(description="The request's `Idempotency-Key`, if sent.")
     changes: dict[str, Any] | None = Field(
         description='An update\'s changed fields (`{"field": {"before": …, "after": …}}`), a '

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from api.core import logs
 from api.core.index.models import audit_events, utcnow
 from domain.limits import storable, storable_text
 
@@ -61,7 +62,7 @@ def event_values(
         "actor_id": _text(actor.id, 80),
         "actor_name": _text(actor.name, 200),
         "transport": actor.transport,
-        "request_id": _text(request_id, 80),
+        "request_id": _text(request_id or logs.bound("request_id"), 80),
         "idempotency_key": _text(idempotency_key, 255),
         "changes": None if changes is None else storable(changes)[0],
     }
