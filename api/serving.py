@@ -39,8 +39,10 @@ FD_HEADROOM = 256
 BACKLOG = 2048
 # h11's default: request headers larger than this are a 400.
 MAX_HEADER_BYTES = 16 * 1024
-# How long a connection answered 400 keeps reading (and dropping) what its client still sends.
-LINGER_SECONDS = 2.0
+# How long a connection answered 400 keeps reading (and dropping) what its client still sends:
+# a close with unread bytes resets the connection, and a client on a loaded machine may not have
+# read the 400 yet.
+LINGER_SECONDS = 5.0
 ACCEPT_ERROR = "socket.accept() out of system resource"
 ACCEPT_ERROR_LOG_INTERVAL = 60.0
 
@@ -160,6 +162,10 @@ class GuardedH11Protocol(H11Protocol):
         ):
             self.transport.write(self.conn.send(event))
         self._lingering = True
+        self._idle.pop(self, None)
+        self._stop_header_timer()
+        # Reading may be paused (a body past uvicorn's high-water mark): drain it while lingering.
+        self.transport.resume_reading()
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
@@ -193,8 +199,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def _note_state(self) -> None:
         """Track whether a request is in progress: idle connections are timed and evictable."""
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self._lingering:
+            return  # a lingering connection closes itself; it is never the idle one evicted
         busy = self.cycle is not None and not self.cycle.response_complete
         if busy:
             self._idle.pop(self, None)

@@ -140,6 +140,12 @@ def fuzz_settings(
         # Also keeps the API from resolving fuzzed webhook hosts: no DNS query leaves loopback.
         allow_private_targets=True,
         tick_interval_seconds=0,
+        # On a loaded machine generating the next case can take longer than an idle
+        # connection is kept; a connection the server closes just as the fuzzer reuses it is
+        # reset under the request (a race of any keep-alive client and server, seen in the
+        # coverage phase), so idle connections are kept longer than any pause here.
+        keep_alive_seconds=300,
+        header_timeout_seconds=300,
     )
 
 

@@ -27,6 +27,7 @@ NOT_IDS = {"at": "2030-01-07T08:00:00Z"}
 BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/scheduler/jobs/{job_id}": {"name": "taken"},
     "POST /api/scheduler/jobs/{job_id}/skip": {"at": "2030-01-07T08:00:00Z"},
+    "POST /api/scheduler/jobs/{job_id}/pause": {"reason": "not yours"},
     "POST /api/scheduler/jobs/{job_id}/backfill": {
         "start": "2026-03-01T00:00:00Z",
         "end": "2026-03-02T00:00:00Z",
