@@ -179,9 +179,6 @@ def _when(value: str | None) -> str:
 
 
 def _show_job(job: dict[str, Any]) -> None:
-    table = Table(box=box.SIMPLE, show_header=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
     status = job["status"] + (f" ({job['paused_reason']})" if job.get("paused_reason") else "")
     rows = [
         ("id", job["id"]),
@@ -198,6 +195,14 @@ def _show_job(job: dict[str, Any]) -> None:
         ("condition", (job.get("condition") or {}).get("expression", "—")),
         ("Temporal", job["temporal_ui_url"]),
     ]
+    _print_facts(rows)
+
+
+def _print_facts(rows: list[tuple[str, str]]) -> None:
+    """Print ``(name, value)`` rows as a two-column table, names in bold."""
+    table = Table(box=box.SIMPLE, show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
@@ -691,9 +696,6 @@ def show_run(
     if as_json:
         _write_json(run)
         return
-    table = Table(box=box.SIMPLE, show_header=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
     seconds = run.get("duration_seconds")
     usage = run.get("usage") or {}
     rows = [
@@ -717,9 +719,7 @@ def show_run(
     if run.get("delivery"):
         rows.append(("delivery", _delivery_text(run["delivery"])))
     rows.append(("Temporal", run["temporal_ui_url"]))
-    for name, value in rows:
-        table.add_row(name, value)
-    out.print(table)
+    _print_facts(rows)
     if run.get("output"):
         out.print(run["output"], markup=False)
 
