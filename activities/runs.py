@@ -82,6 +82,8 @@ class RunRecorder:
                 )
             ):
                 start = start.model_copy(update={"trigger": "backfill"})
+            # The run's trace: a local activity has no span, but runs in the context its
+            # headers carried (api/core/temporal_tracing.py).
             trace_id = tracing.current_trace_id()
             await index_runs.upsert_started_run(
                 conn, start=start.model_copy(update={"trace_id": trace_id}) if trace_id else start

@@ -1,8 +1,11 @@
 """One trace from the API request to the agent call (docs/operations.md, "Traces"): an OTLP/HTTP
-receiver in the test decodes what ``agent-scheduler dev`` exports, with opentelemetry-proto."""
+receiver in the test decodes what ``agent-scheduler dev`` exports, with opentelemetry-proto.
+Local activities (the run's bookkeeping) make no spans, and the histories traced runs leave
+replay with the tracing interceptor and without it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -17,10 +20,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
+from api.core.temporal_tracing import RunTracingInterceptor
+from domain.contract.names import CHECK_RUN_BUDGET, RECORD_RUN_FINISH, RECORD_RUN_START
 from tests.helpers.api import JOBS
 from tests.helpers.dev import running_dev, until
+from tests.helpers.histories import HISTORIES
 from tests.helpers.servers import Reply, ScriptedServer
+from worker import WORKFLOWS
 
 pytestmark = pytest.mark.server  # runs `agent-scheduler dev`
 
@@ -32,6 +42,7 @@ class Span:
     parent_id: str
     name: str
     service: str
+    attributes: dict[str, str]
 
 
 @dataclass
@@ -45,6 +56,11 @@ class Receiver:
     def of(self, trace_id: str) -> list[Span]:
         with self.lock:
             return [span for span in self.spans if span.trace_id == trace_id]
+
+    def of_workflow(self, workflow_id: str) -> list[Span]:
+        """The spans the workflow ``workflow_id`` (a run's id) and its activities made."""
+        with self.lock:
+            return [s for s in self.spans if s.attributes.get("temporalWorkflowID") == workflow_id]
 
 
 @pytest.fixture
@@ -67,6 +83,7 @@ def receiver() -> Iterator[Receiver]:
                                 span.parent_span_id.hex(),
                                 span.name,
                                 attributes.get("service.name", ""),
+                                {a.key: a.value.string_value for a in span.attributes},
                             )
                             for span in scope.spans
                         )
@@ -134,6 +151,8 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         assert [root.name for root in roots] == ["POST /api/scheduler/jobs/{job_id}/trigger"]
         assert roots[0].parent_id == "00f067aa0ba902b7"
         assert {span.service for span in spans} == {"agent-scheduler"}
+        # Whatever the run's workflow traced is in that trace.
+        assert {span.trace_id for span in receiver.of_workflow(run_id)} == {trace_id}
 
         # A scheduled run starts a trace of its own.
         scheduled = dev.create_job(agent_id="web", schedule={"type": "every", "interval": 1})
@@ -151,7 +170,20 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         )
         httpx.delete(f"{dev.api}{JOBS}/{scheduled['id']}", headers=headers)
         assert first["trigger"] == "schedule" and first["trace_id"] != trace_id
-        until("the scheduled run's agent span", lambda: receiver.of(first["trace_id"]))
+        # Its workflow's span begins that trace, and its activities and agent call continue it.
+        scheduled_trace = first["trace_id"]
+        until(
+            "the scheduled run's spans",
+            lambda: {s.name for s in receiver.of(scheduled_trace)} >= EXPECTED - {START},
+        )
+        spans = receiver.of(scheduled_trace)
+        ids = {span.span_id for span in spans}
+        roots = [span for span in spans if span.parent_id not in ids]
+        assert [(root.name, root.parent_id) for root in roots] == [("RunWorkflow:JobRun", "")]
+        assert {span.trace_id for span in receiver.of_workflow(first["id"])} == {scheduled_trace}
+        assert scheduled_trace in {
+            call.headers["traceparent"].split("-")[1] for call in agent_server.calls("/agent")
+        }
 
         # Reads (all the polling above) start no trace of their own; a caller's sampled
         # traceparent is continued. Spans leave in order, so once the traced read's has
@@ -164,6 +196,16 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
         with receiver.lock:
             reads = [span for span in receiver.spans if span.name.startswith("GET ")]
         assert {span.trace_id for span in reads} == {reader}
+
+        # No local activity made a span, in either run (each run has two, or three with a
+        # budget): they are bookkeeping, and cost runs/s.
+        with receiver.lock:
+            local = [s.name for s in receiver.spans if s.name.split(":")[-1] in LOCAL_ACTIVITIES]
+        assert local == []
+
+        # Histories that traced runs left replay with the tracing interceptor and without it,
+        # and so do the recorded ones.
+        asyncio.run(replay_with_and_without_tracing(dev.temporal, [run_id, first["id"]]))
     # The JSON log line of the refused attempt names the run and its trace.
     lines = [
         json.loads(line) for line in dev.stderr.read_text().splitlines() if line.startswith("{")
@@ -172,12 +214,34 @@ def test_one_trace_runs_from_the_trigger_request_to_the_agent_call(
     assert refused and refused[0]["run_id"] == run_id and refused[0]["trace_id"] == trace_id
 
 
-# The spans of a triggered run: the request, the client's start, the workflow, its activities
-# and the agent's HTTP call.
+async def replay_with_and_without_tracing(temporal: str, workflow_ids: list[str]) -> None:
+    client = await Client.connect(temporal, data_converter=pydantic_data_converter)
+    fresh = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
+    recorded = [
+        WorkflowHistory.from_json(path.stem, path.read_text())
+        for path in sorted(HISTORIES.rglob("*.json"))
+    ]
+    assert len(recorded) > 10, "no recorded histories under tests/histories"
+    for interceptors in ([RunTracingInterceptor(always_create_workflow_spans=True)], []):
+        replayer = Replayer(
+            workflows=WORKFLOWS, data_converter=pydantic_data_converter, interceptors=interceptors
+        )
+        for history in [*fresh, *recorded]:
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            assert result.replay_failure is None, (history.workflow_id, interceptors)
+
+
+# The spans of a triggered run: the request, the client's start, the workflow, its activities,
+# the agent's HTTP call and the workflow's end (exported last: once it is in, the run's other
+# spans are too). A scheduled run has all but the client's start.
+START = "StartWorkflow:JobRun"
 EXPECTED = {
-    "StartWorkflow:JobRun",
+    START,
     "RunWorkflow:JobRun",
     "StartActivity:call_agent",
     "RunActivity:call_agent",
     "POST",
+    "CompleteWorkflow:JobRun",
 }
+# The run's local activities, which make no spans.
+LOCAL_ACTIVITIES = {RECORD_RUN_START, CHECK_RUN_BUDGET, RECORD_RUN_FINISH}

@@ -91,12 +91,13 @@ def untraced_request() -> Callable[[MutableMapping[str, Any]], bool]:
 
 def temporal_interceptors() -> list[Any]:
     """The Temporal interceptor that carries the trace through client, workflows and
-    activities (empty when traces are off). Workflow spans are made for scheduled runs too."""
+    activities (empty when traces are off). Workflow spans are made for scheduled runs too;
+    local activities make none (:mod:`api.core.temporal_tracing`)."""
     if not configure():
         return []
-    from temporalio.contrib.opentelemetry import TracingInterceptor
+    from api.core.temporal_tracing import RunTracingInterceptor
 
-    return [TracingInterceptor(always_create_workflow_spans=True)]
+    return [RunTracingInterceptor(always_create_workflow_spans=True)]
 
 
 def instrument_client(client: httpx.AsyncClient) -> None:
@@ -108,7 +109,8 @@ def instrument_client(client: httpx.AsyncClient) -> None:
 
 
 def current_trace_id() -> str | None:
-    """The current span's trace id (32 hex digits), or None outside a recorded trace."""
+    """The current span's trace id (32 hex digits), or None outside a recorded trace. In a
+    local activity, which has no span, the trace its headers carried."""
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
