@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +11,7 @@ from api.core.settings import Settings
 from api.core.temporal import TemporalConnection
 from api.services.engine import Background
 from api.services.jobs import Agents
+from api.services.planned import PlannedFires
 
 
 @dataclass
@@ -22,6 +23,7 @@ class AppState:
     read_sessions: async_sessionmaker[AsyncSession]  # for GET: no transaction (make_read_...)
     temporal: TemporalConnection
     agents: Agents
+    planned: PlannedFires = field(default_factory=PlannedFires)  # the calendar's fires
 
 
 async def start_background(app: FastAPI, state: AppState) -> Background:

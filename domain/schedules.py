@@ -411,7 +411,11 @@ def check_at_in_future(schedule: AtSchedule, now: dt.datetime) -> None:
 
 
 def next_fire_times(
-    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime, count: int
+    schedule: CronSchedule | EverySchedule | AtSchedule,
+    *,
+    after: dt.datetime,
+    count: int,
+    before: dt.datetime | None = None,
 ) -> list[dt.datetime]:
     """The next ``count`` times the schedule fires strictly after ``after``.
 
@@ -419,6 +423,8 @@ def next_fire_times(
         schedule: The schedule.
         after: A timezone-aware instant.
         count: How many times to return at most.
+        before: If given, only fires strictly before this instant (the evaluation stops
+            there, so a range costs its own fires only).
 
     Returns:
         Fire times in ascending order, each expressed in the schedule's timezone; fewer than
@@ -431,7 +437,7 @@ def next_fire_times(
     if schedule.start_at is not None:
         # Temporal: from one second before the start, so a fire at the start itself counts.
         after = max(after, schedule.start_at - dt.timedelta(seconds=1))
-    return _unbounded_fire_times(schedule, after=after, count=count)
+    return _unbounded_fire_times(schedule, after=after, count=count, before=before)
 
 
 def _within(schedule: CronSchedule | EverySchedule | AtSchedule, fire: dt.datetime) -> bool:
@@ -441,15 +447,24 @@ def _within(schedule: CronSchedule | EverySchedule | AtSchedule, fire: dt.dateti
 
 
 def _unbounded_fire_times(
-    schedule: CronSchedule | EverySchedule | AtSchedule, *, after: dt.datetime, count: int
+    schedule: CronSchedule | EverySchedule | AtSchedule,
+    *,
+    after: dt.datetime,
+    count: int,
+    before: dt.datetime | None = None,
 ) -> list[dt.datetime]:
     tz = load_timezone(schedule.timezone)
     times: list[dt.datetime] = []
     if count <= 0:
         return times
     if isinstance(schedule, AtSchedule):
-        return [schedule.datetime.astimezone(tz)] if schedule.datetime > after else []
+        at = schedule.datetime
+        return [at.astimezone(tz)] if at > after and (before is None or at < before) else []
+    # The last instant a fire may be at: the schedule's own end (included), or before ``before``.
     end = schedule.end_at
+    if before is not None:
+        last = before - dt.timedelta(microseconds=1)
+        end = last if end is None else min(end, last)
     resume_after = _exclusion(schedule)
     if isinstance(schedule, EverySchedule):
         # Temporal: ((after - phase) / interval + 1) * interval + phase, Unix seconds.

@@ -195,6 +195,55 @@ async def test_calendar_has_planned_fires_and_runs_of_the_callers_jobs(api: Api)
     assert times == sorted(times)
 
 
+async def test_calendar_follows_a_changed_schedule_a_pause_and_a_rename(api: Api) -> None:
+    """The second answer for the same range comes from fires kept by the first: each change of
+    the job shows in it at once."""
+    alice = await api.headers("alice")
+    job = await create(
+        api, alice, name="report", schedule={"type": "cron", "expression": "0 9 * * *"}
+    )
+    url = f"{BASE}/jobs/{job['id']}"
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    week = {"start": start.isoformat(), "end": (start + timedelta(days=7)).isoformat()}
+
+    async def planned() -> list[tuple[str, str]]:
+        data = await calendar(api, alice, **week)
+        return [(e["job_name"], e["time"][11:16]) for e in data["events"]]
+
+    assert await planned() == [("report", "09:00")] * 7
+    changed = await api.http.put(
+        url, json={"schedule": {"type": "cron", "expression": "30 17 * * *"}}, headers=alice
+    )
+    assert changed.status_code == 200, changed.text
+    assert await planned() == [("report", "17:30")] * 7
+    renamed = await api.http.put(url, json={"name": "digest"}, headers=alice)
+    assert renamed.status_code == 200, renamed.text
+    assert await planned() == [("digest", "17:30")] * 7
+    paused = await api.http.post(f"{url}/pause", headers=alice)
+    assert paused.status_code == 200, paused.text
+    assert await planned() == []
+
+
+async def test_calendar_cuts_the_whole_answer_at_20000_by_job_id(api: Api) -> None:
+    alice = await api.headers("alice")
+    ids = sorted(
+        [
+            (await create(api, alice, schedule={"type": "every", "interval": 60}))["id"]
+            for _ in range(11)
+        ]
+    )
+    start = datetime.now(UTC) + timedelta(days=1)
+    week = {"start": start.isoformat(), "end": (start + timedelta(days=2)).isoformat()}
+    answers = [await calendar(api, alice, **week) for _ in range(2)]  # the second one kept
+    assert answers[0] == answers[1]
+    data = answers[0]
+    assert data["truncated"] is True and len(data["events"]) == 20_000
+    per_job = {job_id: 0 for job_id in ids}
+    for event in data["events"]:
+        per_job[event["job_id"]] += 1
+    assert [per_job[job_id] for job_id in ids] == [2000] * 10 + [0]
+
+
 async def test_calendar_wall_times_and_limits(api: Api) -> None:
     alice = await api.headers("alice")
     await create(api, alice, schedule={"type": "every", "interval": 1})

@@ -69,6 +69,7 @@ async def parse_nl(body: ParseRequest, state: StateDep, _: OwnerDep, now: NowDep
 
 @router.get("/calendar-data", response_model=CalendarData)
 async def calendar_data(
+    state: StateDep,
     owner: OwnerDep,
     session: SessionDep,
     now: NowDep,
@@ -87,4 +88,5 @@ async def calendar_data(
         end=end,
         timezone=zone_of(timezone).key,
         now=now,
+        planned=state.planned,
     )

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.errors import Invalid
 from api.core.index import jobs as index_jobs
 from api.core.index import runs as index_runs
-from api.core.schedules import parse_schedule
 from api.core.settings import Settings
 from api.schemas.time import (
     CalendarData,
@@ -22,6 +21,7 @@ from api.schemas.time import (
     schedule_warnings,
 )
 from api.services.llm import LLM_THRESHOLD, schedule_from_llm
+from api.services.planned import PlannedFires
 from api.services.schedule_input import FIELD_OF, check_schedule
 from domain.dst import at_warnings
 from domain.inputs import check_instant
@@ -123,8 +123,10 @@ async def calendar(
     end: datetime,
     timezone: str,
     now: datetime,
+    planned: PlannedFires,
 ) -> CalendarData:
-    """Planned fires (from the evaluator, from now on) and runs of the owner's jobs in a range."""
+    """Planned fires (from the evaluator, from now on; kept by ``planned``) and runs of the
+    owner's jobs in a range."""
     zone = load_timezone(timezone)
     start, end = _aware(start, timezone), _aware(end, timezone)
     for field, value in (("start", start), ("end", end)):
@@ -137,34 +139,22 @@ async def calendar(
     if end - start > timedelta(days=MAX_CALENDAR_DAYS):
         raise Invalid.field("end", f"the range may span at most {MAX_CALENDAR_DAYS} days")
 
-    jobs = await index_jobs.live_jobs(session, owner=owner)
+    jobs = await index_jobs.active_schedules(session, owner=owner)
     events: list[CalendarEvent] = []
     warnings: list[CalendarWarning] = []
     truncated = False
     after = max(start - timedelta(microseconds=1), now)
-    for job in jobs:
-        if job.status != "active" or after >= end:
-            continue
-        schedule = parse_schedule(job.schedule)
+    for job in jobs if after < end else ():
         room = min(PLANNED_PER_JOB, PLANNED_TOTAL - len(events))
-        fires = [t for t in next_fire_times(schedule, after=after, count=room + 1) if t < end]
-        if len(fires) > room:
-            fires, truncated = fires[:room], True
-        events.extend(
-            CalendarEvent(
-                job_id=job.id,
-                job_name=job.name,
-                time=t.astimezone(zone),
-                kind="planned",
-                status=job.status,
-                jitter_seconds=job.jitter_seconds,
-            )
-            for t in fires
+        # Once the answer is full and said to be cut, a job's fires would change nothing.
+        count = 0 if truncated and room == 0 else room + 1
+        planned_events, job_warnings = planned.plan(
+            job, zone=zone, start=start, end=end, after=after, count=count, cap=PLANNED_PER_JOB
         )
-        warnings.extend(
-            CalendarWarning(job_id=job.id, job_name=job.name, **w.model_dump())
-            for w in schedule_warnings(schedule, start=after, end=end)
-        )
+        if len(planned_events) > room:
+            planned_events, truncated = planned_events[:room], True
+        events.extend(planned_events)
+        warnings.extend(job_warnings)
     runs = await index_runs.runs_in_range(session, owner=owner, start=start, end=end)
     events.extend(
         CalendarEvent(

@@ -135,12 +135,20 @@ async def refresh_next_run(
     return result.rowcount
 
 
-async def live_jobs(session: AsyncSession, *, owner: str) -> list[Job]:
-    """Every live (not deleted) job of the owner."""
-    rows = await session.execute(
-        select(Job).where(col(Job.owner) == owner, col(Job.deleted_at).is_(None))
+async def active_schedules(session: AsyncSession, *, owner: str) -> Sequence[sa.Row[Any]]:
+    """The owner's active jobs' ``id``, ``name``, ``schedule`` (as its stored JSON text) and
+    ``jitter_seconds``, by id: the calendar's plan, without loading or decoding whole jobs."""
+    result = await session.execute(
+        sa.select(
+            jobs.c.id,
+            jobs.c.name,
+            sa.cast(jobs.c.schedule, sa.Text).label("schedule"),
+            jobs.c.jitter_seconds,
+        )
+        .where(jobs.c.owner == owner, jobs.c.deleted_at.is_(None), jobs.c.status == "active")
+        .order_by(jobs.c.id)
     )
-    return list(rows.scalars())
+    return result.all()
 
 
 async def lock_job(conn: AsyncConnection, *, job_id: str) -> None:
