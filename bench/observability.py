@@ -9,7 +9,8 @@ ASGI, a worker, a SQLite index. A side measures triggered echo runs/s, then the 
 authenticated floor (``GET /agents``, which only checks the key). "On" sets
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` to the sink and serves both metrics pages; "sampled" is "on"
 keeping one trace in ten (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``…_ARG=0.1``);
-"off" does neither.
+"metrics" serves the metrics pages only and "traces" exports every trace only, to tell the two
+costs apart; "off" does neither.
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ from domain import search_attributes
 FLOOR_REQUESTS = 1000
 
 
-SIDES = ("off", "on", "sampled")
+SIDES = ("off", "on", "sampled", "metrics", "traces")
+TRACED = ("on", "sampled", "traces")  # the sides exporting traces
+SERVING_METRICS = ("on", "sampled", "metrics")  # the sides serving both metrics pages
 SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 
 
-async def side(address: str, runs: int, concurrency: int, on: bool) -> dict[str, float]:
+async def side(address: str, runs: int, concurrency: int, metrics: bool) -> dict[str, float]:
     """One side in this process: runs/s, then the floor's p50 in ms."""
     client = await build_temporal_client(Settings(temporal_address=address))
-    ports = {"metrics_port": 0, "worker_metrics_port": 0} if on else {}
+    ports = {"metrics_port": 0, "worker_metrics_port": 0} if metrics else {}
     with tempfile.TemporaryDirectory() as data:
         async with ours(client, address, Path(data), concurrency, None, True, **ports) as stack:
             await stack.measure(30)  # warm-up
@@ -81,7 +84,7 @@ class Sink(BaseHTTPRequestHandler):
 
 def run_side(address: str, sink: str, args: argparse.Namespace, name: str) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_SCHEDULER_"))}
-    if name != "off":
+    if name in TRACED:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink
     if name == "sampled":
         env |= SAMPLED
@@ -99,12 +102,15 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="runs per side and round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians win")
     parser.add_argument("--concurrency", type=int, default=30)
+    parser.add_argument(
+        "--sides", default=",".join(SIDES), help="which sides to compare with off, e.g. on,traces"
+    )
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        on = args.side != "off"
-        print(json.dumps(await side(args.address, args.runs, args.concurrency, on)))
+        metrics = args.side in SERVING_METRICS
+        print(json.dumps(await side(args.address, args.runs, args.concurrency, metrics)))
         return
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=packaged_binary("temporal"),
@@ -114,12 +120,14 @@ async def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink = f"http://127.0.0.1:{server.server_address[1]}"
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in SIDES}
+    sides = ("off", *(name for name in args.sides.split(",") if name in SIDES[1:]))
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     try:
         address = env.client.service_client.config.target_host
         for round_ in range(args.rounds):
             # Rotate which side goes first, so drift does not favour one.
-            for name in SIDES[round_ % 3 :] + SIDES[: round_ % 3]:
+            first = round_ % len(sides)
+            for name in sides[first:] + sides[:first]:
                 results[name].append(await asyncio.to_thread(run_side, address, sink, args, name))
     finally:
         server.shutdown()
@@ -134,7 +142,7 @@ async def main() -> None:
     ):
         off = statistics.median(r[key] for r in results["off"])
         line = f"{label:<13} off {off:8.2f}"
-        for name in SIDES[1:]:
+        for name in sides[1:]:
             mine = statistics.median(r[key] for r in results[name])
             ratios = sorted(
                 r[key] / o[key] for r, o in zip(results[name], results["off"], strict=True)

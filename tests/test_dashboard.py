@@ -989,23 +989,28 @@ async def test_the_first_page_of_ten_thousand_jobs(
     assert await page.locator("a[rel=next]").count() == 0
     await page.select_option("#status-filter", "paused")
     await page.wait_for_selector("#jobs-summary:has-text('1–25 of 1,000 jobs')")
-    # The week's calendar of 9,000 active jobs: the API cuts the planned fires at 20,000.
-    started = time.perf_counter()
-    await page.goto(f"{dashboard.url}/ui#/calendar")
-    await page.wait_for_selector("table.calendar [data-kind=planned]")
-    calendar = time.perf_counter() - started
-    api_ms = await page.evaluate(
-        """performance.getEntriesByType('resource')
-            .filter(e => e.name.includes('/calendar-data')).map(e => e.duration)[0]"""
-    )
-    assert "Not all are shown" in await page.inner_text("#calendar-cut")
-    assert await page.locator("table.calendar details").count() > 0  # "+N more" per busy hour
+    # The week's calendar of 9,000 active jobs: the API cuts the planned fires at 20,000. The
+    # first load works out every job's fires; the second finds them kept.
+    calendars: list[tuple[float, float]] = []
+    for _ in range(2):
+        await page.goto(f"{dashboard.url}/ui#/jobs")
+        await page.wait_for_selector("#jobs-summary:has-text('of 10,000 jobs')")
+        started = time.perf_counter()
+        await page.goto(f"{dashboard.url}/ui#/calendar")
+        await page.wait_for_selector("table.calendar [data-kind=planned]")
+        api_ms = await page.evaluate(
+            """performance.getEntriesByType('resource')
+                .filter(e => e.name.includes('/calendar-data')).map(e => e.duration).at(-1)"""
+        )
+        calendars.append((time.perf_counter() - started, api_ms))
+        assert "Not all are shown" in await page.inner_text("#calendar-cut")
+        assert await page.locator("table.calendar details").count() > 0  # "+N more" per hour
     with capsys.disabled():
         print(  # noqa: T201
             "\nfirst jobs page with 10,000 jobs, navigation to table rendered: "
             + ", ".join(f"{t * 1000:.0f} ms" for t in timings)
-            + f"; the week's calendar: {calendar * 1000:.0f} ms "
-            + f"(its /calendar-data answer {api_ms:.0f} ms)"
+            + "; the week's calendar, first and second load: "
+            + ", ".join(f"{t * 1000:.0f} ms (its /calendar-data {a:.0f} ms)" for t, a in calendars)
         )
     assert tab.outside == []
 
