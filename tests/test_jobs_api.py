@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
     Client,
@@ -18,6 +19,7 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
+from api.core.index.models import jobs as jobs_table
 from domain import search_attributes
 from domain.contract.runs import JobRunResult
 from tests.helpers.api import JOBS, Api, create, job_body
@@ -573,3 +575,23 @@ async def test_a_pause_may_say_why(api: Api) -> None:
     await api.http.post(f"{url}/resume", headers=alice)
     plain = await api.http.post(f"{url}/pause", headers=alice)
     assert plain.json()["paused_reason"] == "paused by user"
+
+
+async def test_a_stored_schedule_the_parser_no_longer_takes_is_still_read(api: Api) -> None:
+    """A schedule stored by an older version that today's parser refuses is shown as its raw
+    fields, with no warnings, instead of failing the read."""
+    alice = await api.headers("alice")
+    job = await create(api, alice, enabled=False)
+    old = {"type": "cron", "expression": "0 9 * * MON?", "timezone": "UTC"}
+    async with api.state.sessions() as session:
+        await session.execute(
+            sa.update(jobs_table).where(jobs_table.c.id == job["id"]).values(schedule=old)
+        )
+        await session.commit()
+    for url in (f"{JOBS}/{job['id']}", JOBS):
+        response = await api.http.get(url, headers=alice)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        shown = body if "id" in body else body["jobs"][0]
+        assert shown["schedule"] == old and shown["schedule_warnings"] == []
+        assert shown["schedule_description"] == "type cron, expression 0 9 * * MON?, timezone UTC"

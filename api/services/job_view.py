@@ -18,7 +18,7 @@ from api.schemas.jobs import JobPublic
 from api.schemas.time import schedule_warnings
 from domain.alerts import DEFAULT_GRACE_SECONDS
 from domain.nl.describe import describe
-from domain.schedules import next_fire_time
+from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_time
 
 # What JobPublic shows as stored; the others are computed by ``public_job``.
 _STORED_PUBLIC_FIELDS = JobPublic.model_fields.keys() - {
@@ -54,12 +54,18 @@ def public_job(
         own_window if own_window is not None else settings.catchup_window_seconds
     )
     data["next_run_at"] = next_run_at(stored, zone, now)
+    schedule = _parsed(stored["schedule"])  # once, for the warnings and the words
     data["schedule_warnings"] = (
-        schedule_warnings(parse_schedule(stored["schedule"]), start=now, end=now + WARNINGS_AHEAD)
-        if stored["schedule"].get("type") == "cron"
+        schedule_warnings(schedule, start=now, end=now + WARNINGS_AHEAD)
+        if isinstance(schedule, CronSchedule)
         else []
     )
-    data["schedule_description"] = _described(stored["schedule"])
+    data["schedule_description"] = (
+        describe(schedule)
+        if schedule is not None
+        # A stored form the parser no longer takes is shown as its raw fields.
+        else ", ".join(f"{key} {value}" for key, value in stored["schedule"].items())
+    )
     data["fallback_agent_ids"] = stored["fallback_agent_ids"] or []
     last_run_at = stored["last_run_at"]
     data["last_run_at"] = last_run_at.astimezone(zone) if last_run_at else None
@@ -100,10 +106,10 @@ def next_run_at(job: Mapping[Any, Any], zone: ZoneInfo, now: datetime) -> dateti
     return next_fire(job["status"], job["schedule"], now)
 
 
-def _described(schedule: dict[str, Any]) -> str:
-    """The stored schedule in words; never fails a read (a stored form the parser no longer
-    takes is shown as its raw fields)."""
+def _parsed(schedule: dict[str, Any]) -> CronSchedule | EverySchedule | AtSchedule | None:
+    """The stored schedule as its model; None for a form the parser no longer takes, so a
+    read never fails on it."""
     try:
-        return describe(parse_schedule(schedule))
+        return parse_schedule(schedule)
     except (ValueError, KeyError):
-        return ", ".join(f"{key} {value}" for key, value in schedule.items())
+        return None
