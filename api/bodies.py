@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import bearer_key, owner_of_key
+from api.deps import bearer_key, check_key_early
 from api.errors import error_body, error_response
 from api.state import AppState
 
@@ -27,10 +27,11 @@ def _has_body(headers: Headers) -> bool:
 class BodyGuard:
     """ASGI middleware for requests with a body under ``prefix``.
 
-    In order: a missing or bad API key is a 401 at once (the route checks the key again, as
-    every route does); a ``Content-Length`` over ``max_bytes`` is a 413 at once; then the body
-    is read, refused with a 413 as soon as it passes ``max_bytes`` and with a 408
-    ``request_timeout`` if it is not all in within ``timeout`` seconds. Each of these answers
+    In order: a missing or bad API key is a 401 at once (the key's row is left in the request's
+    state, so the route's own check does not look it up again); a ``Content-Length`` over
+    ``max_bytes`` is a 413 at once; then the body is read, refused with a 413 as soon as it
+    passes ``max_bytes`` and with a 408 ``request_timeout`` if it is not all in within
+    ``timeout`` seconds. Each of these answers
     closes the connection. The body read is handed to the app as if it had just arrived.
 
     ``public`` maps path prefixes under ``prefix`` that take no API key (hook deliveries, which
@@ -90,7 +91,11 @@ class BodyGuard:
             # A session connects at its first query: a missing key is refused before any.
             if keyed:
                 async with state.read_sessions() as session:
-                    await owner_of_key(session, bearer_key(headers.get("authorization")))
+                    await check_key_early(
+                        session,
+                        bearer_key(headers.get("authorization")),
+                        scope.setdefault("state", {}),
+                    )
         except Exception as exc:  # noqa: BLE001 - answered as the route would (401, 503)
             failure = error_body(exc)
             return error_response(failure.status, failure.error, failure.message, headers=_CLOSE)

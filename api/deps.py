@@ -83,24 +83,39 @@ async def _key_row(session: AsyncSession, key: str | None) -> Any:
     return row
 
 
-async def owner_of_key(session: AsyncSession, key: str | None) -> str:
-    """The owner of an API key (None: none was sent); 401 for a missing, unknown, revoked or
-    expired one. No side effect (the body guard's early check)."""
+# Where the body guard leaves the key row it looked up (``scope["state"]``), with its key, so
+# the route's check does not look it up again.
+KEY_ROW = "api_key_row"
+
+
+async def check_key_early(session: AsyncSession, key: str | None, state: dict[str, Any]) -> None:
+    """The body guard's early check: 401 for a missing, unknown, revoked or expired key. No
+    side effect but the row left in the request's ``state`` for :func:`admit`."""
     row = await _key_row(session, key)
-    return caller_of_row(row, now=datetime.now(UTC)).owner
+    caller_of_row(row, now=datetime.now(UTC))  # refuses an expired key
+    state[KEY_ROW] = (key, row)
 
 
 _KEY_USE = KeyUse()
 
 
 async def admit(
-    state: AppState, session: AsyncSession, key: str | None, *, transport: Transport
+    state: AppState,
+    session: AsyncSession,
+    key: str | None,
+    *,
+    transport: Transport,
+    looked_up: tuple[str | None, Any] | None = None,
 ) -> Caller:
     """The caller of a key (None: none was sent): the one check of REST routes and the MCP
-    endpoint. One indexed lookup; 401 for a missing, unknown, revoked or expired key. Records
+    endpoint. One indexed lookup (none when ``looked_up`` holds this key's row, found by the
+    body guard for this request); 401 for a missing, unknown, revoked or expired key. Records
     the key's use (at most once a minute) and counts the request against the rate limit (429
     past it) when ``AGENT_SCHEDULER_RATE_LIMIT`` is set (docs/api.md, "Rate limit")."""
-    row = await _key_row(session, key)
+    if looked_up is not None and looked_up[0] == key:
+        row = looked_up[1]
+    else:
+        row = await _key_row(session, key)
     now = datetime.now(UTC)
     caller = caller_of_row(row, now=now, transport=transport)
     if _KEY_USE.due(caller.key_id, row.last_used_at, now):
@@ -135,7 +150,8 @@ async def _caller(
     key = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         key = credentials.credentials
-    caller = await admit(state, session, key, transport="rest")
+    looked_up = request.scope.get("state", {}).get(KEY_ROW)
+    caller = await admit(state, session, key, transport="rest", looked_up=looked_up)
     # An operation that declares no scope is refused to all but admin keys.
     caller.require(route_scope(request) or "admin")
     note_call(request, caller.owner)  # in memory; written in batches in the background

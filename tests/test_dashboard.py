@@ -44,15 +44,15 @@ NEW_YORK = ZoneInfo("America/New_York")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def no_browser(reason: str) -> NoReturn:
-    """Skip the browser tests saying why; under CI (``CI=true``) fail them, never skip quietly."""
+INSTALL_CHROMIUM = "install Debian's chromium (`apt-get install chromium`, as .ci/run does)"
+
+
+def no_browser(reason: str, remedy: str = INSTALL_CHROMIUM) -> NoReturn:
+    """Skip the browser tests saying why and what to do; under CI (``CI=true``) fail them,
+    never skip quietly."""
     if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(
-            f"CI runs the browser tests, but {reason}: install Debian's chromium "
-            "(`apt-get install chromium`, as .ci/run does)",
-            pytrace=False,
-        )
-    reason += " (apt-get install chromium)"
+        pytest.fail(f"CI runs the browser tests, but {reason}: {remedy}", pytrace=False)
+    reason += f" ({remedy})"
     print(f"\nSKIP browser tests: {reason}")  # noqa: T201
     pytest.skip(reason)
 
@@ -1038,7 +1038,7 @@ async def test_no_page_has_a_serious_accessibility_violation(
     """axe-core, served to each page by the test (the page's policy allows its own origin
     only), finds nothing serious or critical on any page, at both widths."""
     if not AXE.exists():
-        no_browser(f"there is no axe-core at {AXE} (`make install` puts it there)")
+        no_browser(f"there is no axe-core at {AXE}", "run `make install`, which puts it there")
     job = await dashboard.job(
         name="Report",
         goal="# Report\n\n| a | b |\n|---|---|\n| 1 | 2 |",
