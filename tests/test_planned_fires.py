@@ -129,7 +129,7 @@ def test_a_changed_schedule_name_or_zone_is_worked_out_again() -> None:
 
 
 def test_ranges_and_jobs_are_kept_apart_within_the_bound() -> None:
-    planned = PlannedFires(size=2)
+    planned = PlannedFires(ranges=2)
     schedule = parse_schedule(SCHEDULES[0])
     for _ in range(2):
         for job, start in (("job_1", START), ("job_2", START), ("job_1", START + timedelta(1))):
@@ -137,6 +137,22 @@ def test_ranges_and_jobs_are_kept_apart_within_the_bound() -> None:
             end = start + timedelta(days=7)
             assert fires == next_fire_times(schedule, after=start, count=50, before=end)
             assert len(fires) == 6  # a week, but 02:30 does not exist on 14 March
+            assert len(planned) <= 2
+
+
+def test_new_ranges_of_dense_jobs_keep_no_more_fires_than_the_bound() -> None:
+    planned = PlannedFires(fires=100)
+    minutely = row(SCHEDULES[-1])
+    schedule = parse_schedule(SCHEDULES[-1])
+    for hours in range(20):  # a new range each time, as a client asking "from now" would
+        start = START + timedelta(hours=hours, minutes=7)
+        events, _ = planned.plan(
+            minutely, zone=TOKYO, start=start, end=END, after=start, count=51, cap=50
+        )
+        assert [e.time for e in events] == next_fire_times(
+            schedule, after=start, count=51, before=END
+        )
+        assert planned.fires_kept <= 100
 
 
 def test_next_fire_times_before_is_the_cut_list() -> None:

@@ -25,9 +25,12 @@ from domain.schedules import AtSchedule, CronSchedule, EverySchedule, next_fire_
 
 Schedule = CronSchedule | EverySchedule | AtSchedule
 
-# Ranges kept in all (a job's range is one entry): about 300 bytes a fire with its event, so a
-# few tens of MB at most, and a week of 10,000 jobs (the dashboard's view) stays whole.
-KEPT_RANGES = 50_000
+# What is kept in all, the least recently used going first: job ranges (one per job and range,
+# each with its parsed schedule, about 1 KB) and fires (about 1.2 KB each with its event). A
+# week of 10,000 jobs (the dashboard's view, about 16,000 fires) stays whole twice over; a client
+# asking for ever new ranges of dense jobs cannot grow the process by more than about 150 MB.
+KEPT_RANGES = 25_000
+KEPT_FIRES = 100_000
 
 
 @dataclass(slots=True)
@@ -47,9 +50,18 @@ class _Kept:
 class PlannedFires:
     """Planned fires by job and range, each checked against the job's current schedule."""
 
-    def __init__(self, size: int = KEPT_RANGES) -> None:
+    def __init__(self, ranges: int = KEPT_RANGES, fires: int = KEPT_FIRES) -> None:
         self._kept: OrderedDict[tuple[str, datetime, datetime], _Kept] = OrderedDict()
-        self._size = size
+        self._most_ranges, self._most_fires = ranges, fires
+        self._fires = 0  # fires kept in all
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def fires_kept(self) -> int:
+        """How many fires are kept in all, counted afresh (what the bound holds down)."""
+        return sum(len(kept.fires) for kept in self._kept.values() if kept.fires is not None)
 
     def plan(
         self,
@@ -103,24 +115,40 @@ class PlannedFires:
             schedule=schedule,
             warned=bool(schedule_warnings(schedule, start=first, end=end)),
         )
+        self._forget(self._kept.pop(key, None))
         self._kept[key] = kept
-        if len(self._kept) > self._size:
-            self._kept.popitem(last=False)
+        self._evict()
         return kept
 
-    @staticmethod
     def _kept_events(
-        kept: _Kept, job: Any, zone: ZoneInfo, *, start: datetime, end: datetime, cap: int
+        self, kept: _Kept, job: Any, zone: ZoneInfo, *, start: datetime, end: datetime, cap: int
     ) -> list[CalendarEvent]:
         """The events of every kept fire of the range, worked out on the first whole ask."""
         if kept.fires is None or kept.cap < cap:
+            self._forget(kept)
             first = start - timedelta(microseconds=1)
             kept.fires = next_fire_times(kept.schedule, after=first, count=cap + 1, before=end)
             kept.cap, kept.shown = cap, None
+            self._fires += len(kept.fires)
+            self._evict()
         shown = (zone.key, job.name, job.jitter_seconds)
         if kept.shown != shown:
             kept.shown, kept.events = shown, [_event(job, fire, zone) for fire in kept.fires]
         return kept.events
+
+    def _forget(self, kept: _Kept | None) -> None:
+        """Take a range's fires off the count, before it goes or is worked out again."""
+        if kept is not None and kept.fires is not None:
+            self._fires -= len(kept.fires)
+
+    def _evict(self) -> None:
+        """Drop the least recently used ranges until both bounds hold (the newest, in use,
+        always stays)."""
+        while len(self._kept) > 1 and (
+            len(self._kept) > self._most_ranges or self._fires > self._most_fires
+        ):
+            _, oldest = self._kept.popitem(last=False)
+            self._forget(oldest)
 
 
 def _event(job: Any, fire: datetime, zone: ZoneInfo) -> CalendarEvent:
