@@ -459,6 +459,18 @@ async def flat(tmp: str, args: argparse.Namespace) -> None:
     )
 
 
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    """``--database-url`` (an empty index database; a fresh SQLite file by default) and
+    ``--stock-sqlite``."""
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    add_driver_option(parser)
+
+
+def index_url(args: argparse.Namespace, tmp: str) -> str:
+    """The index the bench seeds: ``--database-url``, or a SQLite file in ``tmp``."""
+    return args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
+
+
 def add_driver_option(parser: argparse.ArgumentParser) -> None:
     """``--stock-sqlite``: serve SQLite through the stock driver, not the one-hop cursor."""
     parser.add_argument(
@@ -482,7 +494,6 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument(
         "--in-process", action="store_true", help="also measure over httpx's ASGI transport"
     )
@@ -491,7 +502,7 @@ async def main() -> None:
         action="store_true",
         help="instead: the endpoints on a tenth of the runs and events against the full index",
     )
-    add_driver_option(parser)
+    add_index_options(parser)
     args = parser.parse_args()
     use_driver(args)
 
@@ -499,7 +510,7 @@ async def main() -> None:
         if args.flat:
             await flat(tmp, args)
             return
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
+        url = index_url(args, tmp)
         key = await seeded_index(url, jobs=args.jobs, runs=args.runs, events=args.events)
         report(
             "Served: uvicorn in its own process, over HTTP on loopback from a minimal client",

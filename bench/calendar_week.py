@@ -36,7 +36,15 @@ from api.core.index.db import make_engine, make_sessionmaker, migrate
 from api.core.index.keys import create_key
 from api.core.index.models import jobs as jobs_table
 from api.core.index.models import runs as runs_table
-from bench.api import OWNER, add_driver_option, percentile, serving, timed, use_driver
+from bench.api import (
+    OWNER,
+    add_index_options,
+    index_url,
+    percentile,
+    serving,
+    timed,
+    use_driver,
+)
 
 ZONES = [
     "UTC",
@@ -129,12 +137,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=30)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    add_driver_option(parser)
+    add_index_options(parser)
     args = parser.parse_args()
     use_driver(args)
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
+        url = index_url(args, tmp)
         started = time.perf_counter()
         key = await seed(url, jobs=args.jobs)
         print(f"seeded {args.jobs:,} active jobs in {time.perf_counter() - started:.1f}s")

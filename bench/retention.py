@@ -36,7 +36,8 @@ from api.core.index.models import runs as runs_table
 from api.core.index.retention import prune_runs
 from bench.api import (
     ZONE,
-    add_driver_option,
+    add_index_options,
+    index_url,
     percentile,
     seeded_index,
     serving,
@@ -101,12 +102,11 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=2_000_000)
     parser.add_argument("--prune", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300, help="reads in each quiet phase")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    add_driver_option(parser)
+    add_index_options(parser)
     args = parser.parse_args()
     use_driver(args)
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'index.db'}"
+        url = index_url(args, tmp)
         key = await seeded_index(url, jobs=10_000, runs=args.runs, events=0)
         before = await cutoff(url, args.prune)
         print(f"pruning the runs that ended before {before:%Y-%m-%d %H:%M} (about {args.prune:,})")
