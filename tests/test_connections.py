@@ -3,6 +3,7 @@ on a loopback port, real sockets (docs/operations.md, "Limits and timeouts")."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -17,9 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.serving import BACKLOG, connection_budget
+from api.core.settings import Settings
+from api.serving import BACKLOG, GuardedH11Protocol, connection_budget
 from tests.helpers.api import JOBS
 from tests.helpers.api_process import ApiProcess, api_process
+from tests.helpers.served import served
 
 pytestmark = pytest.mark.server  # runs `agent-scheduler api` processes (tests/README.md)
 
@@ -273,3 +276,27 @@ def test_the_connection_cap_fits_the_open_file_limit() -> None:
     for open_files in (64, 1024, 4096, 20_000, 1_048_576):
         connections, backlog = connection_budget(1_000_000, open_files)
         assert 0 < connections and connections + backlog < open_files
+
+
+def test_answers_go_out_without_waiting_for_the_clients_ack(tmp_path: Path) -> None:
+    """A listening socket made without ``IPPROTO_TCP`` (as uvicorn binds for ``--workers``, and
+    as ``served`` hands over) still gets connections with Nagle's algorithm off: the answer's
+    body, written after its head, would otherwise wait for the client's delayed ACK, 40 ms an
+    answer on a kept-alive connection."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'index.db'}",
+        temporal_address="127.0.0.1:1",
+        tick_interval_seconds=0,
+    )
+    with served(settings) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+        assert http.get("/healthz").status_code == 200
+        open_ = [
+            found
+            for found in gc.get_objects()
+            if isinstance(found, GuardedH11Protocol) and not found.transport.is_closing()
+        ]
+        assert open_, "no open connection of the served API"
+        for protocol in open_:
+            sock = protocol.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
