@@ -250,8 +250,11 @@ async def test_sign_in_see_jobs_pause_one_open_a_run_and_its_temporal_link(
     await page.wait_for_selector("form.sign-in .error:not([hidden])")
     assert "not valid" in await page.inner_text("form.sign-in .error")
     await sign_in(tab, dashboard)
-    # The key is in this tab's sessionStorage only: no cookie, no localStorage.
-    assert await page.evaluate("Object.values(sessionStorage)") == [dashboard.key]
+    # The key is in this tab's sessionStorage only (beside the scope the dashboard may have
+    # asked for by now): no cookie, no localStorage.
+    stored = await page.evaluate("Object.fromEntries(Object.entries(sessionStorage))")
+    assert stored["agent-scheduler-api-key"] == dashboard.key
+    assert set(stored) <= {"agent-scheduler-api-key", "agent-scheduler-scope"}
     assert await page.evaluate("localStorage.length + document.cookie.length") == 0
 
     await page.wait_for_selector("table.jobs tbody tr[data-job-id]")
