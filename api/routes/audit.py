@@ -56,7 +56,7 @@ async def job_history(
     offset: Offset = 0,
 ) -> AuditEventsPublic:
     """The job's audit events, newest first (404 for a job that is not the owner's)."""
-    await jobs.get(job_id)
+    await jobs.owned(job_id)
     return await audit.list(
         job_id=job_id, actor=None, action=None, since=None, limit=limit, offset=offset
     )

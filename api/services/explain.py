@@ -59,7 +59,7 @@ async def explain(runs: RunService, job_id: str, at: datetime, *, now: datetime)
 
 
 async def _explain(runs: RunService, job_id: str, at: datetime, *, now: datetime) -> Explanation:
-    job = await runs.jobs.get(job_id)
+    job = await runs.jobs.owned(job_id)
     zone = ZoneInfo(job.timezone)
     schedule = parse_schedule(job.schedule)
     wall = at if at.tzinfo is None else at.astimezone(zone).replace(tzinfo=None)

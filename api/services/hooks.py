@@ -142,7 +142,7 @@ class HookService:
         Raises:
             Forbidden: The caller's key has the limit ``no_trigger`` (a hook starts runs).
         """
-        job = await self.jobs.get(job_id)
+        job = await self.jobs.owned(job_id)
         limits = self.jobs.guard.limits
         if limits is not None and limits.no_trigger:
             raise Forbidden("This key's limit no_trigger forbids making hooks: they start runs")
@@ -162,7 +162,7 @@ class HookService:
 
     async def list(self, job_id: str) -> HooksPublic:
         """The hooks of the owner's job (no secrets)."""
-        job = await self.jobs.get(job_id)
+        job = await self.jobs.owned(job_id)
         rows = await store.list_hooks(self.jobs.session, job_id=job.id)
         return HooksPublic(hooks=[self.public(row) for row in rows], count=len(rows))
 
@@ -227,7 +227,7 @@ class HookDelivery:
         jobs.actor = Actor("hook", hook.id)
 
         async def start(resource_id: str | None) -> tuple[HookRunAccepted, bool]:
-            job = await jobs.get(hook.job_id)
+            job = await jobs.owned(hook.job_id)
             if job.status == "paused":
                 raise Conflict(f"Job {job.id} is paused; resume it to run it from its hooks")
             run_id, found = await jobs.trigger_once(

@@ -244,11 +244,16 @@ class JobService:
         return job
 
     async def get(self, job_id: str) -> Job:
-        """The owner's job, or 404."""
+        """The owner's job, or 404; its open incidents kept for its view (:meth:`public`)."""
+        job = await self.owned(job_id)
+        await self._load_open([job.id])
+        return job
+
+    async def owned(self, job_id: str) -> Job:
+        """The owner's job, or 404, for a change that answers without the job's view."""
         job = await store.get_job(self.session, owner=self.owner, job_id=job_id)
         if job is None:
             raise NotFound(f"Job {job_id} not found")
-        await self._load_open([job.id])
         return job
 
     async def _load_open(self, job_ids: list[str]) -> None:
@@ -357,7 +362,7 @@ class JobService:
 
     async def delete(self, job_id: str, *, cancel_running: bool) -> None:
         """Delete the job, its schedule and (optionally) cancel its running runs."""
-        job = await self.get(job_id)
+        job = await self.owned(job_id)
         if used_by := await chains_store.chains_using_job(self.session, job_id=job.id):
             raise Conflict(f"Job {job.id} is used by chain {', '.join(used_by)}; delete it first")
         job.deleted_at = self.now
@@ -403,7 +408,7 @@ class JobService:
         Returns:
             The run id, and whether an earlier attempt had started it.
         """
-        job = await self.get(job_id)
+        job = await self.owned(job_id)
         await self.guard.check_start(self.session, now=self.now, created_by=job.created_by)
         client = await self.temporal.client()
         run_id = new_id("run", 16) if resource_id is None else f"run_{resource_id}"
@@ -470,7 +475,7 @@ class JobService:
     ) -> BackfillAccepted:
         """Run the schedule's fires in ``[start, end)`` that have not run, through Temporal's
         schedule backfill (``api.services.backfill``)."""
-        job = await self.get(job_id)
+        job = await self.owned(job_id)
 
         async def allow(runs: int) -> None:
             await self.guard.check_start(self.session, now=self.now, runs=runs)

@@ -36,7 +36,7 @@ class RunService:
 
     async def list(self, job_id: str, *, status: str | None, limit: int, offset: int) -> RunsPublic:
         """A page of the job's runs, newest first."""
-        job = await self.jobs.get(job_id)
+        job = await self.jobs.owned(job_id)
         runs, count = await store.list_runs(
             self.session, job_id=job.id, status=status, limit=limit, offset=offset
         )
@@ -44,7 +44,7 @@ class RunService:
 
     async def get(self, job_id: str, run_id: str) -> Run:
         """One run of the owner's job, or 404."""
-        return await self._run_of(await self.jobs.get(job_id), run_id)
+        return await self._run_of(await self.jobs.owned(job_id), run_id)
 
     async def _run_of(self, job: Job, run_id: str) -> Run:
         run = await store.get_run(self.session, job_id=job.id, run_id=run_id)
@@ -68,7 +68,7 @@ class RunService:
         The job's current channel is used, so a wrong channel can be fixed first. Only a run
         whose delivery was attempted (``failed`` or ``delivered``) can be redelivered.
         """
-        job = await self.jobs.get(job_id)
+        job = await self.jobs.owned(job_id)
         run = await self._run_of(job, run_id)
         if run.status == "running":
             raise Conflict(f"Run {run_id} is still running; its delivery has not finished")
