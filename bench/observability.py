@@ -10,7 +10,8 @@ authenticated floor (``GET /agents``, which only checks the key). "On" sets
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` to the sink and serves both metrics pages; "sampled" is "on"
 keeping one trace in ten (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``…_ARG=0.1``);
 "metrics" serves the metrics pages only and "traces" exports every trace only, to tell the two
-costs apart; "off" does neither.
+costs apart; "off" does neither. Each side also reports the CPU seconds its process and the
+Temporal server used while it ran (start-up, runs and floor), to tell whose work grew.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.core.settings import Settings
 from api.core.temporal import build_temporal_client, packaged_binary
+from bench.load import tree_cpu
 from bench.runs import ours
 from domain import search_attributes
 
@@ -82,7 +85,25 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
-def run_side(address: str, sink: str, args: argparse.Namespace, name: str) -> dict[str, float]:
+def temporal_pid() -> int:
+    """The dev server this process started (its child whose command is ``temporal``)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if parent == os.getpid() and Path(command.decode()).name == "temporal":
+                return int(entry.name)
+    raise RuntimeError("no Temporal dev server among this process's children")
+
+
+def run_side(
+    address: str, sink: str, args: argparse.Namespace, name: str, server: int
+) -> dict[str, float]:
+    """One side in a fresh process: its measures, and the CPU seconds it and the Temporal
+    server (pid ``server``) used meanwhile."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_SCHEDULER_"))}
     if name in TRACED:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink
@@ -90,10 +111,16 @@ def run_side(address: str, sink: str, args: argparse.Namespace, name: str) -> di
         env |= SAMPLED
     argv = [sys.executable, __file__, "--side", name, "--address", address]
     argv += ["--runs", str(args.runs), "--concurrency", str(args.concurrency)]
+    children, temporal = resource.getrusage(resource.RUSAGE_CHILDREN), tree_cpu(server)
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the {name} side failed:\n{done.stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["side_cpu_s"] = (after.ru_utime + after.ru_stime) - (
+        children.ru_utime + children.ru_stime
+    )
+    result["temporal_cpu_s"] = tree_cpu(server) - temporal
     return result
 
 
@@ -120,6 +147,7 @@ async def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink = f"http://127.0.0.1:{server.server_address[1]}"
+    server_pid = temporal_pid()
     sides = ("off", *(name for name in args.sides.split(",") if name in SIDES[1:]))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     try:
@@ -128,7 +156,9 @@ async def main() -> None:
             # Rotate which side goes first, so drift does not favour one.
             first = round_ % len(sides)
             for name in sides[first:] + sides[:first]:
-                results[name].append(await asyncio.to_thread(run_side, address, sink, args, name))
+                results[name].append(
+                    await asyncio.to_thread(run_side, address, sink, args, name, server_pid)
+                )
     finally:
         server.shutdown()
         await env.shutdown()
@@ -139,6 +169,8 @@ async def main() -> None:
     for key, label, better in (
         ("runs_per_s", "runs/s", "higher"),
         ("floor_p50_ms", "floor p50 ms", "lower"),
+        ("side_cpu_s", "our CPU s", "lower"),
+        ("temporal_cpu_s", "Temporal CPU s", "lower"),
     ):
         off = statistics.median(r[key] for r in results["off"])
         line = f"{label:<13} off {off:8.2f}"
