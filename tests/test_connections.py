@@ -291,12 +291,14 @@ def test_answers_go_out_without_waiting_for_the_clients_ack(tmp_path: Path) -> N
     )
     with served(settings) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
         assert http.get("/healthz").status_code == 200
-        open_ = [
-            found
+        port = httpx.URL(base_url).port
+        ours = [
+            found.transport.get_extra_info("socket")
             for found in gc.get_objects()
-            if isinstance(found, GuardedH11Protocol) and not found.transport.is_closing()
+            if isinstance(found, GuardedH11Protocol)
+            and not found.transport.is_closing()
+            and found.transport.get_extra_info("sockname")[1] == port
         ]
-        assert open_, "no open connection of the served API"
-        for protocol in open_:
-            sock = protocol.transport.get_extra_info("socket")
+        assert ours, "no open connection of the served API"
+        for sock in ours:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
