@@ -174,10 +174,12 @@ async def test_calendar_has_planned_fires_and_runs_of_the_callers_jobs(api: Api)
     daily = await create(api, alice, name="daily", schedule={"type": "every", "interval": "1d"})
     await create(api, alice, name="paused", enabled=False)
     await create(api, mallory, name="not yours", schedule={"type": "every", "interval": "1h"})
+    # From just before the trigger, so the range holds its run; planned fires are the future
+    # ones, so a range starting earlier would lose today's when the test runs after 00:00 UTC.
+    start = datetime.now(UTC)
     triggered = await api.http.post(f"{BASE}/jobs/{daily['id']}/trigger", headers=alice)
     run_id = triggered.json()["run_id"]
 
-    start = datetime.now(UTC) - timedelta(hours=1)
     end = start + timedelta(days=7)
     data = await calendar(
         api, alice, start=start.isoformat(), end=end.isoformat(), timezone="Asia/Tokyo"
