@@ -72,10 +72,9 @@ SETTLE_LIMIT = 180.0  # seconds a phase may wait for its triggered runs
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and every live descendant."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+def processes() -> dict[int, tuple[int, float]]:
+    """Every live process: its parent's pid and the CPU seconds (user + system) it used."""
+    found: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -84,8 +83,15 @@ def tree_cpu(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every live descendant."""
+    table = processes()
+    parents = {child: parent for child, (parent, _) in table.items()}
+    times = {child: seconds for child, (_, seconds) in table.items()}
     tree, grew = {pid}, True
     while grew:
         more = {child for child, parent in parents.items() if parent in tree} - tree
@@ -293,13 +299,15 @@ async def api_phase(
 
             before = deployment.cpu(process)
             latencies, codes, errors, elapsed = await run_clients(clients, seconds, one)
-            cpu = {k: v - before[k] for k, v in deployment.cpu(process).items()}
+            # The same instant starts the count of the runs' finish: the worker goes on
+            # while the API stops.
+            at_end = deployment.cpu(process)
+            cpu = {k: v - before[k] for k, v in at_end.items()}
     finally:
         deployment.stop(process)
     name = f"API, {workers} process{'es' if workers > 1 else ''}"
     phase = Phase(name, elapsed, latencies, codes, errors, cpu)
     settle = time.monotonic()
-    at_end = deployment.cpu(None)
     while deployment.running_runs() and time.monotonic() - settle < SETTLE_LIMIT:
         await asyncio.sleep(0.2)
     print(f"({name}: triggered runs finished {time.monotonic() - settle:.0f} s after the load)")

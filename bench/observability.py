@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.core.settings import Settings
 from api.core.temporal import build_temporal_client, packaged_binary
-from bench.load import tree_cpu
+from bench.load import processes, tree_cpu
 from bench.runs import ours
 from domain import search_attributes
 
@@ -87,15 +87,15 @@ class Sink(BaseHTTPRequestHandler):
 
 def temporal_pid() -> int:
     """The dev server this process started (its child whose command is ``temporal``)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes().split(b"\0")[0]
-            except OSError:
-                continue
-            if parent == os.getpid() and Path(command.decode()).name == "temporal":
-                return int(entry.name)
+    for pid, (parent, _) in processes().items():
+        if parent != os.getpid():
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if Path(command.decode()).name == "temporal":
+            return pid
     raise RuntimeError("no Temporal dev server among this process's children")
 
 
